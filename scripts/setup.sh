@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs everything the dev build and the tests need. Idempotent: a second run
+# only checks. Heavy artifacts (Go-built Kubernetes binaries, Zig, static libs)
+# are cached under ${ARL_CACHE:-$HOME/.cache/arl}, never in the repo.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+
+apt_packages=(
+  build-essential cmake ninja-build pkg-config git
+  nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libfmt-dev doctest-dev libssl-dev
+  iproute2 util-linux procps curl file busybox-static
+)
+
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing apt packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# The header-only httplib.h lives only in Debian's source package (the -dev
+# package ships a split header backed by a shared library, which cannot link
+# statically). Dev and static builds both use this one header.
+"$here/fetch-httplib.sh"
+echo "setup: apt packages and httplib.h ready"
