@@ -28,3 +28,13 @@ fi
 # statically). Dev and static builds both use this one header.
 "$here/fetch-httplib.sh"
 echo "setup: apt packages and httplib.h ready"
+
+# Python tools for the e2e tier and the SDK: one venv, cached outside the repo.
+venv="${ARL_CACHE:-$HOME/.cache/arl}/venv"
+if [ ! -x "$venv/bin/pytest" ] || ! "$venv/bin/python" -c 'import kubernetes, yaml' 2>/dev/null; then
+  echo "setup: creating python venv $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --upgrade pip
+  "$venv/bin/pip" install -q pytest pytest-timeout kubernetes pyyaml
+fi
+echo "setup: python venv ready at $venv"

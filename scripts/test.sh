@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Runs every test tier, fastest first, and prints one summary line per tier:
+#   unit        doctest suites (no server)                       ~1 min
+#   cluster     real kube-apiserver + etcd + controller-manager,
+#               local node and operator: client integration,
+#               CRD validation, operator/CLI/SDK end to end        ~10 min
+#   static      fully static musl arl in a busybox-only chroot,
+#               Helm chart checks                                  ~5 min (first run ~10)
+# Usage: scripts/test.sh [unit|cluster|static]...   (default: all tiers)
+set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+cd "$root"
+export ARL_CACHE="${ARL_CACHE:-$HOME/.cache/arl}"
+venv="$ARL_CACHE/venv"
+build="${ARL_BUILD_DIR:-$root/build}"
+tiers=("$@")
+((${#tiers[@]})) || tiers=(unit cluster static)
+
+total_passed=0
+total_failed=0
+summary=()
+
+# record TIER PASSED FAILED
+record() {
+  summary+=("$1: $2 passed, $3 failed")
+  echo "$1: $2 passed, $3 failed"
+  total_passed=$((total_passed + $2))
+  total_failed=$((total_failed + $3))
+}
+
+# Counts from a doctest run's closing line: "[doctest] test cases: N | P passed | F failed".
+doctest_counts() {
+  local log="$1" line
+  line="$(grep -E '^\[doctest\] test cases:' "$log" | tail -1)"
+  if [ -z "$line" ]; then echo "0 1"; return; fi
+  echo "$(sed -E 's/.*\| *([0-9]+) passed.*/\1/' <<<"$line") $(sed -E 's/.*\| *([0-9]+) failed.*/\1/' <<<"$line")"
+}
+
+# Counts from a pytest junit xml file.
+pytest_counts() {
+  "$venv/bin/python" - "$1" <<'PY'
+import sys, xml.etree.ElementTree as ET
+try:
+    root = ET.parse(sys.argv[1]).getroot()
+except Exception:
+    print("0 1"); sys.exit()
+suites = [root] if root.tag == "testsuite" else list(root)
+t = sum(int(s.get("tests", 0)) for s in suites)
+f = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
+sk = sum(int(s.get("skipped", 0)) for s in suites)
+print(t - f - sk, f)
+PY
+}
+
+run_doctest() {  # run_doctest NAME BINARY [env...]
+  local name="$1" bin="$2" log
+  log="$(mktemp)"
+  if [ ! -x "$bin" ]; then echo "$name: missing binary $bin"; echo "0 1"; return; fi
+  "$bin" --no-version 2>&1 | tee "$log" >&2
+  doctest_counts "$log"
+  rm -f "$log"
+}
+
+run_pytest() {  # run_pytest NAME ARGS...
+  local name="$1"; shift
+  local xml; xml="$(mktemp --suffix .xml)"
+  "$venv/bin/pytest" -q -p no:cacheprovider --junitxml="$xml" "$@" >&2
+  pytest_counts "$xml"
+  rm -f "$xml"
+}
+
+tier_unit() {
+  echo "== tier unit: build and doctest suites"
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || { record unit 0 1; return; }
+  if ! cmake --build "$build" -j2; then record unit 0 1; return; fi
+  local p=0 f=0 c
+  for suite in core_tests sidecar_tests k8s_tests operator_tests cmd_tests; do
+    [ -x "$build/$suite" ] || continue
+    read -r a b < <(run_doctest "$suite" "$build/$suite")
+    echo "  $suite: $a passed, $b failed"
+    p=$((p + a)); f=$((f + b))
+  done
+  if [ -d sdk/python/arl-client/tests/unit ]; then
+    "$venv/bin/pip" install -q -e sdk/python/arl-client >/dev/null
+    read -r a b < <(run_pytest sdk-unit sdk/python/arl-client/tests/unit)
+    echo "  sdk unit: $a passed, $b failed"
+    p=$((p + a)); f=$((f + b))
+  fi
+  record unit "$p" "$f"
+}
+
+tier_cluster() {
+  echo "== tier cluster: real control plane, local node, operator"
+  export ARL_STATE="${ARL_STATE:-/tmp/arl-ci}"
+  export ARL_BIN="$build/arl"
+  if ! "$here/local-cluster.sh" up; then record cluster 0 1; return; fi
+  local kubeconfig="$ARL_STATE/kubeconfig"
+  local p=0 f=0
+  if [ -x "$build/integration_tests" ]; then
+    read -r a b < <(KUBECONFIG="$kubeconfig" run_doctest integration "$build/integration_tests")
+    echo "  client integration: $a passed, $b failed"; p=$((p + a)); f=$((f + b))
+  fi
+  export ARL_TEST_KUBECONFIG="$kubeconfig" ARL_E2E_KUBECONFIG="$kubeconfig"
+  for dir in tests/cluster tests/e2e sdk/python/arl-client/tests/e2e; do
+    [ -d "$dir" ] || continue
+    read -r a b < <(run_pytest "$dir" "$dir")
+    echo "  $dir: $a passed, $b failed"; p=$((p + a)); f=$((f + b))
+  done
+  "$here/local-cluster.sh" down >/dev/null 2>&1
+  record cluster "$p" "$f"
+}
+
+tier_static() {
+  echo "== tier static: musl build in a busybox chroot, chart checks"
+  local p=0 f=0
+  if ! "$here/build-static.sh"; then record static 0 1; return; fi
+  if [ -d tests/static ]; then
+    read -r a b < <(run_pytest static tests/static)
+    p=$((p + a)); f=$((f + b))
+  fi
+  record static "$p" "$f"
+}
+
+"$here/setup.sh" || { echo "setup failed"; echo "all: 0 passed, 1 failed"; exit 1; }
+for t in "${tiers[@]}"; do
+  "tier_$t"
+done
+echo "== summary"
+for s in "${summary[@]}"; do echo "$s"; done
+echo "all: $total_passed passed, $total_failed failed"
+[ "$total_failed" -eq 0 ] && [ "$total_passed" -gt 0 ]
