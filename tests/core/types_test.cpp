@@ -1,0 +1,129 @@
+#include <doctest/doctest.h>
+
+#include "core/error.h"
+#include "core/types.h"
+#include "core/yaml.h"
+
+using namespace arl::core;
+
+namespace {
+const char* kTaskYaml = R"(apiVersion: arl.infra.io/v1alpha1
+kind: Task
+metadata:
+  name: t1
+  namespace: default
+  labels: {team: rl}
+  managedFields: [{manager: kubectl}]
+spec:
+  sandboxRef: sb1
+  timeout: 2m
+  retries: 1
+  steps:
+    - name: write
+      type: FilePatch
+      path: hello.txt
+      content: "hi\n"
+    - name: run
+      type: Command
+      command: [sh, -c, "cat hello.txt"]
+      env: {PORT: 8080, MODE: "fast"}
+      background: true
+status:
+  state: Succeeded
+  exitCode: 0
+  steps:
+    - {name: write, state: Succeeded}
+    - {name: run, state: Succeeded, exitCode: 0, pid: 42}
+)";
+}
+
+TEST_CASE("task round-trips through JSON without losing fields") {
+  auto docs = parse_yaml_documents(kTaskYaml);
+  REQUIRE(docs.size() == 1);
+  Task t = task_from_json(docs[0].value);
+  CHECK(t.metadata.name == "t1");
+  CHECK(t.metadata.labels.at("team") == "rl");
+  CHECK(t.spec.timeout == "2m");
+  CHECK(t.spec.retries == 1);
+  REQUIRE(t.spec.steps.size() == 2);
+  CHECK(t.spec.steps[0].content == "hi\n");
+  CHECK(t.spec.steps[1].command == std::vector<std::string>{"sh", "-c", "cat hello.txt"});
+  CHECK(t.spec.steps[1].env.at("PORT") == "8080");
+  CHECK(t.spec.steps[1].background);
+  CHECK(t.status.exit_code == 0);  // 0 is present, not absent
+  CHECK(t.status.steps[1].pid == 42);
+
+  Task again = task_from_json(to_json(t));
+  CHECK(again.spec.steps == t.spec.steps);
+  CHECK(again.status == t.status);
+  // metadata the typed view does not interpret is kept verbatim
+  CHECK(to_json(again)["metadata"]["managedFields"][0]["manager"] == "kubectl");
+}
+
+TEST_CASE("warm pool keeps its pod template as JSON, unknown fields included") {
+  auto docs = parse_yaml_documents(R"(
+apiVersion: arl.infra.io/v1alpha1
+kind: WarmPool
+metadata: {name: python-pool}
+spec:
+  replicas: 3
+  template:
+    metadata: {annotations: {a: b}}
+    spec:
+      runtimeClassName: gvisor
+      containers: [{name: py, image: "python:3.12-slim", resources: {limits: {cpu: "1"}}}]
+)");
+  WarmPool p = warm_pool_from_json(docs.at(0).value);
+  CHECK(p.spec.replicas == 3);
+  CHECK(p.spec.template_["spec"]["runtimeClassName"] == "gvisor");
+  CHECK(to_json(p)["spec"]["template"] == docs[0].value["spec"]["template"]);
+}
+
+TEST_CASE("sandbox defaults and round trip") {
+  Sandbox s = sandbox_from_json(nlohmann::json{{"metadata", {{"name", "s"}}}, {"spec", {{"poolRef", "p"}}}});
+  CHECK_FALSE(s.spec.keep_alive);
+  CHECK_FALSE(s.spec.ttl_seconds_after_finished);
+  s.status.phase = "Ready";
+  s.status.pod_ip = "198.18.0.2";
+  CHECK(sandbox_from_json(to_json(s)).status == s.status);
+}
+
+TEST_CASE("task defaults") {
+  Task t = task_from_json(nlohmann::json{{"spec", {{"steps", {{{"name", "a"}, {"type", "Command"}, {"command", {"true"}}}}}}}});
+  apply_defaults(t);
+  CHECK(t.spec.timeout == "30s");
+  CHECK(t.spec.retries == 0);
+  CHECK(t.spec.steps[0].work_dir == "/workspace");
+}
+
+TEST_CASE("wrong JSON types are errors naming the field") {
+  auto expect = [](const nlohmann::json& j, const std::string& field) {
+    try {
+      task_from_json(j);
+      FAIL("accepted");
+    } catch (const arl::Error& e) {
+      CHECK(std::string(e.what()).rfind(field, 0) == 0);
+    }
+  };
+  expect({{"spec", {{"retries", "two"}}}}, "spec.retries: must be an integer");
+  expect({{"spec", {{"steps", {{{"name", "a"}, {"command", "ls"}}}}}}}, "spec.steps[0].command: must be a list");
+  expect({{"spec", {{"steps", {{{"name", "a"}, {"command", {"ls", 3}}}}}}}}, "spec.steps[0].command[1]: must be a string");
+  expect({{"spec", "x"}}, "spec: must be an object");
+}
+
+TEST_CASE("set_condition keeps transition time when status is unchanged") {
+  std::vector<Condition> cs;
+  CHECK(set_condition(cs, {"Ready", "False", "NoIdlePod", "waiting", "2020-01-01T00:00:00Z"}));
+  CHECK_FALSE(set_condition(cs, {"Ready", "False", "NoIdlePod", "waiting", ""}));
+  CHECK(set_condition(cs, {"Ready", "False", "Other", "x", ""}));
+  CHECK(cs[0].last_transition_time == "2020-01-01T00:00:00Z");
+  CHECK(set_condition(cs, {"Ready", "True", "Allocated", "", ""}));
+  CHECK(cs[0].last_transition_time != "2020-01-01T00:00:00Z");
+  CHECK(cs.size() == 1);
+}
+
+TEST_CASE("rfc3339 timestamps") {
+  CHECK(parse_rfc3339("1970-01-01T00:01:40Z") == 100);
+  CHECK_FALSE(parse_rfc3339("yesterday"));
+  CHECK(parse_rfc3339(now_rfc3339()).has_value());
+}
