@@ -1,0 +1,270 @@
+#!/usr/bin/env bash
+# A real Kubernetes control plane on loopback for tests and local use: etcd, kube-apiserver
+# (RBAC on, token auth) and kube-controller-manager (garbage collector + namespace controllers),
+# all built from source by scripts/install-kube-tools.sh and cached outside the repo.
+#
+#   scripts/control-plane.sh up      start (or confirm running); writes $ARL_STATE/kubeconfig
+#   scripts/control-plane.sh down    stop every process `up` started; keeps logs
+#   scripts/control-plane.sh env     print `export KUBECONFIG=...`
+#   scripts/control-plane.sh status  show processes and /readyz; exit 1 unless all are up
+#
+# State (certs, tokens, etcd data, pids, logs) lives in ${ARL_STATE:-/tmp/arl-local}; ports are
+# picked free at each `up`, so several state dirs can run side by side.
+# ARL_APISERVER_FLAGS adds kube-apiserver flags (e.g. feature gates); ARL_STARTUP_TIMEOUT
+# (seconds, default 90) bounds the wait for /readyz.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=lib/pki.sh
+source "$here/lib/pki.sh"
+
+STATE="${ARL_STATE:-/tmp/arl-local}"
+case "$STATE" in /*) ;; *) STATE="$(pwd)/$STATE" ;; esac
+TIMEOUT="${ARL_STARTUP_TIMEOUT:-90}"
+COMPONENTS=(etcd kube-apiserver kube-controller-manager)
+
+log() { echo "control-plane: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+# A pid file is trusted only while its process still names our state dir on its command line,
+# so a recycled pid never gets killed.
+live_pid() {
+  local f="$STATE/pids/$1.pid" pid
+  [[ -s "$f" ]] || return 1
+  pid="$(cat "$f")"
+  [[ -r "/proc/$pid/cmdline" ]] || return 1
+  tr '\0' ' ' < "/proc/$pid/cmdline" | grep -qF -- "$STATE/" || return 1
+  echo "$pid"
+}
+
+binaries() {
+  local out
+  out="$("$here/install-kube-tools.sh" control-plane)" || die "building the Kubernetes binaries failed (see the messages above)"
+  BIN="$(tail -n1 <<<"$out")"
+  local b
+  for b in etcd kube-apiserver kube-controller-manager kubectl; do
+    [[ -x "$BIN/$b" ]] || die "missing $BIN/$b after install-kube-tools.sh"
+  done
+}
+
+# Four distinct free loopback ports, held open together so they cannot repeat.
+free_ports() {
+  python3 - <<'PY'
+import socket
+socks = []
+for _ in range(4):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+PY
+}
+
+# start NAME BINARY ARGS...: detached (own session, no inherited stdio) so callers that capture
+# our output, like `$(control-plane.sh up)` or pytest, never wait on the daemons' pipes.
+start() {
+  local name="$1"; shift
+  setsid "$@" </dev/null >"$STATE/logs/$name.log" 2>&1 &
+  echo $! > "$STATE/pids/$name.pid"
+}
+
+log_tails() {
+  local c
+  for c in "${COMPONENTS[@]}"; do
+    [[ -s "$STATE/logs/$c.log" ]] || continue
+    echo "---- last lines of $STATE/logs/$c.log" >&2
+    tail -n 15 "$STATE/logs/$c.log" >&2
+  done
+}
+
+# Polls until the API server's /readyz and the controller manager's /healthz answer 200, failing
+# early when one of our processes dies.
+wait_ready() {
+  python3 - "$STATE" "$API_PORT" "$KCM_PORT" "$TIMEOUT" <<'PY'
+import os, ssl, sys, time, urllib.request
+state, api_port, kcm_port, timeout = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+token = open(f"{state}/pki/admin.token").read().strip()
+api_ctx = ssl.create_default_context(cafile=f"{state}/pki/ca.crt")
+kcm_ctx = ssl._create_unverified_context()  # kcm serves a self-signed cert of its own
+checks = {
+    "kube-apiserver /readyz": (f"https://127.0.0.1:{api_port}/readyz", api_ctx, {"Authorization": f"Bearer {token}"}),
+    "kube-controller-manager /healthz": (f"https://127.0.0.1:{kcm_port}/healthz", kcm_ctx, {}),
+}
+pending = dict(checks)
+deadline = time.monotonic() + timeout
+last = {}
+while pending and time.monotonic() < deadline:
+    for name in ("etcd", "kube-apiserver", "kube-controller-manager"):
+        pid = int(open(f"{state}/pids/{name}.pid").read())
+        try:
+            os.kill(pid, 0)
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().split(") ")[1].startswith("Z"):
+                    raise ProcessLookupError
+        except ProcessLookupError:
+            print(f"control-plane: {name} exited during startup", file=sys.stderr)
+            sys.exit(1)
+    for name, (url, ctx, headers) in list(pending.items()):
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), context=ctx, timeout=2) as r:
+                if r.status == 200:
+                    del pending[name]
+        except Exception as e:  # not up yet: keep the reason for the timeout message
+            last[name] = str(e)
+    time.sleep(0.05)
+if pending:
+    for name in pending:
+        print(f"control-plane: {name} not ready after {timeout:g}s (last answer: {last.get(name, 'none')})", file=sys.stderr)
+    sys.exit(1)
+PY
+}
+
+cmd_up() {
+  if running_all && wait_ready_quiet; then
+    log "already running (state $STATE)"
+    echo "$STATE/kubeconfig"
+    return 0
+  fi
+  cmd_down >/dev/null 2>&1 || true
+
+  local t0=$SECONDS
+  binaries
+  mkdir -p "$STATE"/{pki,pids,logs,kcm}
+  # Only our own files: scripts/local-cluster.sh keeps its pids and logs in the same dirs.
+  rm -rf "$STATE/etcd"
+  for c in "${COMPONENTS[@]}"; do rm -f "$STATE/pids/$c.pid" "$STATE/logs/$c.log"; done
+  pki_generate "$STATE/pki"
+
+  read -r ETCD_PORT PEER_PORT API_PORT KCM_PORT < <(free_ports)
+  local server="https://127.0.0.1:$API_PORT"
+  pki_kubeconfig "$STATE/kubeconfig" "$server" "$STATE/pki/ca.crt" "$STATE/pki/admin.token" arl-admin
+  pki_kubeconfig "$STATE/kcm/kubeconfig" "$server" "$STATE/pki/ca.crt" "$STATE/pki/controller-manager.token" kube-controller-manager
+  cat > "$STATE/control-plane.env" <<EOF
+ARL_API_SERVER=$server
+ARL_API_PORT=$API_PORT
+ARL_ETCD_PORT=$ETCD_PORT
+ARL_KCM_PORT=$KCM_PORT
+ARL_KUBE_BIN=$BIN
+ARL_CA_FILE=$STATE/pki/ca.crt
+ARL_ADMIN_TOKEN_FILE=$STATE/pki/admin.token
+KUBECONFIG=$STATE/kubeconfig
+EOF
+
+  # No fsync: the data is thrown away with the state dir, and fsync dominates write latency.
+  start etcd "$BIN/etcd" --name default --data-dir "$STATE/etcd" \
+    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+    --listen-peer-urls "http://127.0.0.1:$PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$PEER_PORT" \
+    --initial-cluster "default=http://127.0.0.1:$PEER_PORT" \
+    --unsafe-no-fsync --log-level warn --quota-backend-bytes 4294967296
+
+  # Priority-and-fairness off and high inflight limits: tests create hundreds of objects at
+  # once and must measure ARL, not the server's queueing. The ServiceAccount admission plugin
+  # is off because no token controller runs to create service-account tokens. No endpoint
+  # reconciler: it would publish 127.0.0.1 for the `kubernetes` Service, which the API refuses.
+  local pki="$STATE/pki"
+  start kube-apiserver "$BIN/kube-apiserver" \
+    --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
+    --cert-dir "$STATE/apiserver" \
+    --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
+    --client-ca-file "$pki/ca.crt" --token-auth-file "$pki/tokens.csv" \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
+    --service-cluster-ip-range 10.0.0.0/24 \
+    --authorization-mode RBAC \
+    --disable-admission-plugins ServiceAccount \
+    --enable-priority-and-fairness=false \
+    --max-requests-inflight 3000 --max-mutating-requests-inflight 1500 \
+    --allow-privileged=true --profiling=false \
+    --endpoint-reconciler-type none \
+    ${ARL_APISERVER_FLAGS:-}
+
+  start kube-controller-manager "$BIN/kube-controller-manager" \
+    --kubeconfig "$STATE/kcm/kubeconfig" \
+    --controllers garbagecollector,namespace --leader-elect=false \
+    --bind-address 127.0.0.1 --secure-port "$KCM_PORT" --cert-dir "$STATE/kcm" \
+    --concurrent-gc-syncs 50 --concurrent-namespace-syncs 10 \
+    --kube-api-qps 1000 --kube-api-burst 2000 --profiling=false
+
+  if ! wait_ready; then
+    log_tails
+    cmd_down >/dev/null 2>&1 || true
+    die "startup failed; logs are in $STATE/logs"
+  fi
+  log "ready in $((SECONDS - t0))s: $server (state $STATE)"
+  echo "$STATE/kubeconfig"
+}
+
+running_all() {
+  local c
+  for c in "${COMPONENTS[@]}"; do live_pid "$c" >/dev/null || return 1; done
+  [[ -s "$STATE/control-plane.env" ]]
+}
+
+wait_ready_quiet() {
+  # shellcheck disable=SC1091
+  API_PORT="$(. "$STATE/control-plane.env" && echo "$ARL_API_PORT")"
+  KCM_PORT="$(. "$STATE/control-plane.env" && echo "$ARL_KCM_PORT")"
+  TIMEOUT=5 wait_ready 2>/dev/null
+}
+
+cmd_down() {
+  local c pid pids=()
+  # Reverse start order: the controller manager first, so nothing logs errors about a
+  # vanished API server, etcd last.
+  local i
+  for ((i=${#COMPONENTS[@]}-1; i>=0; i--)); do
+    c="${COMPONENTS[$i]}"
+    if pid="$(live_pid "$c")"; then
+      kill -TERM "$pid" 2>/dev/null || true
+      pids+=("$pid")
+    fi
+  done
+  local deadline=$((SECONDS + 10)) alive
+  while ((SECONDS < deadline)); do
+    alive=()
+    for pid in "${pids[@]}"; do [[ -d /proc/$pid ]] && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null && alive+=("$pid"); done
+    ((${#alive[@]})) || break
+    sleep 0.1
+  done
+  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  deadline=$((SECONDS + 10))
+  for pid in "${pids[@]}"; do
+    while [[ -d /proc/$pid ]] && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null; do
+      ((SECONDS < deadline)) || die "pid $pid survived SIGKILL for 10s (stuck in the kernel?)"
+      sleep 0.05
+    done
+  done
+  for c in "${COMPONENTS[@]}"; do rm -f "$STATE/pids/$c.pid"; done
+  rm -f "$STATE/control-plane.env"
+  rm -rf "$STATE/etcd"
+  log "stopped (${#pids[@]} processes; logs kept in $STATE/logs)"
+}
+
+cmd_env() {
+  [[ -s "$STATE/kubeconfig" ]] || die "no kubeconfig in $STATE: run '$0 up' first"
+  echo "export KUBECONFIG=$STATE/kubeconfig"
+}
+
+cmd_status() {
+  local c pid ok=0
+  for c in "${COMPONENTS[@]}"; do
+    if pid="$(live_pid "$c")"; then printf '%-24s running (pid %s)\n' "$c" "$pid"
+    else printf '%-24s stopped\n' "$c"; ok=1; fi
+  done
+  if ((ok == 0)) && wait_ready_quiet; then
+    echo "ready: $(. "$STATE/control-plane.env" && echo "$ARL_API_SERVER")"
+    echo "kubeconfig: $STATE/kubeconfig"
+  else
+    echo "not ready"
+    ok=1
+  fi
+  return $ok
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  env) cmd_env ;;
+  status) cmd_status ;;
+  *) echo "usage: $0 up|down|env|status   (state dir: \${ARL_STATE:-/tmp/arl-local})" >&2; exit 2 ;;
+esac

@@ -1,0 +1,47 @@
+#pragma once
+// What controllers read. In production an informer-backed cache (no API
+// round trip on reads); in unit tests a pass-through to the in-memory
+// FakeKube. Controllers apply their own writes with upsert() so the next
+// reconcile never acts on a state older than what it just wrote.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "k8s/kube_api.h"
+
+namespace arl::op {
+
+class Cache {
+ public:
+  virtual ~Cache() = default;
+  virtual std::optional<nlohmann::json> get(const k8s::Resource& r, const std::string& ns, const std::string& name) = 0;
+  /// Objects of `r` in `ns` ("" = all) with label key=value (key "" = all).
+  virtual std::vector<nlohmann::json> list(const k8s::Resource& r, const std::string& ns, const std::string& label_key = "",
+                                           const std::string& label_value = "") = 0;
+  virtual void upsert(const k8s::Resource& r, const nlohmann::json& obj) = 0;
+  virtual void erase(const k8s::Resource& r, const std::string& ns, const std::string& name) = 0;
+};
+
+/// Reads straight from the API (used with FakeKube in unit tests).
+class PassThroughCache : public Cache {
+ public:
+  explicit PassThroughCache(k8s::KubeApi& api) : api_(api) {}
+  std::optional<nlohmann::json> get(const k8s::Resource& r, const std::string& ns, const std::string& name) override {
+    return api_.get(r, ns, name);
+  }
+  std::vector<nlohmann::json> list(const k8s::Resource& r, const std::string& ns, const std::string& key,
+                                   const std::string& value) override {
+    k8s::ListOptions opts;
+    if (!key.empty()) opts.label_selector = key + "=" + value;
+    return api_.list(r, ns, opts).items;
+  }
+  void upsert(const k8s::Resource&, const nlohmann::json&) override {}
+  void erase(const k8s::Resource&, const std::string&, const std::string&) override {}
+
+ private:
+  k8s::KubeApi& api_;
+};
+
+}  // namespace arl::op

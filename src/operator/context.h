@@ -1,0 +1,101 @@
+#pragma once
+// Everything a reconcile function needs, passed explicitly so the
+// controllers are plain functions testable over FakeKube.
+#include <chrono>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "k8s/kube_api.h"
+#include "operator/cache.h"
+#include "operator/events.h"
+#include "operator/metrics.h"
+#include "operator/step_runner.h"
+
+namespace arl::op {
+
+struct OperatorConfig {
+  std::string arl_image = "arl:local";
+  /// Output kept in Task status per stream (the tail); the full output is
+  /// stored in the sandbox under /workspace/.arl/tasks/<task>/.
+  size_t status_output_cap = 16 * 1024;
+  /// Pool status is written at most once per interval per pool, so an
+  /// allocation and the refill pod turning Ready share one write.
+  std::chrono::milliseconds pool_status_interval{250};
+  int create_parallelism = 16;
+  /// How long a Pending task waits for its sandbox to exist before failing.
+  std::chrono::seconds missing_sandbox_grace{30};
+};
+
+/// What to reconcile next. Keys are "<namespace>/<name>".
+struct Enqueue {
+  std::function<void(const std::string& key, std::chrono::milliseconds delay)> pool, sandbox, task;
+};
+
+/// Pods handed to a sandbox by this process. Two workers never try the same
+/// pod, so allocation conflicts come only from another operator.
+class PodClaims {
+ public:
+  bool try_claim(const std::string& key) {
+    std::lock_guard lock(mu_);
+    return claimed_.insert(key).second;
+  }
+  void release(const std::string& key) {
+    std::lock_guard lock(mu_);
+    claimed_.erase(key);
+  }
+
+ private:
+  std::mutex mu_;
+  std::set<std::string> claimed_;
+};
+
+/// Per-pool sidecar tokens, read once from the pool's Secret.
+class TokenCache {
+ public:
+  std::string get(const std::string& key) {
+    std::lock_guard lock(mu_);
+    auto it = tokens_.find(key);
+    return it == tokens_.end() ? "" : it->second;
+  }
+  void put(const std::string& key, const std::string& token) {
+    std::lock_guard lock(mu_);
+    tokens_[key] = token;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::string> tokens_;
+};
+
+struct Context {
+  k8s::KubeApi& api;
+  Cache& cache;
+  OperatorConfig config;
+  StepRunnerFactory runners;
+  Metrics& metrics;
+  EventRecorder& events;
+  Enqueue enqueue;
+  /// Runs a task's execution off the worker (a thread in production; inline in tests).
+  std::function<void(std::function<void()>)> spawn = [](std::function<void()> f) { f(); };
+  PodClaims claims;
+  TokenCache tokens;
+  std::mutex busy_mu;
+  std::set<std::string> busy_sandboxes;  // "<ns>/<sandbox>" with a task executing in this process
+  std::map<std::string, std::chrono::steady_clock::time_point> last_pool_status;  // guarded by busy_mu
+};
+
+/// Result of one reconcile: requeue after a delay when time must pass.
+struct Result {
+  std::chrono::milliseconds requeue_after{0};
+};
+
+inline std::string key_of(const std::string& ns, const std::string& name) { return ns + "/" + name; }
+inline std::pair<std::string, std::string> split_key(const std::string& key) {
+  auto slash = key.find('/');
+  return {key.substr(0, slash), key.substr(slash + 1)};
+}
+
+}  // namespace arl::op

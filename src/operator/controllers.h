@@ -1,0 +1,26 @@
+#pragma once
+// The three reconcile functions (SPEC.md). Each reads from ctx.cache,
+// writes through ctx.api, and throws on errors the caller should retry with
+// backoff.
+#include <string>
+
+#include "operator/context.h"
+
+namespace arl::op {
+
+Result reconcile_pool(Context& ctx, const std::string& ns, const std::string& name);
+Result reconcile_sandbox(Context& ctx, const std::string& ns, const std::string& name);
+Result reconcile_task(Context& ctx, const std::string& ns, const std::string& name);
+
+/// The pool's sidecar token: from memory, else its Secret, else a new Secret.
+std::string ensure_pool_token(Context& ctx, const nlohmann::json& pool);
+
+/// A sandbox object is gone: delete its pod now rather than waiting for the
+/// garbage collector, and let its tasks fail.
+void on_sandbox_deleted(Context& ctx, const nlohmann::json& sandbox);
+
+/// Runs a task's steps against its sandbox and writes the outcome. Called by
+/// reconcile_task through ctx.spawn; public for tests.
+void execute_task(Context& ctx, nlohmann::json task, nlohmann::json sandbox);
+
+}  // namespace arl::op

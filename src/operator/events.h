@@ -1,0 +1,29 @@
+#pragma once
+// Kubernetes Events on our objects, for waits and failures only (never on
+// the happy path: each Event is an API write). Repeats of the same reason on
+// the same object are written once per process.
+#include <mutex>
+#include <set>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "k8s/kube_api.h"
+
+namespace arl::op {
+
+class EventRecorder {
+ public:
+  explicit EventRecorder(k8s::KubeApi& api, std::string component = "arl-operator") : api_(api), component_(std::move(component)) {}
+  /// type: "Normal" | "Warning". Errors writing the Event are swallowed
+  /// (an Event must never fail a reconcile).
+  void record(const nlohmann::json& object, const std::string& type, const std::string& reason, const std::string& message);
+
+ private:
+  k8s::KubeApi& api_;
+  std::string component_;
+  std::mutex mu_;
+  std::set<std::string> seen_;
+};
+
+}  // namespace arl::op

@@ -1,0 +1,67 @@
+#include "operator/metrics.h"
+
+#include <fmt/format.h>
+
+namespace arl::op {
+namespace {
+constexpr double kBuckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+
+std::string with_label(const std::string& labels, const std::string& extra) {
+  if (labels.empty()) return "{" + extra + "}";
+  return "{" + labels + "," + extra + "}";
+}
+}  // namespace
+
+void Metrics::inc(const std::string& name, const std::string& labels, double by) {
+  std::lock_guard lock(mu_);
+  counters_[name][labels] += by;
+}
+
+void Metrics::set(const std::string& name, const std::string& labels, double value) {
+  std::lock_guard lock(mu_);
+  gauges_[name][labels] = value;
+}
+
+void Metrics::observe(const std::string& name, const std::string& labels, double seconds) {
+  std::lock_guard lock(mu_);
+  Histogram& h = histograms_[name][labels];
+  if (h.buckets.empty()) h.buckets.assign(std::size(kBuckets), 0);
+  for (size_t i = 0; i < std::size(kBuckets); ++i)
+    if (seconds <= kBuckets[i]) ++h.buckets[i];
+  ++h.count;
+  h.sum += seconds;
+}
+
+double Metrics::counter(const std::string& name, const std::string& labels) const {
+  std::lock_guard lock(mu_);
+  auto it = counters_.find(name);
+  if (it == counters_.end()) return 0;
+  auto jt = it->second.find(labels);
+  return jt == it->second.end() ? 0 : jt->second;
+}
+
+std::string Metrics::render() const {
+  std::lock_guard lock(mu_);
+  std::string out;
+  for (const auto& [name, series] : counters_) {
+    out += fmt::format("# TYPE {} counter\n", name);
+    for (const auto& [labels, v] : series) out += fmt::format("{}{} {}\n", name, labels.empty() ? "" : "{" + labels + "}", v);
+  }
+  for (const auto& [name, series] : gauges_) {
+    out += fmt::format("# TYPE {} gauge\n", name);
+    for (const auto& [labels, v] : series) out += fmt::format("{}{} {}\n", name, labels.empty() ? "" : "{" + labels + "}", v);
+  }
+  for (const auto& [name, series] : histograms_) {
+    out += fmt::format("# TYPE {} histogram\n", name);
+    for (const auto& [labels, h] : series) {
+      for (size_t i = 0; i < std::size(kBuckets); ++i)
+        out += fmt::format("{}_bucket{} {}\n", name, with_label(labels, fmt::format("le=\"{}\"", kBuckets[i])), h.buckets[i]);
+      out += fmt::format("{}_bucket{} {}\n", name, with_label(labels, "le=\"+Inf\""), h.count);
+      out += fmt::format("{}_sum{} {}\n", name, labels.empty() ? "" : "{" + labels + "}", h.sum);
+      out += fmt::format("{}_count{} {}\n", name, labels.empty() ? "" : "{" + labels + "}", h.count);
+    }
+  }
+  return out;
+}
+
+}  // namespace arl::op

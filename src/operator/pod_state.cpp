@@ -1,0 +1,81 @@
+#include "operator/pod_state.h"
+
+#include <algorithm>
+
+#include "core/names.h"
+
+namespace arl::op {
+
+using nlohmann::json;
+
+std::string pod_label(const json& pod, std::string_view key) {
+  const auto& meta = pod.value("metadata", json::object());
+  if (!meta.contains("labels") || !meta["labels"].is_object()) return "";
+  return meta["labels"].value(std::string(key), "");
+}
+
+std::string pod_ip(const json& pod) {
+  if (!pod.contains("status") || !pod["status"].is_object()) return "";
+  return pod["status"].value("podIP", "");
+}
+
+bool pod_is_terminating(const json& pod) {
+  return pod.contains("metadata") && pod["metadata"].contains("deletionTimestamp") &&
+         !pod["metadata"]["deletionTimestamp"].is_null();
+}
+
+bool pod_has_failed(const json& pod) {
+  if (!pod.contains("status") || !pod["status"].is_object()) return false;
+  std::string phase = pod["status"].value("phase", "");
+  return phase == "Failed" || phase == "Succeeded";
+}
+
+bool pod_is_ready(const json& pod) {
+  if (pod_is_terminating(pod) || pod_has_failed(pod)) return false;
+  if (!pod.contains("status") || !pod["status"].contains("conditions")) return false;
+  for (const auto& c : pod["status"]["conditions"])
+    if (c.value("type", "") == "Ready") return c.value("status", "") == "True";
+  return false;
+}
+
+bool pod_is_idle(const json& pod) {
+  return pod_label(pod, labels::kPodState) == labels::kPodStateReady && !pod_is_terminating(pod);
+}
+
+PoolPlan plan_pool(int64_t replicas, const std::vector<json>& pods) {
+  PoolPlan plan;
+  std::vector<const json*> healthy_idle;
+  for (const auto& pod : pods) {
+    if (pod_is_terminating(pod)) continue;
+    ++plan.total;
+    if (!pod_is_idle(pod)) {
+      ++plan.allocated;
+      continue;
+    }
+    if (pod_has_failed(pod)) {
+      plan.to_delete.push_back(pod["metadata"].value("name", ""));
+      continue;
+    }
+    healthy_idle.push_back(&pod);
+    if (pod_is_ready(pod)) ++plan.ready;
+  }
+  plan.idle = static_cast<int64_t>(healthy_idle.size());
+  if (plan.idle < replicas) {
+    plan.to_create = replicas - plan.idle;
+  } else if (plan.idle > replicas) {
+    // Keep ready pods over starting ones, and older over newer: the oldest
+    // ready pods are the ones most likely to be allocated next.
+    std::stable_sort(healthy_idle.begin(), healthy_idle.end(), [](const json* a, const json* b) {
+      bool ra = pod_is_ready(*a), rb = pod_is_ready(*b);
+      if (ra != rb) return ra;
+      return a->at("metadata").value("creationTimestamp", "") < b->at("metadata").value("creationTimestamp", "");
+    });
+    for (size_t i = static_cast<size_t>(replicas); i < healthy_idle.size(); ++i) {
+      if (pod_is_ready(*healthy_idle[i])) --plan.ready;
+      plan.to_delete.push_back(healthy_idle[i]->at("metadata").value("name", ""));
+    }
+  }
+  return plan;
+}
+
+}  // namespace arl::op

@@ -1,0 +1,32 @@
+#pragma once
+// Questions the controllers ask about a pod, answered from its JSON.
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace arl::op {
+
+bool pod_is_ready(const nlohmann::json& pod);        // condition Ready=True, not terminating
+bool pod_is_terminating(const nlohmann::json& pod);  // deletionTimestamp set
+bool pod_has_failed(const nlohmann::json& pod);      // phase Failed or Succeeded: it will never serve again
+bool pod_is_idle(const nlohmann::json& pod);         // pod-state=ready and not terminating (ready or starting)
+std::string pod_label(const nlohmann::json& pod, std::string_view key);
+std::string pod_ip(const nlohmann::json& pod);
+
+/// What a pool must do to get back to `replicas` idle pods.
+struct PoolPlan {
+  int64_t to_create = 0;
+  std::vector<std::string> to_delete;  // idle pods: failed ones first, then surplus (not-ready first, newest first)
+  int64_t ready = 0;      // idle and Ready
+  int64_t idle = 0;       // idle, ready or starting
+  int64_t allocated = 0;
+  int64_t total = 0;      // every live pod of the pool
+};
+
+/// Pure arithmetic over the pool's pods (as cached): allocated pods never
+/// count toward replicas; only idle pods are removed on scale-down; failed
+/// idle pods are replaced.
+PoolPlan plan_pool(int64_t replicas, const std::vector<nlohmann::json>& pods);
+
+}  // namespace arl::op

@@ -1,0 +1,139 @@
+#include <algorithm>
+#include <future>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "core/names.h"
+#include "core/types.h"
+#include "k8s/kubeconfig.h"
+#include "operator/controllers.h"
+#include "operator/pod_builder.h"
+#include "operator/pod_state.h"
+
+namespace arl::op {
+
+using nlohmann::json;
+
+namespace res = k8s::resources;
+
+std::string ensure_pool_token(Context& ctx, const json& pool) {
+  const std::string ns = pool["metadata"].value("namespace", "");
+  const std::string name = pool["metadata"].value("name", "");
+  const std::string key = key_of(ns, name);
+  if (auto t = ctx.tokens.get(key); !t.empty()) return t;
+  auto read = [&](const json& secret) -> std::string {
+    if (secret.contains("data") && secret["data"].contains(kPoolSecretKey)) {
+      return k8s::base64_decode(secret["data"][std::string(kPoolSecretKey)].get<std::string>(), "secret data");
+    }
+    if (secret.contains("stringData")) return secret["stringData"].value(std::string(kPoolSecretKey), "");
+    return "";
+  };
+  std::string token;
+  if (auto secret = ctx.api.get(res::secrets, ns, pool_secret_name(name))) {
+    token = read(*secret);
+  } else {
+    token = random_token();
+    try {
+      ctx.api.create(res::secrets, ns, build_pool_secret(pool, token));
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::already_exists) throw;
+      auto again = ctx.api.get(res::secrets, ns, pool_secret_name(name));
+      token = again ? read(*again) : "";
+    }
+  }
+  if (token.empty())
+    throw Error(ErrorCode::invalid, fmt::format("secrets \"{}\" in namespace {} has no key \"{}\": delete it and the operator recreates it",
+                                                pool_secret_name(name), ns, kPoolSecretKey));
+  ctx.tokens.put(key, token);
+  return token;
+}
+
+namespace {
+
+void create_pods(Context& ctx, const json& pool, int64_t count) {
+  const std::string ns = pool["metadata"].value("namespace", "");
+  PodBuildOptions opts{ctx.config.arl_image, ""};
+  // Fan out: a cold pool of 200 would otherwise take 200 sequential round trips.
+  int64_t parallel = std::clamp<int64_t>(count, 1, ctx.config.create_parallelism);
+  std::vector<std::future<void>> workers;
+  std::atomic<int64_t> next{0};
+  std::mutex err_mu;
+  std::string first_error;
+  for (int64_t w = 0; w < parallel; ++w) {
+    workers.push_back(std::async(std::launch::async, [&] {
+      while (next.fetch_add(1) < count) {
+        for (int attempt = 0; attempt < 3; ++attempt) {
+          try {
+            json created = ctx.api.create(res::pods, ns, build_pool_pod(pool, opts));
+            ctx.cache.upsert(res::pods, created);
+            ctx.metrics.inc("arl_pods_created_total");
+            break;
+          } catch (const Error& e) {
+            if (e.code() == ErrorCode::already_exists) continue;  // name clash: new suffix
+            std::lock_guard lock(err_mu);
+            if (first_error.empty()) first_error = e.what();
+            break;
+          }
+        }
+      }
+    }));
+  }
+  for (auto& w : workers) w.get();
+  if (!first_error.empty()) throw Error(ErrorCode::unavailable, "creating pool pods: " + first_error);
+}
+
+}  // namespace
+
+Result reconcile_pool(Context& ctx, const std::string& ns, const std::string& name) {
+  auto obj = ctx.cache.get(res::warm_pools, ns, name);
+  if (!obj || pod_is_terminating(*obj)) return {};
+  const json& pool = *obj;
+  core::WarmPool wp = core::warm_pool_from_json(pool);
+  const int64_t replicas = std::max<int64_t>(0, wp.spec.replicas.value_or(0));
+
+  ensure_pool_token(ctx, pool);
+
+  auto pods = ctx.cache.list(res::pods, ns, std::string(labels::kWarmPool), name);
+  PoolPlan plan = plan_pool(replicas, pods);
+  for (const auto& pod_name : plan.to_delete) {
+    k8s::DeleteOptions opts;
+    opts.grace_period_seconds = 0;
+    ctx.api.remove(res::pods, ns, pod_name, opts);
+    ctx.cache.erase(res::pods, ns, pod_name);
+  }
+  if (plan.to_create > 0) create_pods(ctx, pool, plan.to_create);
+
+  core::WarmPoolStatus st;
+  st.ready_replicas = plan.ready;
+  st.allocated_replicas = plan.allocated;
+  st.replicas = plan.total - static_cast<int64_t>(plan.to_delete.size()) + plan.to_create;
+  st.observed_generation = wp.metadata.generation;
+  st.phase = plan.ready >= replicas ? "Ready" : (plan.total == 0 && plan.to_create > 0 ? "Pending" : "Scaling");
+  st.conditions = wp.status.conditions;
+  core::set_condition(st.conditions,
+                      plan.ready >= replicas
+                          ? core::Condition{"Ready", "True", "PoolReady", fmt::format("{} idle pods ready", plan.ready), "", 0}
+                          : core::Condition{"Ready", "False", "WarmingUp",
+                                            fmt::format("{} of {} idle pods ready", plan.ready, replicas), "", 0});
+  ctx.metrics.set("arl_pool_ready_replicas", fmt::format("namespace=\"{}\",pool=\"{}\"", ns, name), static_cast<double>(plan.ready));
+  ctx.metrics.set("arl_pool_allocated_replicas", fmt::format("namespace=\"{}\",pool=\"{}\"", ns, name),
+                  static_cast<double>(plan.allocated));
+  if (st == wp.status) return {};
+
+  // Coalesce: at most one status write per interval per pool.
+  auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(ctx.busy_mu);
+    auto& last = ctx.last_pool_status[key_of(ns, name)];
+    auto due = last + ctx.config.pool_status_interval;
+    if (now < due) return {std::chrono::duration_cast<std::chrono::milliseconds>(due - now) + std::chrono::milliseconds(1)};
+    last = now;
+  }
+  json updated = ctx.api.patch(res::warm_pools, ns, name, k8s::PatchType::merge, json{{"status", core::to_json(st)}}, true);
+  ctx.cache.upsert(res::warm_pools, updated);
+  return {};
+}
+
+}  // namespace arl::op

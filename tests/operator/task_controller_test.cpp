@@ -1,0 +1,193 @@
+#include <doctest/doctest.h>
+
+#include "operator_fixture.h"
+
+using namespace arl::op;
+using namespace arl::op::testing;
+
+namespace {
+
+// A pool of one ready pod and a Ready sandbox on it.
+void ready_sandbox(Fixture& f, bool keep_alive = true) {
+  f.make_pool("py", 1);
+  reconcile_pool(*f.ctx, "default", "py");
+  f.make_all_ready("py");
+  f.make_sandbox("sb", "py", keep_alive);
+  reconcile_sandbox(*f.ctx, "default", "sb");
+}
+
+json two_steps() {
+  return json::parse(R"([{"name":"write","type":"FilePatch","path":"hello.txt","content":"hi"},
+                         {"name":"run","type":"Command","command":["sh","-c","cat hello.txt"],"env":{"A":"1"}}])");
+}
+
+}  // namespace
+
+TEST_CASE("steps run in order through the sidecar with the pool token") {
+  Fixture f;
+  ready_sandbox(f);
+  f.script->replies.push_back(reply(0, "hi"));
+  f.make_task("t", "sb", two_steps());
+  reconcile_task(*f.ctx, "default", "t");
+  auto t = f.get(res::tasks, "t");
+  CHECK(t["status"]["state"] == "Succeeded");
+  CHECK(t["status"]["stdout"] == "hi");
+  CHECK(t["status"]["exitCode"] == 0);
+  CHECK(t["status"]["attempts"] == 1);
+  CHECK(t["status"]["steps"].size() == 2);
+  REQUIRE(f.script->written.size() == 1);
+  CHECK(f.script->written[0].path == "hello.txt");
+  REQUIRE(f.script->executed.size() == 1);
+  CHECK(f.script->executed[0].env.at("A") == "1");
+  CHECK(f.script->executed[0].working_dir == "/workspace");
+  auto secret = f.kube.get(res::secrets, "default", "arl-pool-py").value();
+  CHECK(f.last_token == secret["stringData"]["token"]);
+  CHECK(f.get(res::sandboxes, "sb")["status"]["phase"] == "Ready");  // keepAlive: back to Ready
+}
+
+TEST_CASE("a failing step stops the task; later steps are skipped; the exit code is kept") {
+  Fixture f;
+  ready_sandbox(f);
+  f.script->replies.push_back(reply(3, "", "boom"));
+  json steps = json::parse(R"([{"name":"a","type":"Command","command":["false"]},
+                               {"name":"b","type":"Command","command":["echo","never"]}])");
+  f.make_task("t", "sb", steps);
+  reconcile_task(*f.ctx, "default", "t");
+  auto t = f.get(res::tasks, "t");
+  CHECK(t["status"]["state"] == "Failed");
+  CHECK(t["status"]["exitCode"] == 3);
+  CHECK(t["status"]["stderr"] == "boom");
+  CHECK(t["status"]["steps"][1]["state"] == "Skipped");
+  CHECK(f.script->executed.size() == 1);
+}
+
+TEST_CASE("timeout fails with reason Timeout and is not retried") {
+  Fixture f;
+  ready_sandbox(f);
+  f.script->replies.push_back(reply(124, "", "", true));
+  f.make_task("t", "sb", json::parse(R"([{"name":"a","type":"Command","command":["sleep","99"]}])"),
+              json{{"timeout", "2s"}, {"retries", 2}});
+  reconcile_task(*f.ctx, "default", "t");
+  auto t = f.get(res::tasks, "t");
+  CHECK(t["status"]["state"] == "Failed");
+  CHECK(t["status"]["reason"] == "Timeout");
+  CHECK(t["status"]["attempts"] == 1);
+  CHECK(f.script->executed[0].timeout_seconds.value() <= 2.0);
+}
+
+TEST_CASE("retries rerun the steps until one attempt succeeds") {
+  Fixture f;
+  ready_sandbox(f);
+  f.script->replies = {reply(1), reply(0, "ok")};
+  f.make_task("t", "sb", json::parse(R"([{"name":"a","type":"Command","command":["flaky"]}])"), json{{"retries", 1}});
+  reconcile_task(*f.ctx, "default", "t");
+  auto t = f.get(res::tasks, "t");
+  CHECK(t["status"]["state"] == "Succeeded");
+  CHECK(t["status"]["attempts"] == 2);
+  CHECK(t["status"]["stdout"] == "ok");
+}
+
+TEST_CASE("background steps record their pid") {
+  Fixture f;
+  ready_sandbox(f);
+  auto r = reply(0);
+  r.pid = 4242;
+  r.done = false;
+  f.script->replies.push_back(r);
+  f.make_task("t", "sb", json::parse(R"([{"name":"srv","type":"Command","command":["sleep","100"],"background":true}])"));
+  reconcile_task(*f.ctx, "default", "t");
+  auto t = f.get(res::tasks, "t");
+  CHECK(t["status"]["steps"][0]["pid"] == 4242);
+  CHECK(f.script->executed[0].background);
+}
+
+TEST_CASE("keepAlive=false releases the sandbox and deletes its pod after the first task") {
+  Fixture f;
+  ready_sandbox(f, false);
+  std::string pod = f.get(res::sandboxes, "sb")["status"]["podName"];
+  f.make_task("t", "sb", json::parse(R"([{"name":"a","type":"Command","command":["true"]}])"));
+  reconcile_task(*f.ctx, "default", "t");
+  CHECK(f.get(res::sandboxes, "sb")["status"]["phase"] == "Released");
+  CHECK_FALSE(f.kube.get(res::pods, "default", pod));
+  // a later task on it fails instead of waiting forever
+  f.make_task("t2", "sb", json::parse(R"([{"name":"a","type":"Command","command":["true"]}])"));
+  reconcile_task(*f.ctx, "default", "t2");
+  CHECK(f.get(res::tasks, "t2")["status"]["reason"] == "SandboxUnavailable");
+}
+
+TEST_CASE("tasks of one sandbox run one at a time in creation order") {
+  Fixture f;
+  ready_sandbox(f);
+  std::vector<std::function<void()>> deferred;
+  f.ctx->spawn = [&](std::function<void()> fn) { deferred.push_back(std::move(fn)); };
+  json steps = json::parse(R"([{"name":"a","type":"Command","command":["true"]}])");
+  f.make_task("first", "sb", steps);
+  f.make_task("second", "sb", steps);
+  reconcile_task(*f.ctx, "default", "second");  // not first in line
+  CHECK(deferred.empty());
+  reconcile_task(*f.ctx, "default", "first");
+  REQUIRE(deferred.size() == 1);
+  reconcile_task(*f.ctx, "default", "second");  // the sandbox is busy
+  CHECK(deferred.size() == 1);
+  deferred[0]();
+  CHECK(f.get(res::tasks, "first")["status"]["state"] == "Succeeded");
+  CHECK(std::find(f.enqueued.begin(), f.enqueued.end(), "task:default/second") != f.enqueued.end());
+  reconcile_task(*f.ctx, "default", "second");
+  REQUIRE(deferred.size() == 2);
+  deferred[1]();
+  CHECK(f.get(res::tasks, "second")["status"]["state"] == "Succeeded");
+}
+
+TEST_CASE("a task waits for a Pending sandbox, and fails when its sandbox never appears") {
+  Fixture f;
+  f.make_sandbox("sb", "nopool");
+  reconcile_sandbox(*f.ctx, "default", "sb");
+  f.make_task("t", "sb", json::parse(R"([{"name":"a","type":"Command","command":["true"]}])"));
+  reconcile_task(*f.ctx, "default", "t");
+  CHECK_FALSE(f.get(res::tasks, "t")["status"].contains("state"));
+
+  f.ctx->config.missing_sandbox_grace = std::chrono::seconds(0);
+  f.make_task("orphan", "ghost", json::parse(R"([{"name":"a","type":"Command","command":["true"]}])"));
+  reconcile_task(*f.ctx, "default", "orphan");
+  auto t = f.get(res::tasks, "orphan");
+  CHECK(t["status"]["state"] == "Failed");
+  CHECK(t["status"]["reason"] == "SandboxMissing");
+}
+
+TEST_CASE("a task found Running after a restart is resolved deterministically") {
+  Fixture f;
+  ready_sandbox(f);
+  f.make_task("t", "sb", json::parse(R"([{"name":"a","type":"Command","command":["true"]}])"));
+  f.kube.patch(res::tasks, "default", "t", arl::k8s::PatchType::merge, json{{"status", {{"state", "Running"}, {"attempts", 1}}}}, true);
+  reconcile_task(*f.ctx, "default", "t");
+  auto t = f.get(res::tasks, "t");
+  CHECK(t["status"]["state"] == "Failed");
+  CHECK(t["status"]["reason"] == "OperatorRestarted");
+  CHECK(f.script->executed.empty());
+}
+
+TEST_CASE("output beyond the cap keeps the tail in status and the whole in the sandbox") {
+  Fixture f;
+  f.ctx->config.status_output_cap = 8;
+  ready_sandbox(f);
+  f.script->replies.push_back(reply(0, "0123456789abcdef"));
+  f.make_task("t", "sb", json::parse(R"([{"name":"a","type":"Command","command":["big"]}])"));
+  reconcile_task(*f.ctx, "default", "t");
+  auto t = f.get(res::tasks, "t");
+  CHECK(t["status"]["stdout"] == "89abcdef");
+  CHECK(t["status"]["stdoutTruncated"] == true);
+  CHECK(t["status"]["steps"][0]["truncated"] == true);
+  bool stored = false;
+  for (const auto& w : f.script->written)
+    stored |= w.path == "/workspace/.arl/tasks/t/a.stdout" && w.content == "0123456789abcdef";
+  CHECK(stored);
+}
+
+TEST_CASE("finished tasks are deleted after their TTL") {
+  Fixture f;
+  ready_sandbox(f);
+  f.make_task("t", "sb", json::parse(R"([{"name":"a","type":"Command","command":["true"]}])"), json{{"ttlSecondsAfterFinished", 0}});
+  reconcile_task(*f.ctx, "default", "t");
+  reconcile_task(*f.ctx, "default", "t");
+  CHECK_FALSE(f.kube.get(res::tasks, "default", "t"));
+}
