@@ -1,8 +1,89 @@
-// Placeholder until the sidecar command lands.
+// `arl sidecar`: the in-pod executor, plus `copy-self` used by the pool's
+// init container to place the binary in the shared volume.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
 #include <CLI/CLI.hpp>
 
+#include "build_info.h"
 #include "cmd/commands.h"
+#include "core/error.h"
+#include "sidecar/server.h"
 
 namespace arl::cmd {
-void add_sidecar_command(CLI::App& app) { (void)app; }
+namespace {
+
+std::string env_or(const char* name, const std::string& dflt) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::string(v) : dflt;
+}
+
+// Written to a temporary name and renamed, so a half-copied binary is never
+// executed by the container that starts next.
+void copy_self(const std::string& dest) {
+  int in = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  if (in < 0) throw Error(ErrorCode::internal, std::string("cannot open /proc/self/exe: ") + std::strerror(errno));
+  std::string tmp = dest + ".arl-tmp";
+  int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+  if (out < 0) {
+    int e = errno;
+    ::close(in);
+    throw Error(ErrorCode::invalid, "DEST: cannot create " + tmp + ": " + std::strerror(e));
+  }
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(in, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw Error(ErrorCode::internal, std::string("cannot read /proc/self/exe: ") + std::strerror(errno));
+    if (n == 0) break;
+    for (ssize_t off = 0; off < n;) {
+      ssize_t w = ::write(out, buf + off, static_cast<size_t>(n - off));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) throw Error(ErrorCode::internal, "cannot write " + tmp + ": " + std::strerror(errno));
+      off += w;
+    }
+  }
+  ::close(in);
+  if (::fchmod(out, 0755) != 0 || ::close(out) != 0)
+    throw Error(ErrorCode::internal, "cannot finish " + tmp + ": " + std::strerror(errno));
+  if (::rename(tmp.c_str(), dest.c_str()) != 0)
+    throw Error(ErrorCode::invalid, "DEST: cannot rename " + tmp + " to " + dest + ": " + std::strerror(errno));
+}
+
+}  // namespace
+
+void add_sidecar_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("sidecar", "Run the in-pod executor (HTTP API on --listen)");
+  auto opts = std::make_shared<sidecar::ServerOptions>();
+  opts->listen = env_or("ARL_SIDECAR_LISTEN", ":8080");
+  opts->workdir = env_or("ARL_SIDECAR_WORKDIR", core::kSidecarDefaultWorkdir);
+  opts->token = env_or("ARL_SIDECAR_TOKEN", "");
+  cmd->add_option("--listen", opts->listen, "Address to listen on, HOST:PORT or :PORT (env ARL_SIDECAR_LISTEN)")
+      ->capture_default_str();
+  cmd->add_option("--workdir", opts->workdir, "Workspace directory (env ARL_SIDECAR_WORKDIR)")->capture_default_str();
+  cmd->add_option("--token", opts->token, "Token callers must send (env ARL_SIDECAR_TOKEN); empty disables auth");
+  cmd->add_option("--max-body-bytes", opts->max_body_bytes, "Largest request body accepted")->capture_default_str();
+  cmd->add_option("--threads", opts->worker_threads, "Concurrent requests served")->capture_default_str();
+  cmd->add_flag("--quiet", [opts](std::int64_t) { opts->log_requests = false; }, "Log only start and stop");
+
+  auto* copy = cmd->add_subcommand("copy-self", "Copy this binary to DEST with mode 0755 (init container)");
+  auto dest = std::make_shared<std::string>();
+  copy->add_option("DEST", *dest, "Destination path")->required();
+  copy->callback([dest] { copy_self(*dest); });
+
+  cmd->require_subcommand(0, 1);
+  cmd->callback([cmd, copy, opts] {
+    if (cmd->got_subcommand(copy)) return;
+    opts->version = build::kVersion;
+    if (opts->worker_threads < 1) throw Error(ErrorCode::usage, "--threads: must be at least 1");
+    sidecar::run_sidecar_until_signal(*opts);
+  });
+}
+
 }  // namespace arl::cmd

@@ -1,0 +1,320 @@
+#include "sidecar/server.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include <httplib.h>
+
+#include "core/error.h"
+#include "sidecar/files.h"
+#include "sidecar/spawn.h"
+
+namespace arl::sidecar {
+namespace {
+
+using nlohmann::json;
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+int http_status_for(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::invalid:
+    case ErrorCode::usage: return 400;
+    case ErrorCode::unauthorized: return 401;
+    case ErrorCode::forbidden: return 403;
+    case ErrorCode::not_found: return 404;
+    case ErrorCode::already_exists:
+    case ErrorCode::conflict: return 409;
+    case ErrorCode::timeout: return 504;
+    case ErrorCode::unavailable: return 503;
+    default: return 500;
+  }
+}
+
+void reply_error(httplib::Response& res, int status, ErrorCode code, const std::string& message) {
+  core::ErrorResponse e{message, core::field_of_message(message), std::string(to_string(code))};
+  res.status = status;
+  res.set_content(dump(json(e)), "application/json");
+}
+
+void reply_json(httplib::Response& res, const json& j) { res.set_content(dump(j), "application/json"); }
+
+bool constant_time_equal(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  unsigned char d = 0;
+  for (size_t i = 0; i < a.size(); ++i) d |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return d == 0;
+}
+
+// Relative paths must stay under the workdir; absolute ones are the caller's choice.
+std::string file_path_for(const Executor& ex, const std::string& p) {
+  if (!p.empty() && p[0] == '/') return p;
+  namespace fs = std::filesystem;
+  fs::path norm = fs::path(p).lexically_normal();
+  auto first = norm.begin();
+  if (norm.empty() || (first != norm.end() && *first == "..") || norm == ".")
+    throw Error(ErrorCode::invalid, "path: \"" + p + "\" escapes the workdir; use a path under it or an absolute path");
+  return ex.resolve_path(norm.string());
+}
+
+std::string status_text(int status) {
+  switch (status) {
+    case 404: return "not found: see the sidecar API in SPEC.md";
+    case 405: return "method not allowed";
+    case 413: return "body: request body too large";
+    case 400: return "body: malformed HTTP request";
+    default: return "HTTP error " + std::to_string(status);
+  }
+}
+
+}  // namespace
+
+void log_line(const char* level, const std::string& msg, const json& fields) {
+  json j = {{"ts", now_rfc3339()}, {"level", level}, {"msg", msg}};
+  if (fields.is_object())
+    for (const auto& [k, v] : fields.items()) j[k] = v;
+  std::string line = dump(j);
+  line += '\n';
+  // One write per line so concurrent threads never interleave.
+  ssize_t ignored = ::write(2, line.data(), line.size());
+  (void)ignored;
+}
+
+std::pair<std::string, int> parse_listen_address(const std::string& listen) {
+  auto bad = [&](const std::string& why) -> std::pair<std::string, int> {
+    throw Error(ErrorCode::invalid, "--listen: \"" + listen + "\" " + why + " (expected HOST:PORT or :PORT)");
+  };
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) return bad("has no port");
+  std::string host = listen.substr(0, colon);
+  std::string port_s = listen.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty()) host = "0.0.0.0";
+  if (port_s.empty() || port_s.size() > 5 || port_s.find_first_not_of("0123456789") != std::string::npos)
+    return bad("has an invalid port");
+  int port = std::stoi(port_s);
+  if (port > 65535) return bad("has a port above 65535");
+  return {host, port};
+}
+
+struct SidecarServer::Impl {
+  ServerOptions opts;
+  Executor executor;
+  httplib::Server svr;
+  int port = -1;
+
+  explicit Impl(ServerOptions o)
+      : opts(std::move(o)), executor(ExecutorOptions{opts.workdir}) {}
+
+  template <typename F>
+  void guarded(httplib::Response& res, F&& f) {
+    try {
+      f();
+    } catch (const Error& e) {
+      reply_error(res, http_status_for(e.code()), e.code(), e.what());
+    } catch (const std::exception& e) {
+      log_line("error", "handler failed", {{"error", e.what()}});
+      reply_error(res, 500, ErrorCode::internal, std::string("internal error: ") + e.what());
+    }
+  }
+
+  void stream_execute(httplib::Response& res, core::ExecuteRequest request) {
+    auto req = std::make_shared<core::ExecuteRequest>(std::move(request));
+    res.set_chunked_content_provider(core::kNdjsonContentType, [this, req](size_t, httplib::DataSink& sink) {
+      auto emit = [&](const core::ExecEvent& ev) {
+        std::string line = dump(json(ev));
+        line += '\n';
+        return sink.write(line.data(), line.size());
+      };
+      OutputHandler h;
+      h.on_start = [&](int pid) {
+        core::ExecEvent ev;
+        ev.type = core::ExecEvent::Type::start;
+        ev.pid = pid;
+        emit(ev);
+      };
+      h.on_output = [&](bool is_stderr, std::string_view data) {
+        core::ExecEvent ev;
+        ev.type = is_stderr ? core::ExecEvent::Type::stderr_data : core::ExecEvent::Type::stdout_data;
+        ev.data = std::string(data);
+        return emit(ev);
+      };
+      core::ExecEvent last;
+      try {
+        auto r = executor.execute(*req, &h);
+        last.type = core::ExecEvent::Type::exit;
+        last.exit_code = r.exit_code;
+        last.timed_out = r.timed_out;
+        last.duration_ms = r.duration_ms;
+      } catch (const std::exception& e) {
+        last.type = core::ExecEvent::Type::error;
+        last.data = e.what();
+      }
+      emit(last);
+      sink.done();
+      return true;
+    });
+  }
+
+  void routes() {
+    svr.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+      reply_json(res, json(core::HealthResponse{"ok", opts.version}));
+    });
+    svr.Post("/files", [this](const httplib::Request& req, httplib::Response& res) {
+      guarded(res, [&] {
+        auto fr = core::parse_body<core::FileWriteRequest>(req.body);
+        reply_json(res, json(write_file_atomically(file_path_for(executor, fr.path), fr)));
+      });
+    });
+    svr.Post("/execute", [this](const httplib::Request& req, httplib::Response& res) {
+      guarded(res, [&] {
+        auto er = core::parse_body<core::ExecuteRequest>(req.body);
+        if (req.get_header_value("Accept").find(core::kNdjsonContentType) != std::string::npos) er.stream = true;
+        if (er.stream && !er.background) {
+          // Checked before the 200 goes out: afterwards errors can only be events.
+          std::string cwd = executor.resolve_path(er.working_dir);
+          struct stat st;
+          if (stat(cwd.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+            throw Error(ErrorCode::invalid, "working_dir: \"" + cwd + "\" is not an existing directory");
+          stream_execute(res, std::move(er));
+          return;
+        }
+        auto r = executor.execute(er);
+        if (opts.log_requests && (r.exit_code != 0 || r.timed_out || r.pid))
+          log_line("info", "execute", {{"command", er.command[0]}, {"exit_code", r.exit_code},
+                                       {"timed_out", r.timed_out}, {"duration_ms", r.duration_ms},
+                                       {"pid", r.pid ? json(*r.pid) : json(nullptr)}});
+        reply_json(res, json(r));
+      });
+    });
+    svr.Post("/signal", [this](const httplib::Request& req, httplib::Response& res) {
+      guarded(res, [&] {
+        auto sr = core::parse_body<core::SignalRequest>(req.body);
+        auto r = executor.signal(sr.pid, core::parse_signal_name(sr.signal));
+        if (opts.log_requests) log_line("info", "signal", {{"pid", sr.pid}, {"signal", sr.signal}, {"success", r.success}});
+        reply_json(res, json(r));
+      });
+    });
+    svr.Post("/reset", [this](const httplib::Request& req, httplib::Response& res) {
+      guarded(res, [&] {
+        auto rr = core::parse_body<core::ResetRequest>(req.body);
+        auto r = executor.reset(rr.preserve_files);
+        if (opts.log_requests) log_line("info", "reset", {{"preserve_files", rr.preserve_files}, {"message", r.message}});
+        reply_json(res, json(r));
+      });
+    });
+    svr.Get("/processes", [this](const httplib::Request&, httplib::Response& res) {
+      guarded(res, [&] { reply_json(res, json(core::ProcessesResponse{executor.processes()})); });
+    });
+  }
+
+  void configure() {
+    const int threads = opts.worker_threads > 0 ? opts.worker_threads : 8;
+    svr.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+    svr.set_tcp_nodelay(true);
+    svr.set_keep_alive_max_count(1u << 30);
+    svr.set_keep_alive_timeout(30);
+    svr.set_payload_max_length(opts.max_body_bytes);
+    svr.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (opts.token.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
+      std::string given = req.get_header_value(core::kSidecarTokenHeader);
+      if (given.empty()) {
+        std::string auth = req.get_header_value("Authorization");
+        if (auth.rfind("Bearer ", 0) == 0) given = auth.substr(7);
+      }
+      if (!given.empty() && constant_time_equal(given, opts.token)) return httplib::Server::HandlerResponse::Unhandled;
+      reply_error(res, 401, ErrorCode::unauthorized,
+                  given.empty() ? "token: missing; send Authorization: Bearer <token> or X-Arl-Token"
+                                : "token: wrong token");
+      return httplib::Server::HandlerResponse::Handled;
+    });
+    svr.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+      if (!res.body.empty()) return;
+      ErrorCode code = res.status == 404 ? ErrorCode::not_found : res.status < 500 ? ErrorCode::invalid : ErrorCode::internal;
+      reply_error(res, res.status, code, status_text(res.status));
+    });
+    if (opts.log_requests) {
+      svr.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+        if (res.status >= 400) log_line("warn", "request", {{"method", req.method}, {"path", req.path}, {"status", res.status}});
+      });
+    }
+    routes();
+  }
+};
+
+SidecarServer::SidecarServer(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
+  impl_->configure();
+}
+
+SidecarServer::~SidecarServer() { stop(); }
+
+int SidecarServer::bind() {
+  auto [host, port] = parse_listen_address(impl_->opts.listen);
+  if (port == 0) {
+    impl_->port = impl_->svr.bind_to_any_port(host);
+    if (impl_->port <= 0) throw Error(ErrorCode::unavailable, "--listen: cannot bind " + impl_->opts.listen);
+  } else {
+    if (!impl_->svr.bind_to_port(host, port))
+      throw Error(ErrorCode::unavailable, "--listen: cannot bind " + impl_->opts.listen + " (address in use or not local?)");
+    impl_->port = port;
+  }
+  return impl_->port;
+}
+
+bool SidecarServer::serve() { return impl_->svr.listen_after_bind(); }
+void SidecarServer::stop() {
+  if (impl_) impl_->svr.stop();
+}
+int SidecarServer::port() const { return impl_->port; }
+Executor& SidecarServer::executor() { return impl_->executor; }
+
+void run_sidecar_until_signal(const ServerOptions& options) {
+  ensure_std_fds_open();
+  // Blocked before any thread exists, so every thread inherits the mask and
+  // only the sigwait thread below ever sees them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  SidecarServer server(options);
+  int port = server.bind();
+  log_line("info", "sidecar listening",
+           {{"listen", options.listen}, {"port", port}, {"workdir", options.workdir},
+            {"auth", !options.token.empty()}, {"version", options.version}});
+  std::atomic<int> got{0};
+  std::atomic<bool> served{false};
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    got = sig;
+    if (served) return;  // woken by the main thread below
+    server.stop();
+    int killed = server.executor().kill_all();
+    // Idle keep-alive connections can hold the worker pool for their whole
+    // timeout; the children are gone, so do not make Kubernetes wait.
+    for (int i = 0; i < 200 && !served; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (!served) {
+      log_line("info", "sidecar stopped", {{"signal", sig}, {"killed_groups", killed}});
+      std::_Exit(0);
+    }
+  });
+  bool ok = server.serve();
+  served = true;
+  const bool by_signal = got != 0;
+  if (!by_signal) pthread_kill(waiter.native_handle(), SIGTERM);
+  waiter.join();
+  int killed = server.executor().kill_all();
+  log_line("info", "sidecar stopped", {{"signal", got.load()}, {"killed_groups", killed}});
+  if (!ok && !by_signal) throw Error(ErrorCode::unavailable, "sidecar server stopped unexpectedly");
+}
+
+}  // namespace arl::sidecar

@@ -1,0 +1,50 @@
+#pragma once
+// The sidecar's HTTP server (SPEC.md "Sidecar HTTP API") over an Executor.
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "sidecar/executor.h"
+
+namespace arl::sidecar {
+
+struct ServerOptions {
+  std::string listen = ":8080";  // ":PORT" = all interfaces; "HOST:0" = ephemeral port
+  std::string workdir = core::kSidecarDefaultWorkdir;
+  std::string token;             // empty: no auth
+  std::string version;
+  size_t max_body_bytes = 64 * 1024 * 1024;
+  int worker_threads = 32;       // concurrent requests (long executes hold one each)
+  bool log_requests = true;
+};
+
+/// ":8080" -> {"0.0.0.0", 8080}; "127.0.0.1:0"; "[::1]:9000". Throws Error{invalid} naming --listen.
+std::pair<std::string, int> parse_listen_address(const std::string& listen);
+
+class SidecarServer {
+ public:
+  explicit SidecarServer(ServerOptions options);
+  ~SidecarServer();
+  SidecarServer(const SidecarServer&) = delete;
+  SidecarServer& operator=(const SidecarServer&) = delete;
+
+  /// Binds the listen address; returns the port (useful with port 0).
+  int bind();
+  /// Serves until stop(); returns false if the server failed.
+  bool serve();
+  void stop();
+  int port() const;
+  Executor& executor();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// `arl sidecar`: serves until SIGTERM/SIGINT, then kills every child and returns.
+void run_sidecar_until_signal(const ServerOptions& options);
+
+/// One structured log line on stderr: {"ts":..,"level":..,"msg":..,<fields>}.
+void log_line(const char* level, const std::string& msg, const nlohmann::json& fields = nlohmann::json::object());
+
+}  // namespace arl::sidecar

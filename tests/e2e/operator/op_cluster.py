@@ -1,0 +1,97 @@
+"""Helpers for the operator's end-to-end tests: a real kube-apiserver + etcd +
+kube-controller-manager, the local node and `arl operator`, all started by
+scripts/local-cluster.sh. The cluster is given through ARL_E2E_KUBECONFIG."""
+import os
+import time
+import uuid
+
+from kubernetes import client, config
+
+GROUP, VERSION = "arl.infra.io", "v1alpha1"
+
+
+class Cluster:
+    def __init__(self, kubeconfig):
+        self.api_client = config.new_client_from_config(config_file=kubeconfig)
+        self.api_client.configuration.connection_pool_maxsize = 64
+        self.core = client.CoreV1Api(self.api_client)
+        self.custom = client.CustomObjectsApi(self.api_client)
+
+    # --- our resources
+    def create(self, ns, plural, obj):
+        return self.custom.create_namespaced_custom_object(GROUP, VERSION, ns, plural, obj)
+
+    def get(self, ns, plural, name):
+        try:
+            return self.custom.get_namespaced_custom_object(GROUP, VERSION, ns, plural, name)
+        except client.exceptions.ApiException as e:
+            if e.status == 404:
+                return None
+            raise
+
+    def patch(self, ns, plural, name, body):
+        return self.custom.patch_namespaced_custom_object(GROUP, VERSION, ns, plural, name, body)
+
+    def delete(self, ns, plural, name):
+        try:
+            self.custom.delete_namespaced_custom_object(GROUP, VERSION, ns, plural, name)
+        except client.exceptions.ApiException as e:
+            if e.status != 404:
+                raise
+
+    def pool(self, ns, name, replicas, image="python:3.12-slim"):
+        return self.create(ns, "warmpools", {
+            "apiVersion": f"{GROUP}/{VERSION}", "kind": "WarmPool", "metadata": {"name": name},
+            "spec": {"replicas": replicas,
+                     "template": {"spec": {"containers": [{"name": "main", "image": image}]}}}})
+
+    def sandbox(self, ns, name, pool, keep_alive=True, ttl=None):
+        spec = {"poolRef": pool, "keepAlive": keep_alive}
+        if ttl is not None:
+            spec["ttlSecondsAfterFinished"] = ttl
+        return self.create(ns, "sandboxes", {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Sandbox",
+                                             "metadata": {"name": name}, "spec": spec})
+
+    def task(self, ns, name, sandbox, steps, **spec):
+        body = {"sandboxRef": sandbox, "steps": steps}
+        body.update(spec)
+        return self.create(ns, "tasks", {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Task",
+                                         "metadata": {"name": name}, "spec": body})
+
+    def pods(self, ns, pool, state=None):
+        selector = f"arl.infra.io/warmpool={pool}"
+        if state:
+            selector += f",arl.infra.io/pod-state={state}"
+        items = self.core.list_namespaced_pod(ns, label_selector=selector).items
+        return [p for p in items if p.metadata.deletion_timestamp is None]
+
+    def wait(self, what, fn, timeout=30.0, interval=0.02):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            last = fn()
+            if last:
+                return last
+            time.sleep(interval)
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+
+    def wait_phase(self, ns, name, phase, timeout=30.0):
+        return self.wait(f"sandbox {name} {phase}",
+                         lambda: (s := self.get(ns, "sandboxes", name)) and s.get("status", {}).get("phase") == phase and s,
+                         timeout)
+
+    def wait_task(self, ns, name, timeout=60.0):
+        return self.wait(f"task {name} terminal",
+                         lambda: (t := self.get(ns, "tasks", name))
+                         and t.get("status", {}).get("state") in ("Succeeded", "Failed") and t, timeout)
+
+    def ready_pool(self, ns, name, replicas, timeout=60.0):
+        self.pool(ns, name, replicas)
+        self.wait(f"pool {name} has {replicas} ready pods",
+                  lambda: len([p for p in self.pods(ns, name, "ready") if _ready(p)]) >= replicas, timeout)
+
+
+def _ready(pod):
+    return any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []))
+
+

@@ -1,0 +1,206 @@
+#include <doctest/doctest.h>
+
+#include <sys/stat.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include <httplib.h>
+
+#include "core/error.h"
+#include "sidecar/sidecar_client.h"
+#include "sidecar_test_util.h"
+
+using namespace arl;
+using namespace arl::sidecar;
+using arl::sidecar::testing::RunningServer;
+
+namespace {
+core::ExecuteRequest sh(const std::string& script, double timeout = 10) {
+  core::ExecuteRequest r;
+  r.command = {"sh", "-c", script};
+  r.timeout_seconds = timeout;
+  return r;
+}
+ErrorCode code_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.code();
+  }
+  return ErrorCode::internal;
+}
+}  // namespace
+
+TEST_CASE("health, files and execute over the wire") {
+  RunningServer s;
+  SidecarClient c(s.address(), "");
+  CHECK(c.health().status == "ok");
+  CHECK(c.health().version == "test");
+
+  auto w = c.write_file({"dir/app.sh", "echo from-file\n", 0755, ""});
+  CHECK(w.path == s.dir.path + "/dir/app.sh");
+  CHECK(w.bytes == 15);
+  struct stat st;
+  REQUIRE(stat(w.path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0755);
+  CHECK(c.write_file({"b.bin", "aGk=", std::nullopt, "base64"}).bytes == 2);
+  CHECK(testing::read_file(s.dir.path + "/b.bin") == "hi");
+
+  auto r = c.execute(sh("./dir/app.sh; echo e >&2; exit 4"));
+  CHECK(r.exit_code == 4);
+  CHECK(r.stdout_data == "from-file\n");
+  CHECK(r.stderr_data == "e\n");
+  CHECK(r.duration_ms > 0);
+}
+
+TEST_CASE("file paths: relative may not escape the workdir, absolute are used as given") {
+  RunningServer s;
+  SidecarClient c(s.address(), "");
+  CHECK(code_of([&] { c.write_file({"../escape.txt", "x", std::nullopt, ""}); }) == ErrorCode::invalid);
+  testing::TempDir other;
+  c.write_file({other.path + "/abs.txt", "abs", std::nullopt, ""});
+  CHECK(testing::read_file(other.path + "/abs.txt") == "abs");
+  CHECK(code_of([&] { c.write_file({"x", "!!!", std::nullopt, "base64"}); }) == ErrorCode::invalid);
+}
+
+TEST_CASE("streaming execute delivers events then the exit") {
+  RunningServer s;
+  SidecarClient c(s.address(), "");
+  std::vector<core::ExecEvent> events;
+  auto r = c.execute_stream(sh("echo one; sleep 0.1; echo two >&2; exit 2"),
+                            [&](const core::ExecEvent& e) { events.push_back(e); });
+  CHECK(r.exit_code == 2);
+  CHECK(r.stdout_data == "one\n");
+  CHECK(r.stderr_data == "two\n");
+  REQUIRE(events.size() >= 4);
+  CHECK(events.front().type == core::ExecEvent::Type::start);
+  CHECK(events.back().type == core::ExecEvent::Type::exit);
+  CHECK(events.back().exit_code == 2);
+
+  // The raw wire form: NDJSON, one object per line.
+  httplib::Client raw(s.address());
+  auto res = raw.Post("/execute", R"({"command":["echo","hi"],"stream":true})", "application/json");
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  CHECK(res->get_header_value("Content-Type") == "application/x-ndjson");
+  CHECK(res->body.find("{\"data\":\"hi\\n\",\"type\":\"stdout\"}\n") != std::string::npos);
+  CHECK(res->body.find("\"type\":\"exit\"") != std::string::npos);
+}
+
+TEST_CASE("timeout over the wire") {
+  RunningServer s;
+  SidecarClient c(s.address(), "");
+  auto r = c.execute(sh("sleep 20", 0.3));
+  CHECK(r.timed_out);
+  CHECK(r.exit_code == 124);
+}
+
+TEST_CASE("background, processes, signal and reset over the wire") {
+  RunningServer s;
+  SidecarClient c(s.address(), "");
+  core::ExecuteRequest bg;
+  bg.command = {"sleep", "30"};
+  bg.background = true;
+  auto r = c.execute(bg);
+  REQUIRE(r.pid);
+  CHECK_FALSE(r.done);
+  auto ps = c.processes();
+  REQUIRE(ps.size() == 1);
+  CHECK(ps[0].running);
+  CHECK(c.signal(*r.pid, "SIGKILL").success);
+  CHECK(testing::wait_gone(*r.pid, 2000));
+  CHECK(code_of([&] { c.signal(1, "SIGTERM"); }) == ErrorCode::not_found);
+  CHECK(code_of([&] { c.signal(*r.pid, "SIGNOPE"); }) == ErrorCode::invalid);
+
+  auto r2 = c.execute(bg);
+  c.write_file({"junk.txt", "x", std::nullopt, ""});
+  auto rr = c.reset();
+  CHECK(rr.success);
+  CHECK(testing::wait_gone(*r2.pid, 2000));
+  CHECK(std::filesystem::is_empty(s.dir.path));
+}
+
+TEST_CASE("auth: 401 without the token, both header forms accepted, /health open") {
+  RunningServer s("s3cret");
+  httplib::Client raw(s.address());
+  auto no = raw.Post("/execute", R"({"command":["true"]})", "application/json");
+  REQUIRE(no);
+  CHECK(no->status == 401);
+  CHECK(no->body.find("token") != std::string::npos);
+  auto wrong = raw.Get("/processes", {{"Authorization", "Bearer nope"}});
+  REQUIRE(wrong);
+  CHECK(wrong->status == 401);
+  auto bearer = raw.Get("/processes", {{"Authorization", "Bearer s3cret"}});
+  REQUIRE(bearer);
+  CHECK(bearer->status == 200);
+  auto health = raw.Get("/health");
+  REQUIRE(health);
+  CHECK(health->status == 200);
+
+  SidecarClient good(s.address(), "s3cret");  // sends X-Arl-Token
+  CHECK(good.execute(sh("true")).exit_code == 0);
+  SidecarClient bad(s.address(), "other");
+  CHECK(code_of([&] { bad.execute(sh("true")); }) == ErrorCode::unauthorized);
+}
+
+TEST_CASE("bad input gets a 4xx JSON error naming the field; the server keeps serving") {
+  RunningServer s("", 4096);
+  httplib::Client raw(s.address());
+  auto post = [&](const std::string& path, const std::string& body) {
+    auto res = raw.Post(path.c_str(), body, "application/json");
+    REQUIRE(res);
+    return std::make_pair(res->status, nlohmann::json::parse(res->body));
+  };
+  auto [st1, j1] = post("/execute", "{oops");
+  CHECK(st1 == 400);
+  CHECK(j1["error"].get<std::string>().find("invalid JSON") != std::string::npos);
+  auto [st2, j2] = post("/execute", R"({"command":[]})");
+  CHECK(st2 == 400);
+  CHECK(j2["field"] == "command");
+  auto [st3, j3] = post("/execute", R"({"command":["true"],"env":{"A":[1]}})");
+  CHECK(st3 == 400);
+  CHECK(j3["field"] == "env.A");
+  auto [st4, j4] = post("/signal", R"({"pid":1,"signal":"SIGWHAT"})");
+  CHECK(st4 == 400);
+  CHECK(j4["field"] == "signal");
+  auto [st5, j5] = post("/execute", R"({"command":["true"],"working_dir":"nope"})");
+  CHECK(st5 == 400);
+  CHECK(j5["field"] == "working_dir");
+  auto [st6, j6] = post("/files", "{\"path\":\"big\",\"content\":\"" + std::string(10000, 'a') + "\"}");
+  CHECK(st6 == 413);
+  CHECK(j6.contains("error"));
+  auto [st7, j7] = post("/nope", "{}");
+  CHECK(st7 == 404);
+  auto ok = raw.Get("/health");
+  REQUIRE(ok);
+  CHECK(ok->status == 200);
+}
+
+TEST_CASE("concurrent executes over several connections") {
+  RunningServer s;
+  std::atomic<int> ok{0};
+  std::vector<std::thread> ts;
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 8; ++i)
+    ts.emplace_back([&, i] {
+      SidecarClient c(s.address(), "");
+      for (int k = 0; k < 3; ++k) {
+        auto r = c.execute(sh("sleep 0.2; echo " + std::to_string(i)));
+        if (r.stdout_data == std::to_string(i) + "\n") ++ok;
+      }
+    });
+  for (auto& t : ts) t.join();
+  CHECK(ok == 24);
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(3));
+}
+
+TEST_CASE("client reports an unreachable sidecar as unavailable") {
+  ClientOptions o;
+  o.base_url = "127.0.0.1:1";
+  o.connect_timeout_seconds = 1;
+  SidecarClient c(o);
+  CHECK(code_of([&] { c.health(); }) == ErrorCode::unavailable);
+}
