@@ -1,0 +1,90 @@
+#include "cmd/plugin_common.h"
+
+#include <ostream>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "k8s/status_error.h"
+
+namespace arl::cmd {
+
+nlohmann::json get_required(k8s::KubeApi& api, const k8s::Resource& r, const std::string& ns,
+                            const std::string& name) {
+  auto obj = api.get(r, ns, name);
+  if (!obj) throw Error(ErrorCode::not_found, fmt::format("{} \"{}\" not found", k8s::qualified_plural(r), name));
+  return *obj;
+}
+
+void print_list(PluginContext& ctx, const k8s::Resource& r, const KindView& view) {
+  auto opts = ctx.print_options();
+  const std::string ns = ctx.list_ns();
+  auto result = ctx.api().list(r, ns);
+  if (result.items.empty() && (opts.format == OutputFormat::table || opts.format == OutputFormat::wide)) {
+    if (ns.empty())
+      ctx.err() << "No resources found\n";
+    else
+      ctx.err() << "No resources found in " << ns << " namespace.\n";
+    return;
+  }
+  ctx.out() << render_objects(result.items, view, opts);
+}
+
+void print_get(PluginContext& ctx, const k8s::Resource& r, const KindView& view,
+               const std::vector<std::string>& names) {
+  auto opts = ctx.print_options();
+  const std::string ns = ctx.ns();
+  std::vector<nlohmann::json> found;
+  std::vector<std::string> missing;
+  for (const auto& n : names) {
+    auto obj = ctx.api().get(r, ns, n);
+    if (obj)
+      found.push_back(std::move(*obj));
+    else
+      missing.push_back(n);
+  }
+  if (!found.empty()) ctx.out() << render_objects(found, view, opts, names.size() == 1);
+  if (!missing.empty()) {
+    std::string msg;
+    for (const auto& n : missing)
+      msg += fmt::format("{}{} \"{}\" not found", msg.empty() ? "" : "\n", k8s::qualified_plural(r), n);
+    throw Error(ErrorCode::not_found, msg);
+  }
+}
+
+void delete_named(PluginContext& ctx, const k8s::Resource& r, const KindView& view,
+                  const std::vector<std::string>& names) {
+  const std::string ns = ctx.ns();
+  std::vector<std::string> missing;
+  for (const auto& n : names) {
+    k8s::DeleteOptions opts;
+    opts.propagation_policy = "Background";
+    if (ctx.api().remove(r, ns, n, opts))
+      ctx.out() << fmt::format("{}.{} \"{}\" deleted\n", view.kind_lower, view.group, n);
+    else
+      missing.push_back(n);
+  }
+  if (!missing.empty()) {
+    std::string msg;
+    for (const auto& n : missing)
+      msg += fmt::format("{}{} \"{}\" not found", msg.empty() ? "" : "\n", k8s::qualified_plural(r), n);
+    throw Error(ErrorCode::not_found, msg);
+  }
+}
+
+std::map<std::string, std::string> parse_key_values(const std::vector<std::string>& pairs, const std::string& flag) {
+  std::map<std::string, std::string> out;
+  for (const auto& p : pairs) {
+    auto eq = p.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw Error(ErrorCode::usage, fmt::format("{} \"{}\": expected KEY=VALUE", flag, p));
+    out[p.substr(0, eq)] = p.substr(eq + 1);
+  }
+  return out;
+}
+
+std::string action_line(const KindView& view, const nlohmann::json& obj, const std::string& verb) {
+  return qualified_name(view, obj) + " " + verb;
+}
+
+}  // namespace arl::cmd

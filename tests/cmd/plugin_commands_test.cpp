@@ -1,0 +1,344 @@
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "cmd/plugin_admin.h"
+#include "cmd/plugin_manifest.h"
+#include "cmd/plugin_proxy.h"
+#include "cmd/plugin_sandbox.h"
+#include "cmd/plugin_task.h"
+#include "k8s/kubeconfig.h"
+#include "plugin_harness.h"
+
+using namespace arl;
+using namespace arl::cmd;
+using arl::cmd::testing::Harness;
+using nlohmann::json;
+
+namespace {
+
+std::string write_temp(const std::string& name, const std::string& text) {
+  auto dir = std::filesystem::temp_directory_path() / "arl-cmd-tests";
+  std::filesystem::create_directories(dir);
+  auto path = dir / name;
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("pool create from flags sends a valid WarmPool and says so like kubectl") {
+  Harness h;
+  REQUIRE(h.run({"pool", "create", "py", "--image", "python:3.12-slim", "--replicas", "3", "--cpu", "500m",
+                 "--env", "A=1", "-n", "team"}) == 0);
+  CHECK(h.out.str() == "warmpool.arl.infra.io/py created\n");
+  auto p = h.kube->get(k8s::resources::warm_pools, "team", "py");
+  REQUIRE(p);
+  CHECK((*p)["spec"]["replicas"] == 3);
+  auto c = (*p)["spec"]["template"]["spec"]["containers"][0];
+  CHECK(c["image"] == "python:3.12-slim");
+  CHECK(c["resources"]["requests"]["cpu"] == "500m");
+  CHECK(c["resources"]["limits"]["cpu"] == "500m");
+  CHECK(c["env"][0] == json{{"name", "A"}, {"value", "1"}});
+}
+
+TEST_CASE("global flags work before and after the subcommand") {
+  Harness h;
+  REQUIRE(h.run({"pool", "create", "a", "--image", "i", "-n", "x"}) == 0);
+  REQUIRE(h.run({"-n", "x", "pool", "list", "--no-headers", "-o", "name"}) == 0);
+  CHECK(h.out.str() == "warmpool.arl.infra.io/a\n");
+  REQUIRE(h.run({"pool", "list", "--namespace", "x", "-o", "name"}) == 0);
+  CHECK(h.out.str() == "warmpool.arl.infra.io/a\n");
+  REQUIRE(h.run({"pool", "list", "-n", "other"}) == 0);
+  CHECK(h.out.str().empty());
+  CHECK(h.err.str() == "No resources found in other namespace.\n");
+  REQUIRE(h.run({"pool", "list", "-A", "-o", "wide"}) == 0);
+  CHECK(contains(h.out.str(), "NAMESPACE   NAME"));
+}
+
+TEST_CASE("usage errors exit 2: unknown flags, bad values, missing arguments") {
+  Harness h;
+  CHECK(h.run({"pool", "create", "p", "--image", "i", "--bogus"}) == 2);
+  CHECK(h.run({"pool", "create", "p", "--image", "i", "--replicas", "-1"}) == 2);
+  CHECK(h.run({"pool", "create", "p"}) == 2);
+  CHECK(contains(h.err.str(), "--image is required"));
+  CHECK(h.run({"pool", "list", "-o", "xml"}) == 2);
+  CHECK(h.run({"pool"}) == 2);
+  CHECK(h.run({"frobnicate"}) == 2);
+  CHECK(h.run({"sandbox", "create", "--pool", "p", "--ttl", "3x"}) == 2);
+  CHECK(h.run({"sandbox", "exec", "sb"}) == 2);
+  CHECK(h.run({"sandbox", "cp", "a", "b"}) == 2);
+  CHECK(h.kube->total_writes() == 0);
+}
+
+TEST_CASE("--help works at every level and shows examples") {
+  Harness h;
+  for (auto args : std::vector<std::vector<std::string>>{
+           {"--help"}, {"pool", "--help"}, {"pool", "create", "--help"}, {"sandbox", "exec", "--help"},
+           {"task", "run", "--help"}, {"task", "logs", "--help"}}) {
+    CAPTURE(args.size());
+    CHECK(h.run(args) == 0);
+  }
+}
+
+TEST_CASE("get and delete of missing objects fail with kubectl's wording") {
+  Harness h;
+  CHECK(h.run({"pool", "get", "nope"}) == 1);
+  CHECK(contains(h.err.str(), "warmpools.arl.infra.io \"nope\" not found"));
+  CHECK(h.run({"task", "delete", "nope"}) == 1);
+  CHECK(contains(h.err.str(), "tasks.arl.infra.io \"nope\" not found"));
+}
+
+TEST_CASE("pool scale and delete") {
+  Harness h;
+  REQUIRE(h.run({"pool", "create", "py", "--image", "i"}) == 0);
+  REQUIRE(h.run({"pool", "scale", "py", "--replicas", "7"}) == 0);
+  CHECK(h.out.str() == "warmpool.arl.infra.io/py scaled\n");
+  CHECK((*h.kube->get(k8s::resources::warm_pools, "default", "py"))["spec"]["replicas"] == 7);
+  REQUIRE(h.run({"pool", "get", "py", "-o", "json"}) == 0);
+  CHECK(json::parse(h.out.str())["spec"]["replicas"] == 7);
+  REQUIRE(h.run({"pool", "delete", "py"}) == 0);
+  CHECK(h.out.str() == "warmpool.arl.infra.io \"py\" deleted\n");
+  CHECK_FALSE(h.kube->get(k8s::resources::warm_pools, "default", "py"));
+}
+
+TEST_CASE("sandbox create without a name lets the server generate one and prints it") {
+  Harness h;
+  REQUIRE(h.run({"sandbox", "create", "--pool", "py", "--keep-alive", "--ttl", "1h"}) == 0);
+  auto line = h.out.str();
+  CHECK(line.rfind("sandbox.arl.infra.io/py-", 0) == 0);
+  auto list = h.kube->list(k8s::resources::sandboxes, "default");
+  REQUIRE(list.items.size() == 1);
+  CHECK(list.items[0]["spec"]["keepAlive"] == true);
+  CHECK(list.items[0]["spec"]["ttlSecondsAfterFinished"] == 3600);
+  CHECK(line == "sandbox.arl.infra.io/" + list.items[0]["metadata"]["name"].get<std::string>() + " created\n");
+}
+
+TEST_CASE("sandbox create --wait returns once the operator marks it Ready") {
+  Harness h;
+  std::jthread op([&] {
+    for (int i = 0; i < 200; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      if (auto sb = h.kube->get(k8s::resources::sandboxes, "default", "sb1")) {
+        (*sb)["status"] = {{"phase", "Ready"}, {"podName", "py-abcde"}};
+        h.kube->update_status(k8s::resources::sandboxes, "default", *sb);
+        return;
+      }
+    }
+  });
+  REQUIRE(h.run({"sandbox", "create", "sb1", "--pool", "py", "--wait", "-o", "name"}) == 0);
+  CHECK(h.out.str() == "sandbox.arl.infra.io/sb1\n");
+}
+
+TEST_CASE("waiting gives up at --timeout with what it waited for") {
+  Harness h;
+  auto start = std::chrono::steady_clock::now();
+  CHECK(h.run({"sandbox", "create", "sb1", "--pool", "py", "--wait", "--timeout", "300ms"}) == 1);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));
+  CHECK(contains(h.err.str(), "timed out after 300ms waiting for sandbox sb1"));
+}
+
+TEST_CASE("sandbox exec parses the command after -- and reports a missing sandbox") {
+  Harness h;
+  CHECK(h.run({"sandbox", "exec", "ghost", "--", "python", "-c", "print(1)"}) == 1);
+  CHECK(contains(h.err.str(), "sandboxes.arl.infra.io \"ghost\" not found"));
+}
+
+TEST_CASE("sandbox exec on a sandbox without a pod says what to do") {
+  Harness h;
+  REQUIRE(h.run({"sandbox", "create", "sb", "--pool", "py"}) == 0);
+  CHECK(h.run({"sandbox", "exec", "sb", "--", "ls"}) == 1);
+  CHECK(contains(h.err.str(), "has no pod yet"));
+}
+
+TEST_CASE("task run validates every document first and lists every problem with file:line") {
+  Harness h;
+  auto path = write_temp("bad-tasks.yaml",
+                         "apiVersion: arl.infra.io/v1alpha1\n"   // 1
+                         "kind: Task\n"                          // 2
+                         "metadata:\n"                           // 3
+                         "  name: t1\n"                          // 4
+                         "spec:\n"                               // 5
+                         "  sandboxRef: sb\n"                    // 6
+                         "  steps:\n"                            // 7
+                         "    - name: run\n"                     // 8
+                         "      type: Command\n"                 // 9
+                         "---\n"                                 // 10
+                         "apiVersion: arl.infra.io/v1alpha1\n"   // 11
+                         "kind: Task\n"                          // 12
+                         "metadata:\n"                           // 13
+                         "  name: t2\n"                          // 14
+                         "spec:\n"                               // 15
+                         "  sandboxRef: sb\n"                    // 16
+                         "  timeout: 3x\n"                       // 17
+                         "  steps:\n"                            // 18
+                         "    - name: w\n"                       // 19
+                         "      type: FilePatch\n"               // 20
+                         "      content: hi\n");                 // 21
+  CHECK(h.run({"task", "run", "-f", path}) == 1);
+  auto err = h.err.str();
+  CAPTURE(err);
+  CHECK(contains(err, "nothing was created"));
+  CHECK(contains(err, path + ":8: Task \"t1\": spec.steps[0].command"));
+  CHECK(contains(err, path + ":17: Task \"t2\": spec.timeout"));
+  CHECK(contains(err, path + ":19: Task \"t2\": spec.steps[0].path"));
+  CHECK(h.kube->total_writes() == 0);
+}
+
+TEST_CASE("task run reports YAML syntax errors with the line") {
+  Harness h;
+  auto path = write_temp("broken.yaml", "kind: Task\nspec:\n  steps: [\n");
+  CHECK(h.run({"task", "run", "-f", path}) == 1);
+  CHECK(contains(h.err.str(), path + ":"));
+  CHECK(h.run({"task", "run", "-f", "/nonexistent/task.yaml"}) == 1);
+  CHECK(contains(h.err.str(), "/nonexistent/task.yaml"));
+}
+
+TEST_CASE("task run --sandbox fills sandboxRef and kind; --wait exits 1 when a task fails") {
+  Harness h;
+  auto path = write_temp("ok.yaml",
+                         "metadata: {name: t1}\n"
+                         "spec:\n"
+                         "  steps:\n"
+                         "    - {name: a, type: Command, command: [echo, hi]}\n");
+  REQUIRE(h.run({"task", "run", "-f", path, "--sandbox", "sb"}) == 0);
+  CHECK(h.out.str() == "task.arl.infra.io/t1 created\n");
+  auto t = h.kube->get(k8s::resources::tasks, "default", "t1");
+  REQUIRE(t);
+  CHECK((*t)["spec"]["sandboxRef"] == "sb");
+  CHECK((*t)["kind"] == "Task");
+
+  REQUIRE(h.run({"task", "delete", "t1"}) == 0);
+  std::jthread op([&] {
+    for (int i = 0; i < 200; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      if (auto task = h.kube->get(k8s::resources::tasks, "default", "t1")) {
+        (*task)["status"] = {{"state", "Failed"}, {"exitCode", 3}, {"message", "step a exited 3"}};
+        h.kube->update_status(k8s::resources::tasks, "default", *task);
+        return;
+      }
+    }
+  });
+  CHECK(h.run({"task", "run", "-f", path, "--sandbox", "sb", "--wait"}) == 1);
+  CHECK(contains(h.out.str(), "task.arl.infra.io/t1 Failed"));
+  CHECK(contains(h.err.str(), "task t1 failed (exit code 3): step a exited 3"));
+}
+
+TEST_CASE("task logs falls back to the status output when the sandbox is gone") {
+  Harness h;
+  json task = {{"apiVersion", "arl.infra.io/v1alpha1"},
+               {"kind", "Task"},
+               {"metadata", {{"name", "t1"}}},
+               {"spec", {{"sandboxRef", "gone"}, {"steps", json::array({{{"name", "a"}, {"type", "Command"}}})}}}};
+  auto created = h.kube->create(k8s::resources::tasks, "default", task);
+  created["status"] = {{"state", "Succeeded"},
+                       {"steps", json::array({{{"name", "a"},
+                                               {"state", "Succeeded"},
+                                               {"stdout", "tail of output\n"},
+                                               {"stderr", "warn\n"},
+                                               {"truncated", true}}})}};
+  h.kube->update_status(k8s::resources::tasks, "default", created);
+  REQUIRE(h.run({"task", "logs", "t1"}) == 0);
+  CHECK(h.out.str() == "tail of output\n");
+  CHECK(contains(h.err.str(), "warn\n"));
+  CHECK(contains(h.err.str(), "truncated"));
+}
+
+TEST_CASE("manifest field paths map to their lines, missing fields to their parent") {
+  auto docs = parse_manifests("a: 1\n---\nkind: Task\nspec:\n  steps:\n    - name: x\n      command: [a]\n", "f.yaml");
+  REQUIRE(docs.size() == 2);
+  CHECK(docs[1].line_of("spec.steps[0].command") == 7);
+  CHECK(docs[1].line_of("spec.steps[0].path") == 6);
+  CHECK(docs[1].line_of("spec.sandboxRef") == 4);
+  CHECK(docs[1].line_of("metadata.name") == docs[1].line);
+}
+
+TEST_CASE("NAME:PATH arguments of cp") {
+  CHECK(parse_remote_path("sb:/workspace/a")->sandbox == "sb");
+  CHECK(parse_remote_path("sb:/workspace/a")->path == "/workspace/a");
+  CHECK_FALSE(parse_remote_path("./local:file"));
+  CHECK_FALSE(parse_remote_path("/abs/path"));
+  CHECK_FALSE(parse_remote_path("plain"));
+}
+
+TEST_CASE("streamed exec events are printed as they arrive, whatever the chunking") {
+  std::ostringstream out, err;
+  ExecStreamPrinter p(out, err);
+  std::string stream =
+      "{\"type\":\"start\",\"pid\":42}\n{\"type\":\"stdout\",\"data\":\"hel\"}\n"
+      "{\"type\":\"stderr\",\"data\":\"oops\\n\"}\n{\"type\":\"stdout\",\"data\":\"lo\\n\"}\n"
+      "{\"type\":\"exit\",\"exit_code\":3,\"timed_out\":false,\"duration_ms\":1.5}\n";
+  bool more = true;
+  for (size_t i = 0; i < stream.size() && more; i += 7) more = p.feed(std::string_view(stream).substr(i, 7));
+  CHECK_FALSE(more);
+  CHECK(out.str() == "hello\n");
+  CHECK(err.str() == "oops\n");
+  CHECK(p.pid() == 42);
+  REQUIRE(p.exit_code());
+  CHECK(*p.exit_code() == 3);
+
+  ExecStreamPrinter q(out, err);
+  CHECK(q.feed("{\"error\":\"command: must not be empty\"}\n"));
+  CHECK_FALSE(q.finished());
+  CHECK_FALSE(q.feed("{\"type\":\"error\",\"message\":\"spawn failed\"}\n"));
+  CHECK(q.error() == "spawn failed");
+}
+
+TEST_CASE("base64 round-trips binary data") {
+  for (std::string s : {std::string(""), std::string("a"), std::string("ab"), std::string("abc"),
+                        std::string("\0\xff\x10 binary\n", 11)}) {
+    CHECK(k8s::base64_decode(base64_encode(s)) == s);
+  }
+  CHECK(base64_encode("hello") == "aGVsbG8=");
+}
+
+TEST_CASE("install maps manifests to resources and reads kustomization order") {
+  CHECK(resource_for({{"apiVersion", "networking.k8s.io/v1"}, {"kind", "NetworkPolicy"}}).plural == "networkpolicies");
+  auto crb = resource_for({{"apiVersion", "rbac.authorization.k8s.io/v1"}, {"kind", "ClusterRoleBinding"}});
+  CHECK(crb.plural == "clusterrolebindings");
+  CHECK_FALSE(crb.namespaced);
+  auto dep = resource_for({{"apiVersion", "apps/v1"}, {"kind", "Deployment"}});
+  CHECK(dep.group == "apps");
+  CHECK(dep.namespaced);
+  CHECK(image_version("ghcr.io/arl/arl:0.1.0") == "0.1.0");
+  CHECK(image_version("localhost:5000/arl:v1.2") == "1.2");
+  CHECK(image_version("localhost:5000/arl") == "latest");
+
+  auto dir = std::filesystem::temp_directory_path() / "arl-cmd-tests" / "manifests";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "kustomization.yaml") << "resources:\n  - z.yaml\n  - a.yaml\n";
+  std::ofstream(dir / "z.yaml") << "apiVersion: v1\nkind: Namespace\nmetadata: {name: z}\n";
+  std::ofstream(dir / "a.yaml")
+      << "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: op, namespace: z}\n"
+         "spec: {template: {spec: {containers: [{name: o, image: old, args: [operator, --image=old]}]}}}\n";
+  auto docs = load_install_manifests(dir.string());
+  REQUIRE(docs.size() == 2);
+  CHECK(docs[0].value["kind"] == "Namespace");
+  set_operator_image(docs[1].value, "new:1");
+  CHECK(docs[1].value["spec"]["template"]["spec"]["containers"][0]["image"] == "new:1");
+  CHECK(docs[1].value["spec"]["template"]["spec"]["containers"][0]["args"][1] == "--image=new:1");
+}
+
+TEST_CASE("completion script is generated from the real command tree") {
+  Harness h;
+  // Printed straight to std::cout; checking the generator is enough here.
+  CLI::App app{"t"};
+  app.name("kubectl arl");
+  auto ctx = std::make_shared<PluginContext>();
+  std::ostringstream o, e;
+  ctx->inject(h.kube, &o, &e);
+  add_plugin_commands(app, ctx);
+  auto script = completion_script(app, "bash");
+  CHECK(contains(script, "[\"_pool\"]=\"create list get scale delete"));
+  CHECK(contains(script, "[\"_sandbox exec\"]="));
+  CHECK(contains(script, "--workdir"));
+  CHECK(contains(completion_script(app, "zsh"), "bashcompinit"));
+  CHECK(h.run({"completion", "fish"}) == 2);
+}
