@@ -18,6 +18,7 @@ namespace arl::cmd {
 void add_operator_command(CLI::App& app) {
   struct Flags {
     std::string kubeconfig, context, log_format = "text";
+    bool verbose = false;
     op::OperatorOptions opts;
   };
   auto flags = std::make_shared<Flags>();
@@ -39,9 +40,11 @@ void add_operator_command(CLI::App& app) {
   sub->add_flag("--leader-elect", flags->opts.leader_elect, "Hold a coordination.k8s.io Lease so only one replica reconciles");
   CLI::Option* lease_ns = sub->add_option("--leader-elect-namespace", flags->opts.leader_namespace,
                                           "Namespace of the Lease (default: $POD_NAMESPACE, else arl-system)");
+  sub->add_flag("-v,--verbose", flags->verbose, "Log every reconcile (debug level)");
   sub->add_option("--log-format", flags->log_format, "Log format")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
   sub->callback([flags, lease_ns] {
     log::set_format(flags->log_format == "json" ? log::Format::json : log::Format::text);
+    log::set_verbose(flags->verbose);
     if (const char* ns = std::getenv("POD_NAMESPACE"); ns && *ns && lease_ns->count() == 0) flags->opts.leader_namespace = ns;
     k8s::RestClient client(k8s::load_client_config(flags->kubeconfig, flags->context));
     op::Operator oper(client, flags->opts, op::sidecar_runner_factory());

@@ -78,6 +78,26 @@ std::vector<json> Store::list(const std::string& ns, const std::string& key, con
   return out;
 }
 
+std::vector<Store::Ptr> Store::list_ptrs(const std::string& ns) const {
+  std::shared_lock lk(mu_);
+  std::vector<Ptr> out;
+  for (auto it = ns.empty() ? objs_.begin() : objs_.lower_bound({ns, ""}); it != objs_.end(); ++it) {
+    if (!ns.empty() && it->first.first != ns) break;
+    out.push_back(it->second);
+  }
+  return out;
+}
+
+std::vector<Store::Ptr> Store::list_ptrs(const std::string& ns, const std::string& key, const std::string& value) const {
+  std::shared_lock lk(mu_);
+  std::vector<Ptr> out;
+  auto it = by_label_.find(key + "=" + value);
+  if (it == by_label_.end()) return out;
+  for (const auto& k : it->second)
+    if (ns.empty() || k.first == ns) out.push_back(objs_.at(k));
+  return out;
+}
+
 size_t Store::size() const {
   std::shared_lock lk(mu_);
   return objs_.size();

@@ -26,6 +26,11 @@ class Store {
   /// Objects in `ns` ("" = all) whose label `key` equals `value`.
   std::vector<json> list(const std::string& ns, const std::string& key, const std::string& value) const;
   size_t size() const;
+  /// The same without copying: shared, immutable snapshots of the objects
+  /// (what controllers scanning hundreds of pods per reconcile need).
+  using Ptr = std::shared_ptr<const json>;
+  std::vector<Ptr> list_ptrs(const std::string& ns = "") const;
+  std::vector<Ptr> list_ptrs(const std::string& ns, const std::string& key, const std::string& value) const;
 
   /// Applies an object a write returned, at once, so a controller reads its
   /// own write before the watch delivers it. Ignored when the cache already

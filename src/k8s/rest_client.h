@@ -31,7 +31,9 @@ class ClientImpl;
 namespace arl::k8s {
 
 struct RestOptions {
-  size_t max_idle_connections = 16;
+  // Each new TLS connection costs a handshake and an SSL_CTX; keep enough
+  // idle ones for the operator's workers and fan-outs.
+  size_t max_idle_connections = 64;
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds request_timeout{30000};  // read/write timeout per request
   int max_retries = 4;

@@ -13,9 +13,9 @@ class InformerCache : public Cache {
   std::optional<nlohmann::json> get(const k8s::Resource& r, const std::string& ns, const std::string& name) override {
     return store(r).get(ns, name);
   }
-  std::vector<nlohmann::json> list(const k8s::Resource& r, const std::string& ns, const std::string& key,
-                                   const std::string& value) override {
-    return key.empty() ? store(r).list(ns) : store(r).list(ns, key, value);
+  std::vector<Obj> list(const k8s::Resource& r, const std::string& ns, const std::string& key,
+                        const std::string& value) override {
+    return key.empty() ? store(r).list_ptrs(ns) : store(r).list_ptrs(ns, key, value);
   }
   void upsert(const k8s::Resource& r, const nlohmann::json& obj) override { store(r).upsert(obj); }
   void erase(const k8s::Resource& r, const std::string& ns, const std::string& name) override {

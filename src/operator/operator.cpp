@@ -73,7 +73,8 @@ struct Operator::Impl {
   }
 
   void enqueue_waiting_sandboxes(const std::string& ns, const std::string& pool) {
-    for (const auto& s : sandboxes.store().list(ns)) {
+    for (const auto& ptr : sandboxes.store().list_ptrs(ns)) {
+      const json& s = *ptr;
       if (!s.contains("spec") || s["spec"].value("poolRef", "") != pool) continue;
       if (s.contains("status") && !s["status"].value("podName", "").empty()) continue;
       queue.add("sandbox:" + key_of_obj(s));
@@ -81,8 +82,8 @@ struct Operator::Impl {
   }
 
   void enqueue_tasks_of(const std::string& ns, const std::string& sandbox) {
-    for (const auto& t : tasks.store().list(ns))
-      if (t.contains("spec") && t["spec"].value("sandboxRef", "") == sandbox) queue.add("task:" + key_of_obj(t));
+    for (const auto& ptr : tasks.store().list_ptrs(ns))
+      if (ptr->contains("spec") && (*ptr)["spec"].value("sandboxRef", "") == sandbox) queue.add("task:" + key_of_obj(*ptr));
   }
 
   void on_pod(const json* old_pod, const json& pod, bool deleted) {
@@ -139,6 +140,7 @@ struct Operator::Impl {
         else r = reconcile_task(ctx, ns, name);
         queue.forget(full);
         if (r.requeue_after.count() > 0) queue.add_after(full, r.requeue_after);
+        log::debug("reconciled", {{"key", full}, {"requeue_ms", std::to_string(r.requeue_after.count())}});
       } catch (const std::exception& e) {
         metrics.inc("arl_reconcile_errors_total", labels);
         log::warn("reconcile failed; retrying with backoff", {{"controller", kind}, {"object", ns + "/" + name}, {"error", e.what()}});

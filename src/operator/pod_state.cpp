@@ -42,10 +42,11 @@ bool pod_is_idle(const json& pod) {
   return pod_label(pod, labels::kPodState) == labels::kPodStateReady && !pod_is_terminating(pod);
 }
 
-PoolPlan plan_pool(int64_t replicas, const std::vector<json>& pods) {
+PoolPlan plan_pool(int64_t replicas, const std::vector<std::shared_ptr<const json>>& pods) {
   PoolPlan plan;
   std::vector<const json*> healthy_idle;
-  for (const auto& pod : pods) {
+  for (const auto& ptr : pods) {
+    const json& pod = *ptr;
     if (pod_is_terminating(pod)) continue;
     ++plan.total;
     if (!pod_is_idle(pod)) {

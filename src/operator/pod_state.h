@@ -1,5 +1,6 @@
 #pragma once
 // Questions the controllers ask about a pod, answered from its JSON.
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,6 @@ struct PoolPlan {
 /// Pure arithmetic over the pool's pods (as cached): allocated pods never
 /// count toward replicas; only idle pods are removed on scale-down; failed
 /// idle pods are replaced.
-PoolPlan plan_pool(int64_t replicas, const std::vector<nlohmann::json>& pods);
+PoolPlan plan_pool(int64_t replicas, const std::vector<std::shared_ptr<const nlohmann::json>>& pods);
 
 }  // namespace arl::op

@@ -45,10 +45,12 @@ void delete_pod(Context& ctx, const std::string& ns, const std::string& pod) {
 // patch of its labels (design.md: write 1 of the allocation).
 std::optional<json> allocate_pod(Context& ctx, const json& obj, const core::Sandbox& sb) {
   const std::string& ns = sb.metadata.namespace_;
-  auto pods = ctx.cache.list(res::pods, ns, std::string(labels::kWarmPool), sb.spec.pool_ref);
+  // The index of idle pods is small when it matters: a burst drains it.
+  auto pods = ctx.cache.list(res::pods, ns, std::string(labels::kPodState), std::string(labels::kPodStateReady));
   std::vector<const json*> candidates;
   for (const auto& p : pods)
-    if (pod_is_idle(p) && pod_is_ready(p) && !pod_ip(p).empty()) candidates.push_back(&p);
+    if (pod_label(*p, labels::kWarmPool) == sb.spec.pool_ref && pod_is_idle(*p) && pod_is_ready(*p) && !pod_ip(*p).empty())
+      candidates.push_back(p.get());
   std::sort(candidates.begin(), candidates.end(), [](const json* a, const json* b) {
     return a->at("metadata").value("creationTimestamp", "") < b->at("metadata").value("creationTimestamp", "");
   });
@@ -97,7 +99,7 @@ void on_sandbox_deleted(Context& ctx, const json& obj) {
   std::string pod = sb.status.pod_name;
   if (pod.empty()) {
     auto mine = ctx.cache.list(res::pods, ns, std::string(labels::kSandbox), sb.metadata.name);
-    if (!mine.empty()) pod = mine.front()["metadata"].value("name", "");
+    if (!mine.empty()) pod = (*mine.front())["metadata"].value("name", "");
   }
   if (!pod.empty()) {
     try {
@@ -107,8 +109,8 @@ void on_sandbox_deleted(Context& ctx, const json& obj) {
     }
   }
   for (const auto& t : ctx.cache.list(res::tasks, ns))
-    if (t.contains("spec") && t["spec"].value("sandboxRef", "") == sb.metadata.name)
-      ctx.enqueue.task(key_of(ns, t["metadata"].value("name", "")), milliseconds(0));
+    if (t->contains("spec") && (*t)["spec"].value("sandboxRef", "") == sb.metadata.name)
+      ctx.enqueue.task(key_of(ns, (*t)["metadata"].value("name", "")), milliseconds(0));
   ctx.enqueue.pool(key_of(ns, sb.spec.pool_ref), milliseconds(0));
 }
 
@@ -145,7 +147,7 @@ Result reconcile_sandbox(Context& ctx, const std::string& ns, const std::string&
   // between the pod patch and the status write. Adopt it, never allocate twice.
   std::optional<json> pod;
   for (auto& p : ctx.cache.list(res::pods, ns, std::string(labels::kSandbox), name))
-    if (!pod_is_terminating(p)) pod = p;
+    if (!pod_is_terminating(*p)) pod = *p;
   if (!pod) {
     auto pool = ctx.cache.get(res::warm_pools, ns, sb.spec.pool_ref);
     if (!pool) {

@@ -36,12 +36,15 @@ void fail_task(Context& ctx, const json& obj, const core::Task& t, const std::st
 
 // Tasks of one sandbox run one at a time in creation order: is `t` first?
 bool first_in_line(Context& ctx, const core::Task& t) {
-  auto all = ctx.cache.list(res::tasks, t.metadata.namespace_);
-  for (const auto& other : all) {
-    core::Task o = core::task_from_json(other);
-    if (o.spec.sandbox_ref != t.spec.sandbox_ref || terminal(o.status.state) || o.metadata.name == t.metadata.name) continue;
-    if (std::tie(o.metadata.creation_timestamp, o.metadata.name) < std::tie(t.metadata.creation_timestamp, t.metadata.name))
-      return false;
+  // Raw JSON, not typed views: this scans every task of the namespace.
+  for (const auto& ptr : ctx.cache.list(res::tasks, t.metadata.namespace_)) {
+    const json& o = *ptr;
+    if (!o.contains("spec") || o["spec"].value("sandboxRef", "") != t.spec.sandbox_ref) continue;
+    const json& meta = o["metadata"];
+    std::string name = meta.value("name", ""), created = meta.value("creationTimestamp", "");
+    std::string state = o.contains("status") && o["status"].is_object() ? o["status"].value("state", "") : "";
+    if (terminal(state) || name == t.metadata.name) continue;
+    if (std::tie(created, name) < std::tie(t.metadata.creation_timestamp, t.metadata.name)) return false;
   }
   return true;
 }

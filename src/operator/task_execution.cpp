@@ -227,7 +227,8 @@ void execute_task(Context& ctx, json task_obj, json sandbox_obj) {
     std::lock_guard lock(ctx.busy_mu);
     ctx.busy_sandboxes.erase(sandbox_key);
   }
-  for (const auto& other : ctx.cache.list(res::tasks, ns)) {
+  for (const auto& ptr : ctx.cache.list(res::tasks, ns)) {
+    const json& other = *ptr;
     if (other.contains("spec") && other["spec"].value("sandboxRef", "") == sb.metadata.name &&
         other["metadata"].value("name", "") != t.metadata.name)
       ctx.enqueue.task(key_of(ns, other["metadata"].value("name", "")), std::chrono::milliseconds(0));

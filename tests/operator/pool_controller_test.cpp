@@ -106,8 +106,9 @@ TEST_CASE("plan_pool arithmetic") {
     if (ready) p["status"]["conditions"] = {{{"type", "Ready"}, {"status", "True"}}};
     return p;
   };
-  std::vector<json> pods{pod("a", "ready", true), pod("b", "ready", false), pod("c", "allocated", true),
-                         pod("d", "ready", false, "Failed")};
+  std::vector<std::shared_ptr<const json>> pods;
+  for (auto p : {pod("a", "ready", true), pod("b", "ready", false), pod("c", "allocated", true), pod("d", "ready", false, "Failed")})
+    pods.push_back(std::make_shared<const json>(p));
   PoolPlan p = plan_pool(4, pods);
   CHECK(p.idle == 2);
   CHECK(p.ready == 1);

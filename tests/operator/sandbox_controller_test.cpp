@@ -46,14 +46,15 @@ TEST_CASE("sandboxes never share a pod, even across two operators with stale cac
   // carry stale resourceVersions after the first one allocated.
   struct SnapshotCache : PassThroughCache {
     using PassThroughCache::PassThroughCache;
-    std::vector<json> pods;
-    std::vector<json> list(const arl::k8s::Resource& r, const std::string& ns, const std::string& k, const std::string& v) override {
-      if (r.plural == "pods" && k == "arl.infra.io/warmpool") return pods;
+    std::vector<Obj> pods;
+    std::vector<Obj> list(const arl::k8s::Resource& r, const std::string& ns, const std::string& k, const std::string& v) override {
+      if (r.plural == "pods" && k == "arl.infra.io/pod-state") return pods;
       return PassThroughCache::list(r, ns, k, v);
     }
   };
   SnapshotCache a(f.kube), b(f.kube);
-  a.pods = b.pods = f.pods("py");
+  for (const auto& p : f.pods("py")) a.pods.push_back(std::make_shared<const json>(p));
+  b.pods = a.pods;
   Context ca{f.kube, a, {}, f.ctx->runners, f.metrics, f.events, f.ctx->enqueue};
   Context cb{f.kube, b, {}, f.ctx->runners, f.metrics, f.events, f.ctx->enqueue};
   for (int i = 0; i < 4; ++i) f.make_sandbox("sb" + std::to_string(i), "py");
