@@ -1,0 +1,96 @@
+#include "localnode/pod_status.h"
+
+#include <ctime>
+
+#include <fmt/format.h>
+
+#include "core/names.h"
+
+namespace arl::localnode {
+
+namespace {
+
+std::string format_utc(std::chrono::system_clock::time_point t, bool micro) {
+  auto secs = std::chrono::time_point_cast<std::chrono::seconds>(t);
+  std::time_t tt = std::chrono::system_clock::to_time_t(secs);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!micro) return std::string(buf) + "Z";
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(t - secs).count();
+  return fmt::format("{}.{:06d}Z", buf, us);
+}
+
+json condition(const char* type, bool status, const std::string& now, const char* reason = nullptr) {
+  json c = {{"type", type}, {"status", status ? "True" : "False"}, {"lastTransitionTime", now}};
+  if (reason) c["reason"] = reason;
+  return c;
+}
+
+}  // namespace
+
+std::string rfc3339(std::chrono::system_clock::time_point t) { return format_utc(t, false); }
+std::string rfc3339_micro(std::chrono::system_clock::time_point t) { return format_utc(t, true); }
+
+std::string phase_of(const RunState& s) {
+  if (!s.exit) return "Running";
+  return s.exit->exit_code == 0 ? "Succeeded" : "Failed";
+}
+
+json status_patch(const RunState& s, const std::string& now) {
+  const bool running = !s.exit;
+  const bool ready = running && s.ready;
+  json cs = {{"name", s.container},
+             {"image", s.image},
+             {"imageID", ""},
+             {"containerID", fmt::format("localnode://{}", s.pid)},
+             {"restartCount", 0},
+             {"started", running},
+             {"ready", ready}};
+  if (running) {
+    cs["state"] = {{"running", {{"startedAt", s.start_time}}}};
+  } else {
+    json term = {{"exitCode", s.exit->exit_code},
+                 {"reason", s.exit->exit_code == 0 ? "Completed" : "Error"},
+                 {"startedAt", s.start_time},
+                 {"finishedAt", s.exit->finished_at},
+                 {"containerID", cs["containerID"]}};
+    if (s.exit->signal) term["signal"] = s.exit->signal;
+    cs["state"] = {{"terminated", term}};
+  }
+  const char* not_ready_reason = running ? "ContainersNotReady" : "PodCompleted";
+  json status = {
+      {"phase", phase_of(s)},
+      {"hostIP", s.host_ip},
+      // Replace, not merge: a pod restarted by a new agent may change IP.
+      {"hostIPs", json::array({{{"ip", s.host_ip}}, {{"$patch", "replace"}}})},
+      {"podIP", s.pod_ip},
+      {"podIPs", json::array({{{"ip", s.pod_ip}}, {{"$patch", "replace"}}})},
+      {"startTime", s.start_time},
+      {"conditions",
+       json::array({condition("PodReadyToStartContainers", running, now), condition("Initialized", true, now),
+                    condition("ContainersReady", ready, now, ready ? nullptr : not_ready_reason),
+                    condition("Ready", ready, now, ready ? nullptr : not_ready_reason)})},
+      {"containerStatuses", json::array({cs})},
+  };
+  return {{"status", status}};
+}
+
+json waiting_patch(const std::string& container, const std::string& image, const std::string& reason,
+                   const std::string& message, const std::string& host_ip) {
+  json cs = {{"name", container},
+             {"image", image},
+             {"imageID", ""},
+             {"restartCount", 0},
+             {"started", false},
+             {"ready", false},
+             {"state", {{"waiting", {{"reason", reason}, {"message", message}}}}}};
+  json status = {{"phase", "Pending"},
+                 {"hostIP", host_ip},
+                 {"hostIPs", json::array({{{"ip", host_ip}}})},
+                 {"containerStatuses", json::array({cs})}};
+  return {{"status", status}};
+}
+
+}  // namespace arl::localnode
