@@ -167,12 +167,14 @@ struct SidecarServer::Impl {
       reply_json(res, json(core::HealthResponse{"ok", opts.version}));
     });
     svr.Post("/files", [this](const httplib::Request& req, httplib::Response& res) {
+      if (!authorize(req, res)) return;
       guarded(res, [&] {
         auto fr = core::parse_body<core::FileWriteRequest>(req.body);
         reply_json(res, json(write_file_atomically(file_path_for(executor, fr.path), fr)));
       });
     });
     svr.Post("/execute", [this](const httplib::Request& req, httplib::Response& res) {
+      if (!authorize(req, res)) return;
       guarded(res, [&] {
         auto er = core::parse_body<core::ExecuteRequest>(req.body);
         if (req.get_header_value("Accept").find(core::kNdjsonContentType) != std::string::npos) er.stream = true;
@@ -194,6 +196,7 @@ struct SidecarServer::Impl {
       });
     });
     svr.Post("/signal", [this](const httplib::Request& req, httplib::Response& res) {
+      if (!authorize(req, res)) return;
       guarded(res, [&] {
         auto sr = core::parse_body<core::SignalRequest>(req.body);
         auto r = executor.signal(sr.pid, core::parse_signal_name(sr.signal));
@@ -202,6 +205,7 @@ struct SidecarServer::Impl {
       });
     });
     svr.Post("/reset", [this](const httplib::Request& req, httplib::Response& res) {
+      if (!authorize(req, res)) return;
       guarded(res, [&] {
         auto rr = core::parse_body<core::ResetRequest>(req.body);
         auto r = executor.reset(rr.preserve_files);
@@ -209,9 +213,27 @@ struct SidecarServer::Impl {
         reply_json(res, json(r));
       });
     });
-    svr.Get("/processes", [this](const httplib::Request&, httplib::Response& res) {
+    svr.Get("/processes", [this](const httplib::Request& req, httplib::Response& res) {
+      if (!authorize(req, res)) return;
       guarded(res, [&] { reply_json(res, json(core::ProcessesResponse{executor.processes()})); });
     });
+  }
+
+  // Checked inside each handler, after httplib has read the request body: a
+  // pre-routing rejection would leave the body unread on a keep-alive
+  // connection and corrupt the next request on it (the API server's pod
+  // proxy reuses connections across callers).
+  bool authorize(const httplib::Request& req, httplib::Response& res) const {
+    if (opts.token.empty()) return true;
+    std::string given = req.get_header_value(core::kSidecarTokenHeader);
+    if (given.empty()) {
+      std::string auth = req.get_header_value("Authorization");
+      if (auth.rfind("Bearer ", 0) == 0) given = auth.substr(7);
+    }
+    if (!given.empty() && constant_time_equal(given, opts.token)) return true;
+    reply_error(res, 401, ErrorCode::unauthorized,
+                given.empty() ? "token: missing; send Authorization: Bearer <token> or X-Arl-Token" : "token: wrong token");
+    return false;
   }
 
   void configure() {
@@ -221,19 +243,6 @@ struct SidecarServer::Impl {
     svr.set_keep_alive_max_count(1u << 30);
     svr.set_keep_alive_timeout(30);
     svr.set_payload_max_length(opts.max_body_bytes);
-    svr.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      if (opts.token.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
-      std::string given = req.get_header_value(core::kSidecarTokenHeader);
-      if (given.empty()) {
-        std::string auth = req.get_header_value("Authorization");
-        if (auth.rfind("Bearer ", 0) == 0) given = auth.substr(7);
-      }
-      if (!given.empty() && constant_time_equal(given, opts.token)) return httplib::Server::HandlerResponse::Unhandled;
-      reply_error(res, 401, ErrorCode::unauthorized,
-                  given.empty() ? "token: missing; send Authorization: Bearer <token> or X-Arl-Token"
-                                : "token: wrong token");
-      return httplib::Server::HandlerResponse::Handled;
-    });
     svr.set_error_handler([](const httplib::Request&, httplib::Response& res) {
       if (!res.body.empty()) return;
       ErrorCode code = res.status == 404 ? ErrorCode::not_found : res.status < 500 ? ErrorCode::invalid : ErrorCode::internal;

@@ -146,6 +146,19 @@ TEST_CASE("auth: 401 without the token, both header forms accepted, /health open
   CHECK(code_of([&] { bad.execute(sh("true")); }) == ErrorCode::unauthorized);
 }
 
+TEST_CASE("a refused request leaves its keep-alive connection usable") {
+  RunningServer s("s3cret");
+  httplib::Client raw(s.address());
+  raw.set_keep_alive(true);
+  auto refused = raw.Post("/execute", {{"X-Arl-Token", "wrong"}}, R"({"command":["echo","one"]})", "application/json");
+  REQUIRE(refused);
+  CHECK(refused->status == 401);
+  auto next = raw.Post("/execute", {{"X-Arl-Token", "s3cret"}}, R"({"command":["echo","two"]})", "application/json");
+  REQUIRE(next);
+  CHECK(next->status == 200);
+  CHECK(next->body.find("two") != std::string::npos);
+}
+
 TEST_CASE("bad input gets a 4xx JSON error naming the field; the server keeps serving") {
   RunningServer s("", 4096);
   httplib::Client raw(s.address());
