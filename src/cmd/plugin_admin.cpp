@@ -18,6 +18,7 @@
 #include "cmd/plugin_wait.h"
 #include "core/error.h"
 #include "core/yaml.h"
+#include "embedded_manifests.h"
 
 namespace arl::cmd {
 
@@ -53,19 +54,6 @@ k8s::Resource resource_for(const json& obj) {
   return r;
 }
 
-std::string default_manifests_dir() {
-  if (const char* env = std::getenv("ARL_MANIFESTS"); env && *env) return env;
-  std::error_code ec;
-  auto exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    for (auto candidate : {exe.parent_path() / "../share/arl/manifests", exe.parent_path() / "../manifests",
-                           exe.parent_path() / "manifests"}) {
-      if (fs::exists(candidate / "kustomization.yaml", ec)) return fs::weakly_canonical(candidate, ec).string();
-    }
-  }
-  return "manifests";
-}
-
 std::vector<SourceDoc> load_install_manifests(const std::string& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
@@ -91,6 +79,29 @@ std::vector<SourceDoc> load_install_manifests(const std::string& dir) {
     out.insert(out.end(), docs.begin(), docs.end());
   }
   return out;
+}
+
+std::vector<SourceDoc> load_embedded_manifests() {
+  std::vector<SourceDoc> out;
+  for (const auto& m : embedded::kManifests) {
+    std::string source = "embedded:manifests/" + std::string(m.name);
+    for (auto& d : core::parse_yaml_documents(m.text, source)) {
+      SourceDoc doc;
+      doc.value = std::move(d.value);
+      doc.source = source;
+      doc.line = d.line;
+      out.push_back(std::move(doc));
+    }
+  }
+  return out;
+}
+
+std::vector<SourceDoc> manifests_to_apply(const std::string& dir) {
+  // The binary's own copy unless a directory is named: install always
+  // matches the operator version this plugin was built with.
+  if (!dir.empty()) return load_install_manifests(dir);
+  if (const char* env = std::getenv("ARL_MANIFESTS"); env && *env) return load_install_manifests(env);
+  return load_embedded_manifests();
 }
 
 void set_operator_image(json& obj, const std::string& image) {
@@ -140,7 +151,7 @@ struct InstallArgs {
 };
 
 void install(PluginContext& ctx, const InstallArgs& a) {
-  auto docs = load_install_manifests(a.manifests.empty() ? default_manifests_dir() : a.manifests);
+  auto docs = manifests_to_apply(a.manifests);
   for (auto& d : docs) {
     json obj = d.value;
     if (!obj.is_object()) continue;
@@ -172,7 +183,7 @@ void install(PluginContext& ctx, const InstallArgs& a) {
 }
 
 void uninstall(PluginContext& ctx, const std::string& dir) {
-  auto docs = load_install_manifests(dir.empty() ? default_manifests_dir() : dir);
+  auto docs = manifests_to_apply(dir);
   std::reverse(docs.begin(), docs.end());
   for (auto& d : docs) {
     if (!d.value.is_object()) continue;
@@ -238,7 +249,7 @@ void add_admin_commands(CLI::App& app, std::shared_ptr<PluginContext> ctx) {
                            "  kubectl arl install\n"
                            "  kubectl arl install --manifests ./manifests --image registry.local/arl:dev\n");
   inst->add_option("--manifests", a->manifests,
-                   "Directory of manifests (default: $ARL_MANIFESTS, else manifests/ next to the binary)");
+                   "Directory of manifests (default: $ARL_MANIFESTS, else the copy built into this binary)");
   inst->add_option("--image", a->image, "Operator image (also injected into sandbox pods)");
   inst->add_flag("--dry-run", a->dry_run, "Only list what would be applied");
   inst->callback([ctx, a] { install(*ctx, *a); });

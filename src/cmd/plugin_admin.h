@@ -18,8 +18,10 @@ k8s::Resource resource_for(const nlohmann::json& obj);
 /// else every *.yaml of the directory, sorted.
 std::vector<SourceDoc> load_install_manifests(const std::string& dir);
 
-/// $ARL_MANIFESTS, else a manifests/ directory near the binary, else ./manifests.
-std::string default_manifests_dir();
+/// The manifests/ compiled into the binary, in kustomization order.
+std::vector<SourceDoc> load_embedded_manifests();
+/// `dir` when given, else $ARL_MANIFESTS, else the embedded copy.
+std::vector<SourceDoc> manifests_to_apply(const std::string& dir);
 
 /// Replaces the container image and `--image=` argument of a Deployment.
 void set_operator_image(nlohmann::json& obj, const std::string& image);

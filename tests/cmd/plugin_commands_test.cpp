@@ -299,6 +299,22 @@ TEST_CASE("base64 round-trips binary data") {
   CHECK(base64_encode("hello") == "aGVsbG8=");
 }
 
+TEST_CASE("the embedded manifests are manifests/ in kustomization order") {
+  auto embedded = load_embedded_manifests();
+  REQUIRE(embedded.size() >= 7);
+  CHECK(embedded.front().value["kind"] == "Namespace");
+  bool crd = false, deployment = false;
+  for (const auto& d : embedded) {
+    crd |= d.value.value("kind", "") == "CustomResourceDefinition";
+    deployment |= d.value.value("kind", "") == "Deployment";
+  }
+  CHECK(crd);
+  CHECK(deployment);
+  auto from_dir = load_install_manifests(std::string(ARL_SOURCE_DIR) + "/manifests");
+  REQUIRE(from_dir.size() == embedded.size());
+  for (size_t i = 0; i < embedded.size(); ++i) CHECK(from_dir[i].value == embedded[i].value);
+}
+
 TEST_CASE("install maps manifests to resources and reads kustomization order") {
   CHECK(resource_for({{"apiVersion", "networking.k8s.io/v1"}, {"kind", "NetworkPolicy"}}).plural == "networkpolicies");
   auto crb = resource_for({{"apiVersion", "rbac.authorization.k8s.io/v1"}, {"kind", "ClusterRoleBinding"}});

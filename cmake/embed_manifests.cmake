@@ -1,0 +1,26 @@
+# Writes a header holding manifests/ (in kustomization.yaml order) as string
+# literals, so `kubectl arl install` works from the binary alone and always
+# installs the manifests of its own version.
+# Usage: cmake -DMANIFESTS_DIR=... -DOUTPUT=... -P embed_manifests.cmake
+file(STRINGS "${MANIFESTS_DIR}/kustomization.yaml" _lines)
+set(_files)
+foreach(_line IN LISTS _lines)
+  if(_line MATCHES "^[ ]+-[ ]+([A-Za-z0-9_./-]+\\.yaml)[ ]*$")
+    list(APPEND _files "${CMAKE_MATCH_1}")
+  endif()
+endforeach()
+if(NOT _files)
+  message(FATAL_ERROR "no resources listed in ${MANIFESTS_DIR}/kustomization.yaml")
+endif()
+set(_out "// Generated from manifests/ by cmake/embed_manifests.cmake: do not edit.\n#pragma once\n#include <string_view>\n\nnamespace arl::embedded {\n\nstruct Manifest {\n  std::string_view name;\n  std::string_view text;\n};\n\ninline constexpr Manifest kManifests[] = {\n")
+foreach(_f IN LISTS _files)
+  file(READ "${MANIFESTS_DIR}/${_f}" _text)
+  if(_text MATCHES "\\)arlmanifest\"")
+    message(FATAL_ERROR "${_f} contains the raw-string delimiter )arlmanifest\"")
+  endif()
+  string(APPEND _out "    {\"${_f}\", R\"arlmanifest(${_text})arlmanifest\"},\n")
+endforeach()
+string(APPEND _out "};\n\n}  // namespace arl::embedded\n")
+file(WRITE "${OUTPUT}.tmp" "${_out}")
+file(COPY_FILE "${OUTPUT}.tmp" "${OUTPUT}" ONLY_IF_DIFFERENT)
+file(REMOVE "${OUTPUT}.tmp")
