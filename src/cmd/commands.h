@@ -20,6 +20,8 @@ int run_main(int argc, char** argv);
 
 void add_version_command(CLI::App& app);
 void add_sidecar_command(CLI::App& app);
+/// `arl sidecar exec-local`, added under the sidecar command.
+void add_exec_local_command(CLI::App& sidecar_cmd);
 void add_operator_command(CLI::App& app);
 void add_localnode_command(CLI::App& app);
 /// The kubectl plugin's commands (pool, sandbox, task, install, ...). Help

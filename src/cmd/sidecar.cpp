@@ -77,9 +77,10 @@ void add_sidecar_command(CLI::App& app) {
   copy->add_option("DEST", *dest, "Destination path")->required();
   copy->callback([dest] { copy_self(*dest); });
 
+  add_exec_local_command(*cmd);
   cmd->require_subcommand(0, 1);
   cmd->callback([cmd, copy, opts] {
-    if (cmd->got_subcommand(copy)) return;
+    if (!cmd->get_subcommands().empty()) return;  // copy-self or exec-local ran
     opts->version = build::kVersion;
     if (opts->worker_threads < 1) throw Error(ErrorCode::usage, "--threads: must be at least 1");
     sidecar::run_sidecar_until_signal(*opts);

@@ -9,6 +9,7 @@
 #include "core/types.h"
 #include "operator/controllers.h"
 #include "operator/pod_builder.h"
+#include "operator/task_run.h"
 
 namespace arl::op {
 
@@ -17,117 +18,6 @@ namespace res = k8s::resources;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-// Keeps the tail: the end of a log is where the error usually is.
-std::string tail(const std::string& s, size_t cap, bool& truncated) {
-  if (s.size() <= cap) return s;
-  truncated = true;
-  size_t start = s.size() - cap;
-  while (start < s.size() && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80) ++start;  // no split UTF-8
-  return s.substr(start);
-}
-
-struct AttemptOutcome {
-  bool ok = true;
-  std::string reason, message;
-};
-
-class TaskRun {
- public:
-  TaskRun(Context& ctx, core::Task& task, StepRunner& runner) : ctx_(ctx), t_(task), runner_(runner) {}
-
-  AttemptOutcome attempt(Clock::time_point deadline, std::chrono::milliseconds budget) {
-    auto& st = t_.status;
-    st.steps.clear();
-    st.stdout_.clear();
-    st.stderr_.clear();
-    st.exit_code.reset();
-    full_out_.clear();
-    AttemptOutcome out;
-    for (const auto& step : t_.spec.steps) {
-      core::StepStatus ss{step.name, "Running", std::nullopt, "", "", false, std::nullopt, core::now_rfc3339(), ""};
-      if (!out.ok) {
-        ss.state = "Skipped";
-        ss.started_at.clear();
-        st.steps.push_back(ss);
-        continue;
-      }
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      if (left.count() <= 0) {
-        out = {false, "Timeout", fmt::format("task exceeded its timeout of {}", core::format_duration(budget))};
-        ss.state = "Failed";
-        st.steps.push_back(ss);
-        continue;
-      }
-      try {
-        if (step.type == core::kStepFilePatch) {
-          runner_.write_file({step.path, step.content, std::nullopt, ""});
-          ss.state = "Succeeded";
-        } else {
-          core::ExecuteRequest req;
-          req.command = step.command;
-          req.working_dir = step.work_dir.empty() ? std::string(kDefaultWorkDir) : step.work_dir;
-          req.env = step.env;
-          req.timeout_seconds = static_cast<double>(left.count()) / 1000.0;
-          req.background = step.background;
-          core::ExecuteResponse r = runner_.execute(req);
-          ss.exit_code = r.exit_code;
-          st.exit_code = r.exit_code;
-          ss.pid = r.pid ? std::optional<int64_t>(*r.pid) : std::nullopt;
-          full_out_.push_back({step.name, r.stdout_data, r.stderr_data});
-          ss.stdout_ = tail(r.stdout_data, ctx_.config.status_output_cap, ss.truncated);
-          ss.stderr_ = tail(r.stderr_data, ctx_.config.status_output_cap, ss.truncated);
-          ss.truncated = ss.truncated || r.stdout_truncated || r.stderr_truncated;
-          st.stdout_ += r.stdout_data;
-          st.stderr_ += r.stderr_data;
-          if (r.timed_out) {
-            ss.state = "Failed";
-            out = {false, "Timeout", fmt::format("task exceeded its timeout of {} in step {}", core::format_duration(budget), step.name)};
-          } else if (r.exit_code != 0) {
-            ss.state = "Failed";
-            out = {false, "StepFailed", fmt::format("step {} exited with code {}", step.name, r.exit_code)};
-          } else {
-            ss.state = "Succeeded";
-          }
-        }
-      } catch (const Error& e) {
-        ss.state = "Failed";
-        out = {false, e.code() == ErrorCode::invalid ? "StepInvalid" : "ExecutorUnavailable",
-               fmt::format("step {}: {}", step.name, e.what())};
-      }
-      ss.completed_at = core::now_rfc3339();
-      st.steps.push_back(ss);
-    }
-    st.stdout_ = tail(st.stdout_, ctx_.config.status_output_cap, st.stdout_truncated);
-    st.stderr_ = tail(st.stderr_, ctx_.config.status_output_cap, st.stderr_truncated);
-    return out;
-  }
-
-  // The full output of truncated steps stays in the sandbox for `kubectl arl
-  // task logs`: /workspace/.arl/tasks/<task>/<step>.stdout|.stderr.
-  void store_full_output() {
-    for (size_t i = 0; i < full_out_.size(); ++i) {
-      const auto& [step, out, err] = full_out_[i];
-      bool truncated = false;
-      for (const auto& ss : t_.status.steps)
-        if (ss.name == step) truncated = ss.truncated;
-      if (!truncated) continue;
-      std::string dir = fmt::format("{}/.arl/tasks/{}/", kDefaultWorkDir, t_.metadata.name);
-      try {
-        runner_.write_file({dir + step + ".stdout", out, std::nullopt, ""});
-        runner_.write_file({dir + step + ".stderr", err, std::nullopt, ""});
-      } catch (const Error&) {
-        // Best effort: the capped tail is in the status either way.
-      }
-    }
-  }
-
- private:
-  Context& ctx_;
-  core::Task& t_;
-  StepRunner& runner_;
-  std::vector<std::tuple<std::string, std::string, std::string>> full_out_;
-};
 
 json patch_status(Context& ctx, const k8s::Resource& r, const std::string& ns, const std::string& name, const json& status) {
   json updated = ctx.api.patch(r, ns, name, k8s::PatchType::merge, json{{"status", status}}, true);
@@ -172,7 +62,7 @@ void execute_task(Context& ctx, json task_obj, json sandbox_obj) {
     auto budget = core::parse_duration(t.spec.timeout, "spec.timeout");
     auto deadline = started + budget;
     auto runner = ctx.runners(sb.status.pod_ip, token);
-    TaskRun run(ctx, t, *runner);
+    TaskRun run(t, *runner, ctx.config.status_output_cap);
     AttemptOutcome outcome = run.attempt(deadline, budget);
     while (!outcome.ok && outcome.reason != "Timeout" && t.status.attempts <= t.spec.retries && Clock::now() < deadline) {
       t.status.attempts += 1;

@@ -61,10 +61,13 @@ class Arl:
 
     def argv(self, args, namespace=True):
         extra = ["-n", self.namespace] if namespace and self.namespace else []
+        if "--" in args:  # after `--` everything belongs to the remote command
+            cut = list(args).index("--")
+            return [str(self.plugin), *args[:cut], *extra, *args[cut:]]
         return [str(self.plugin), *args, *extra]
 
     def __call__(self, *args, input=None, timeout=120, namespace=True):
-        # Global flags go last, as people append them: that they work there is part of the test.
+        # Global flags go last (before any `--`), as people append them: that they work there is part of the test.
         return subprocess.run(self.argv(args, namespace), input=input, capture_output=True, text=True,
                               timeout=timeout, env=self.env())
 
@@ -211,7 +214,7 @@ def test_pool_list_get_scale(arl, pool):
     assert lines[0].split() == ["NAME", "READY", "ALLOCATED", "DESIRED", "PHASE", "AGE"]
     row = next(line for line in lines[1:] if line.startswith(pool + " "))
     assert row.split()[3] == "2"
-    assert lines[0].index("READY") == lines[1].index(row.split()[1])  # columns line up
+    assert lines[0].index("READY") == row.index(row.split()[1], len(pool))  # columns line up
 
     assert arl.ok("pool", "list", "--no-headers").stdout.splitlines()[0].startswith(pool)
     assert "NAMESPACE" in arl.ok("pool", "list", "-A", namespace=False).stdout.splitlines()[0]

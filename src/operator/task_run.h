@@ -1,0 +1,39 @@
+#pragma once
+// Runs a Task's steps, in order, against one executor: the code path shared
+// by the operator and by `arl sidecar exec-local`.
+#include <chrono>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "core/types.h"
+#include "operator/step_runner.h"
+
+namespace arl::op {
+
+struct AttemptOutcome {
+  bool ok = true;
+  std::string reason, message;  // reason: Timeout | StepFailed | StepInvalid | ExecutorUnavailable
+};
+
+class TaskRun {
+ public:
+  /// Output kept in status per stream is the tail of at most output_cap bytes.
+  TaskRun(core::Task& task, StepRunner& runner, size_t output_cap) : t_(task), runner_(runner), cap_(output_cap) {}
+
+  /// One attempt: every step in order until the first failure (later steps
+  /// Skipped); fills task.status.steps, stdout, stderr, exitCode.
+  AttemptOutcome attempt(std::chrono::steady_clock::time_point deadline, std::chrono::milliseconds budget);
+
+  /// Writes the full output of truncated steps into the sandbox at
+  /// /workspace/.arl/tasks/<task>/<step>.stdout|.stderr (best effort).
+  void store_full_output();
+
+ private:
+  core::Task& t_;
+  StepRunner& runner_;
+  size_t cap_;
+  std::vector<std::tuple<std::string, std::string, std::string>> full_out_;
+};
+
+}  // namespace arl::op
