@@ -44,7 +44,11 @@ std::optional<json> Store::put_locked(const Key& k, const json& obj) {
     prev = *it->second;
     index_locked(k, *it->second, false);
   }
-  auto p = std::make_shared<const json>(obj);
+  // managedFields are often half of an object and no controller reads them:
+  // dropping them halves the cache's memory and every copy made from it.
+  json stored = obj;
+  if (stored.contains("metadata") && stored["metadata"].is_object()) stored["metadata"].erase("managedFields");
+  auto p = std::make_shared<const json>(std::move(stored));
   index_locked(k, *p, true);
   objs_[k] = std::move(p);
   deleted_rv_.erase(k);

@@ -45,11 +45,13 @@ struct TestNamespace {
   }
 };
 
+// A scheduler nobody runs: the cluster tier's local node leaves these pods
+// alone, so only the test changes them.
 json pod(const std::string& name, json labels = json::object()) {
   return {{"apiVersion", "v1"},
           {"kind", "Pod"},
           {"metadata", {{"name", name}, {"labels", labels}}},
-          {"spec", {{"containers", {{{"name", "main"}, {"image", "busybox"}}}}}}};
+          {"spec", {{"schedulerName", "arl-test-unscheduled"}, {"containers", {{{"name", "main"}, {"image", "busybox"}}}}}}};
 }
 
 std::string rv(const json& o) { return o["metadata"]["resourceVersion"].get<std::string>(); }

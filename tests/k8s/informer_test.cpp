@@ -131,3 +131,18 @@ TEST_CASE("Informer: an object upserted from a write still reaches on_add") {
   CHECK(eventually([&] { return adds.load() == 1; }));
   CHECK(updates.load() == 0);
 }
+
+TEST_CASE("Store: cached objects drop managedFields and are shared, not copied, by list_ptrs") {
+  Store s;
+  json pod{{"metadata",
+            {{"name", "p"}, {"namespace", "ns"}, {"resourceVersion", "5"}, {"labels", {{"a", "b"}}},
+             {"managedFields", json::array({{{"manager", "kubectl"}}})}}}};
+  s.apply(pod);
+  CHECK_FALSE(s.get("ns", "p")->at("metadata").contains("managedFields"));
+  auto a = s.list_ptrs("ns", "a", "b");
+  auto b = s.list_ptrs("ns");
+  REQUIRE(a.size() == 1);
+  REQUIRE(b.size() == 1);
+  CHECK(a[0].get() == b[0].get());
+  CHECK(s.list_ptrs("other").empty());
+}
