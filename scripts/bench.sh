@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Every benchmark, printing figures (targets in README.md):
+#   sidecar   /execute of `true` over loopback keep-alive vs bare fork/exec
+#   operator  sandbox Ready latency, task round trip, a burst of sandboxes,
+#             API writes per allocation, operator RSS (on the local cluster)
+#   sdk       Python SDK episodes/s through Task objects and the direct path
+# Usage: scripts/bench.sh [sidecar|operator|sdk]...   (default: all)
+# The local cluster is started in ARL_STATE (default /tmp/arl-bench) and
+# stopped at the end unless ARL_KEEP=1.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+build="${ARL_BENCH_BUILD_DIR:-$root/build-bench}"
+export ARL_STATE="${ARL_STATE:-/tmp/arl-bench}"
+parts=("$@")
+((${#parts[@]})) || parts=(sidecar operator sdk)
+
+"$root/scripts/setup.sh" >/dev/null
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DARL_TESTS=OFF >/dev/null
+cmake --build "$build" --target arl sidecar_bench cluster_bench -j2 >/dev/null
+
+cluster_up() {
+  [[ -n "${cluster_started:-}" ]] && return
+  ARL_BIN="$build/arl" "$root/scripts/local-cluster.sh" up >/dev/null
+  cluster_started=1
+  [[ "${ARL_KEEP:-0}" == 1 ]] || trap '"$root/scripts/local-cluster.sh" down >/dev/null 2>&1' EXIT
+}
+
+for part in "${parts[@]}"; do
+  case "$part" in
+    sidecar)
+      echo "== sidecar"
+      "$build/sidecar_bench" 2000 ;;
+    operator)
+      echo "== operator"
+      cluster_up
+      "$build/cluster_bench" "$ARL_STATE/kubeconfig" 100 50 200 "$(cat "$ARL_STATE/pids/operator.pid")" ;;
+    sdk)
+      echo "== python sdk"
+      cluster_up
+      "$HOME/.cache/arl/venv/bin/pip" install -q -e "$root/sdk/python/arl-client" >/dev/null
+      ARL_E2E_KUBECONFIG="$ARL_STATE/kubeconfig" "$HOME/.cache/arl/venv/bin/python" "$root/bench/sdk_bench.py" \
+        --kubeconfig "$ARL_STATE/kubeconfig" --concurrency 1,8,32 ;;
+    *) echo "usage: $0 [sidecar|operator|sdk]..." >&2; exit 2 ;;
+  esac
+done
