@@ -16,6 +16,8 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=lib/pki.sh
 source "$here/lib/pki.sh"
+# shellcheck source=lib/pids.sh
+source "$here/lib/pids.sh"
 
 STATE="${ARL_STATE:-/tmp/arl-local}"
 case "$STATE" in /*) ;; *) STATE="$(pwd)/$STATE" ;; esac
@@ -25,16 +27,6 @@ COMPONENTS=(etcd kube-apiserver kube-controller-manager)
 log() { echo "control-plane: $*" >&2; }
 die() { log "$*"; exit 1; }
 
-# A pid file is trusted only while its process still names our state dir on its command line,
-# so a recycled pid never gets killed.
-live_pid() {
-  local f="$STATE/pids/$1.pid" pid
-  [[ -s "$f" ]] || return 1
-  pid="$(cat "$f")"
-  [[ -r "/proc/$pid/cmdline" ]] || return 1
-  tr '\0' ' ' < "/proc/$pid/cmdline" | grep -qF -- "$STATE/" || return 1
-  echo "$pid"
-}
 
 binaries() {
   local out

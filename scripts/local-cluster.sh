@@ -23,17 +23,12 @@ KUBECONFIG_FILE="$STATE/kubeconfig"
 NETNS="arl-$(echo -n "$STATE" | md5sum | cut -c1-6)"
 POD_CIDR="${ARL_POD_CIDR:-198.18.0.0/16}"
 
+# shellcheck source=lib/pids.sh
+source "$here/lib/pids.sh"
+
 log() { echo "local-cluster: $*" >&2; }
 die() { log "$*"; exit 1; }
 
-live_pid() {  # a pid file is trusted only while its process names our state dir
-  local f="$STATE/pids/$1.pid" pid
-  [[ -s "$f" ]] || return 1
-  pid="$(cat "$f")"
-  [[ -r "/proc/$pid/cmdline" ]] || return 1
-  tr '\0' ' ' < "/proc/$pid/cmdline" | grep -qF -- "$STATE" || return 1
-  echo "$pid"
-}
 
 stop() {  # stop NAME: SIGTERM, wait up to 15 s, then SIGKILL
   local pid i

@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cmd/commands.h"
+#include "cmd/signals.h"
 #include "k8s/kubeconfig.h"
 #include "k8s/rest_client.h"
 #include "localnode/node_agent.h"
@@ -23,13 +24,10 @@ struct LocalnodeFlags {
 };
 
 void run_localnode(const LocalnodeFlags& f) {
-  // Block the stop signals before any thread exists so only sigwait sees
-  // them; pod processes get an empty mask in the child.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Before any thread exists, so only the signal thread sees SIGTERM/SIGINT;
+  // pod processes get an empty mask in the child.
+  std::stop_source stop;
+  stop_on_signals(stop);
   signal(SIGPIPE, SIG_IGN);
 
   k8s::RestOptions ro;
@@ -38,20 +36,7 @@ void run_localnode(const LocalnodeFlags& f) {
   k8s::RestClient api(k8s::load_client_config(f.kubeconfig), ro);
   localnode::NodeAgent agent(api, f.agent);
 
-  std::stop_source stop;
-  std::jthread signals([&] {
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
-    std::cerr << "localnode: got signal " << sig << ", stopping\n";
-    stop.request_stop();
-  });
-  try {
-    agent.run(stop.get_token());
-  } catch (...) {
-    // Let the signal thread go: it is blocked in sigwait.
-    pthread_kill(signals.native_handle(), SIGTERM);
-    throw;
-  }
+  agent.run(stop.get_token());
 }
 
 }  // namespace

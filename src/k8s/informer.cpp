@@ -48,6 +48,7 @@ std::optional<json> Store::put_locked(const Key& k, const json& obj) {
   // dropping them halves the cache's memory and every copy made from it.
   json stored = obj;
   if (stored.contains("metadata") && stored["metadata"].is_object()) stored["metadata"].erase("managedFields");
+  if (transform_) transform_(stored);
   auto p = std::make_shared<const json>(std::move(stored));
   index_locked(k, *p, true);
   objs_[k] = std::move(p);
@@ -155,7 +156,9 @@ std::vector<json> Store::replace(std::vector<json> objs) {
 }
 
 Informer::Informer(KubeApi& api, Resource r, InformerOptions opts)
-    : api_(api), res_(std::move(r)), opts_(std::move(opts)) {}
+    : api_(api), res_(std::move(r)), opts_(std::move(opts)) {
+  if (opts_.transform) store_.set_transform(opts_.transform);
+}
 
 Informer::~Informer() { stop(); }
 

@@ -21,6 +21,9 @@ namespace arl::k8s {
 /// Thread-safe objects by namespace/name with an index by label key=value.
 class Store {
  public:
+  /// Applied to every object before it is stored (e.g. to drop fields no
+  /// reader needs); set before the store is used.
+  void set_transform(std::function<void(json&)> f) { transform_ = std::move(f); }
   std::optional<json> get(const std::string& ns, const std::string& name) const;
   std::vector<json> list(const std::string& ns = "") const;
   /// Objects in `ns` ("" = all) whose label `key` equals `value`.
@@ -52,6 +55,7 @@ class Store {
   void index_locked(const Key& k, const json& obj, bool add);
   std::optional<json> put_locked(const Key& k, const json& obj);
 
+  std::function<void(json&)> transform_;
   mutable std::shared_mutex mu_;
   std::map<Key, std::shared_ptr<const json>> objs_;
   std::map<std::string, std::set<Key>> by_label_;  // "key=value" -> objects
@@ -65,6 +69,8 @@ struct InformerOptions {
   std::chrono::seconds watch_timeout{300};
   std::chrono::milliseconds retry_backoff{500};  // after a failed list/watch
   int64_t page_size = 500;
+  /// Trims objects before they are cached (see Store::set_transform).
+  std::function<void(json&)> transform;
 };
 
 class Informer {

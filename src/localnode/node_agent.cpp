@@ -25,7 +25,7 @@
 #include "localnode/pod_process.h"
 #include "localnode/pod_status.h"
 #include "localnode/probe.h"
-#include "localnode/work_queue.h"
+#include "core/work_queue.h"
 
 namespace arl::localnode {
 
@@ -86,7 +86,7 @@ struct NodeAgent::Impl {
   IpAllocator ips;
   NodeNetwork net;
   std::string host_ip;
-  WorkQueue queue;
+  core::WorkQueue queue;
 
   std::mutex objects_mu;
   std::map<std::string, json> objects;  // latest pod objects from the watch

@@ -16,7 +16,7 @@
 #include "operator/informer_cache.h"
 #include "operator/leader_election.h"
 #include "operator/pod_state.h"
-#include "operator/work_queue.h"
+#include "core/work_queue.h"
 
 namespace arl::op {
 
@@ -38,6 +38,16 @@ std::pair<std::string, int> split_addr(const std::string& addr) {
   return {host, port};
 }
 
+// Controllers read a pod's metadata and status only; its spec (the injected
+// containers, env, probes, volumes) is most of its size, so it is not cached.
+k8s::InformerOptions pod_informer_options(const std::string& ns) {
+  k8s::InformerOptions o;
+  o.ns = ns;
+  o.label_selector = std::string(labels::kWarmPool);
+  o.transform = [](json& pod) { pod.erase("spec"); };
+  return o;
+}
+
 }  // namespace
 
 struct Operator::Impl {
@@ -47,7 +57,7 @@ struct Operator::Impl {
   InformerCache cache;
   Metrics metrics;
   EventRecorder events;
-  WorkQueue queue;
+  core::WorkQueue queue;
   Context ctx;
   std::atomic<bool> ready{false};
 
@@ -57,7 +67,7 @@ struct Operator::Impl {
         pools(a, res::warm_pools, {opts.watch_namespace}),
         sandboxes(a, res::sandboxes, {opts.watch_namespace}),
         tasks(a, res::tasks, {opts.watch_namespace}),
-        pods(a, res::pods, {opts.watch_namespace, std::string(labels::kWarmPool)}),
+        pods(a, res::pods, pod_informer_options(opts.watch_namespace)),
         events(a),
         ctx{a, cache, opts.config, std::move(runners), metrics, events, {}} {
     cache.add(pools);

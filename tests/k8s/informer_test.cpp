@@ -146,3 +146,12 @@ TEST_CASE("Store: cached objects drop managedFields and are shared, not copied, 
   CHECK(a[0].get() == b[0].get());
   CHECK(s.list_ptrs("other").empty());
 }
+
+TEST_CASE("Store: a transform trims objects before they are cached, upserts included") {
+  Store s;
+  s.set_transform([](json& o) { o.erase("spec"); });
+  s.apply(json{{"metadata", {{"name", "a"}, {"namespace", "ns"}, {"resourceVersion", "1"}}}, {"spec", {{"big", 1}}}});
+  s.upsert(json{{"metadata", {{"name", "b"}, {"namespace", "ns"}, {"resourceVersion", "2"}}}, {"spec", {{"big", 1}}}});
+  CHECK_FALSE(s.get("ns", "a")->contains("spec"));
+  CHECK_FALSE(s.get("ns", "b")->contains("spec"));
+}

@@ -5,7 +5,6 @@
 
 #include "localnode/pod_status.h"
 #include "localnode/probe.h"
-#include "localnode/work_queue.h"
 
 using namespace arl::localnode;
 using namespace std::chrono_literals;
@@ -95,40 +94,3 @@ TEST_CASE("localnode: HTTP status line parsing for probes") {
   CHECK(probe_once(Probe{}, "198.18.0.9", 1ms));  // no probe: ready
 }
 
-TEST_CASE("localnode: work queue de-duplicates and never hands a key to two workers") {
-  WorkQueue q;
-  std::stop_source ss;
-  q.add("a");
-  q.add("a");
-  q.add("b");
-  CHECK(q.size() == 2);
-  auto k1 = q.get(ss.get_token());
-  REQUIRE(k1);
-  CHECK(*k1 == "a");
-  q.add("a");  // while processing: held back
-  auto k2 = q.get(ss.get_token());
-  REQUIRE(k2);
-  CHECK(*k2 == "b");
-  CHECK(q.size() == 0);
-  q.done("a");  // now re-queued
-  CHECK(q.size() == 1);
-  auto k3 = q.get(ss.get_token());
-  REQUIRE(k3);
-  CHECK(*k3 == "a");
-  q.done("a");
-  q.done("b");
-
-  auto t0 = std::chrono::steady_clock::now();
-  q.add_after("late", 30ms);
-  auto k4 = q.get(ss.get_token());
-  REQUIRE(k4);
-  CHECK(*k4 == "late");
-  CHECK(std::chrono::steady_clock::now() - t0 >= 30ms);
-
-  std::thread stopper([&] {
-    std::this_thread::sleep_for(10ms);
-    ss.request_stop();
-  });
-  CHECK_FALSE(q.get(ss.get_token()));
-  stopper.join();
-}

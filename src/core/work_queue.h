@@ -10,9 +10,10 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <stop_token>
 #include <string>
 
-namespace arl::op {
+namespace arl::core {
 
 class WorkQueue {
  public:
@@ -23,8 +24,8 @@ class WorkQueue {
   /// Requeue after a failure: 5 ms doubling per consecutive failure, capped at 30 s.
   void add_rate_limited(const std::string& key);
   void forget(const std::string& key);  // reset its failure count
-  /// Blocks until a key is due or shutdown(); nullopt on shutdown.
-  std::optional<std::string> get();
+  /// Blocks until a key is due, shutdown() or `stop` (then nullopt).
+  std::optional<std::string> get(std::stop_token stop = {});
   void done(const std::string& key);
   void shutdown();
   size_t size() const;
@@ -32,7 +33,7 @@ class WorkQueue {
  private:
   void add_locked(const std::string& key);
   mutable std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable_any cv_;
   std::deque<std::string> ready_;
   std::set<std::string> queued_, processing_, dirty_;
   std::multimap<Clock::time_point, std::string> delayed_;
@@ -40,4 +41,4 @@ class WorkQueue {
   bool shutdown_ = false;
 };
 
-}  // namespace arl::op
+}  // namespace arl::core

@@ -2,9 +2,9 @@
 
 #include <thread>
 
-#include "operator/work_queue.h"
+#include "core/work_queue.h"
 
-using arl::op::WorkQueue;
+using arl::core::WorkQueue;
 using namespace std::chrono_literals;
 
 TEST_CASE("a key added twice is processed once; re-added while processing, once more after") {
@@ -35,5 +35,14 @@ TEST_CASE("shutdown releases blocked workers") {
   std::thread t([&] { CHECK_FALSE(q.get().has_value()); });
   std::this_thread::sleep_for(10ms);
   q.shutdown();
+  t.join();
+}
+
+TEST_CASE("a stop token releases a blocked worker") {
+  WorkQueue q;
+  std::stop_source stop;
+  std::thread t([&] { CHECK_FALSE(q.get(stop.get_token()).has_value()); });
+  std::this_thread::sleep_for(10ms);
+  stop.request_stop();
   t.join();
 }

@@ -1,8 +1,8 @@
-#include "operator/work_queue.h"
+#include "core/work_queue.h"
 
 #include <algorithm>
 
-namespace arl::op {
+namespace arl::core {
 
 void WorkQueue::add_locked(const std::string& key) {
   if (processing_.count(key)) {
@@ -51,10 +51,10 @@ void WorkQueue::forget(const std::string& key) {
   failures_.erase(key);
 }
 
-std::optional<std::string> WorkQueue::get() {
+std::optional<std::string> WorkQueue::get(std::stop_token stop) {
   std::unique_lock lock(mu_);
   for (;;) {
-    if (shutdown_) return std::nullopt;
+    if (shutdown_ || stop.stop_requested()) return std::nullopt;
     auto now = Clock::now();
     while (!delayed_.empty() && delayed_.begin()->first <= now) {
       std::string key = delayed_.begin()->second;
@@ -68,8 +68,9 @@ std::optional<std::string> WorkQueue::get() {
       processing_.insert(key);
       return key;
     }
-    if (delayed_.empty()) cv_.wait(lock);
-    else cv_.wait_until(lock, delayed_.begin()->first);
+    // The stop-token waits return when stop is requested.
+    if (delayed_.empty()) cv_.wait(lock, stop, [&] { return shutdown_ || !ready_.empty() || !delayed_.empty(); });
+    else cv_.wait_until(lock, stop, delayed_.begin()->first, [&] { return shutdown_ || !ready_.empty(); });
   }
 }
 
@@ -90,4 +91,4 @@ size_t WorkQueue::size() const {
   return ready_.size() + delayed_.size();
 }
 
-}  // namespace arl::op
+}  // namespace arl::core
