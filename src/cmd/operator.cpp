@@ -54,7 +54,10 @@ void add_operator_command(CLI::App& app) {
     mallopt(M_ARENA_MAX, 2);
 #endif
     if (const char* ns = std::getenv("POD_NAMESPACE"); ns && *ns && lease_ns->count() == 0) flags->opts.leader_namespace = ns;
-    k8s::RestClient client(k8s::load_client_config(flags->kubeconfig, flags->context));
+    k8s::RestOptions rest;
+    rest.max_idle_connections = static_cast<size_t>(flags->opts.workers) * 2;  // workers + pod-create fan-out
+    rest.user_agent = "arl-operator";
+    k8s::RestClient client(k8s::load_client_config(flags->kubeconfig, flags->context), rest);
     op::Operator oper(client, flags->opts, op::sidecar_runner_factory());
     std::stop_source stop;
     stop_on_signals(stop);

@@ -70,7 +70,14 @@ std::optional<std::string> WorkQueue::get(std::stop_token stop) {
     }
     // The stop-token waits return when stop is requested.
     if (delayed_.empty()) cv_.wait(lock, stop, [&] { return shutdown_ || !ready_.empty() || !delayed_.empty(); });
-    else cv_.wait_until(lock, stop, delayed_.begin()->first, [&] { return shutdown_ || !ready_.empty(); });
+    else {
+      // A copy: waiting on a reference into delayed_ reads freed memory once
+      // another thread erases that entry.
+      const Clock::time_point due = delayed_.begin()->first;
+      cv_.wait_until(lock, stop, due, [&] {
+        return shutdown_ || !ready_.empty() || (!delayed_.empty() && delayed_.begin()->first < due);
+      });
+    }
   }
 }
 

@@ -1,6 +1,9 @@
 #include "operator/operator.h"
 
 #include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <thread>
 #include <vector>
@@ -225,7 +228,17 @@ void Operator::run(std::stop_token stop) {
   std::vector<std::thread> workers;
   for (int i = 0; i < std::max(1, m.opts.workers); ++i) workers.emplace_back([&m] { m.work(); });
 
-  while (!stop.stop_requested() && !lost) std::this_thread::sleep_for(milliseconds(50));
+  auto next_trim = std::chrono::steady_clock::now();
+  while (!stop.stop_requested() && !lost) {
+    std::this_thread::sleep_for(milliseconds(50));
+#if defined(__GLIBC__)
+    // Bursts parse thousands of objects; give the freed memory back.
+    if (std::chrono::steady_clock::now() > next_trim) {
+      malloc_trim(0);
+      next_trim = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    }
+#endif
+  }
 
   m.queue.shutdown();
   for (auto& w : workers) w.join();

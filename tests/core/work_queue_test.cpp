@@ -1,6 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "core/work_queue.h"
 
@@ -45,4 +48,34 @@ TEST_CASE("a stop token releases a blocked worker") {
   std::this_thread::sleep_for(10ms);
   stop.request_stop();
   t.join();
+}
+
+TEST_CASE("an earlier delayed key wakes a worker already waiting for a later one") {
+  WorkQueue q;
+  q.add_after("late", 5s);
+  auto start = std::chrono::steady_clock::now();
+  std::thread t([&] { CHECK(q.get() == "soon"); });
+  std::this_thread::sleep_for(20ms);
+  q.add_after("soon", 10ms);
+  t.join();
+  CHECK(std::chrono::steady_clock::now() - start < 2s);
+}
+
+TEST_CASE("many workers and delayed keys together: every key is handed out once per add") {
+  WorkQueue q;
+  std::atomic<int> handled{0};
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 8; ++w)
+    workers.emplace_back([&] {
+      while (auto k = q.get()) {
+        ++handled;
+        q.done(*k);
+      }
+    });
+  for (int i = 0; i < 2000; ++i) q.add_after("k" + std::to_string(i), std::chrono::milliseconds(i % 7));
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (handled < 2000 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
+  q.shutdown();
+  for (auto& w : workers) w.join();
+  CHECK(handled == 2000);
 }
