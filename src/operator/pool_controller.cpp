@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <atomic>
 #include <future>
 #include <vector>
 
@@ -60,10 +61,13 @@ void create_pods(Context& ctx, const json& pool, int64_t count) {
   std::vector<std::future<void>> workers;
   std::atomic<int64_t> next{0};
   std::mutex err_mu;
-  std::string first_error;
+  std::atomic<bool> failed{false};
+  Error first_error(ErrorCode::internal, "");
   for (int64_t w = 0; w < parallel; ++w) {
     workers.push_back(std::async(std::launch::async, [&] {
-      while (next.fetch_add(1) < count) {
+      // The first failure stops the fan-out: the rest would fail alike
+      // (quota, a terminating namespace) and only load the API server.
+      while (!failed && next.fetch_add(1) < count) {
         for (int attempt = 0; attempt < 3; ++attempt) {
           try {
             json created = ctx.api.create(res::pods, ns, build_pool_pod(pool, opts));
@@ -73,7 +77,8 @@ void create_pods(Context& ctx, const json& pool, int64_t count) {
           } catch (const Error& e) {
             if (e.code() == ErrorCode::already_exists) continue;  // name clash: new suffix
             std::lock_guard lock(err_mu);
-            if (first_error.empty()) first_error = e.what();
+            if (!failed) first_error = e;
+            failed = true;
             break;
           }
         }
@@ -81,7 +86,7 @@ void create_pods(Context& ctx, const json& pool, int64_t count) {
     }));
   }
   for (auto& w : workers) w.get();
-  if (!first_error.empty()) throw Error(ErrorCode::unavailable, "creating pool pods: " + first_error);
+  if (failed) throw Error(first_error.code(), std::string("creating pool pods: ") + first_error.what());
 }
 
 }  // namespace
@@ -103,7 +108,15 @@ Result reconcile_pool(Context& ctx, const std::string& ns, const std::string& na
     ctx.api.remove(res::pods, ns, pod_name, opts);
     ctx.cache.erase(res::pods, ns, pod_name);
   }
-  if (plan.to_create > 0) create_pods(ctx, pool, plan.to_create);
+  if (plan.to_create > 0) {
+    try {
+      create_pods(ctx, pool, plan.to_create);
+    } catch (const Error& e) {
+      // The namespace is going away and takes the pool with it: nothing to retry.
+      if (e.code() == ErrorCode::forbidden && std::string(e.what()).find("being terminated") != std::string::npos) return {};
+      throw;
+    }
+  }
 
   core::WarmPoolStatus st;
   st.ready_replicas = plan.ready;

@@ -124,3 +124,22 @@ TEST_CASE("plan_pool arithmetic") {
   PoolPlan zero = plan_pool(0, pods);
   CHECK(zero.to_delete.size() == 3);
 }
+
+TEST_CASE("a refused pod create stops the fan-out; a terminating namespace is not retried") {
+  Fixture f;
+  f.ctx->config.create_parallelism = 1;
+  f.make_pool("py", 10);
+  int attempts = 0;
+  std::string message = "pods \"x\" is forbidden: exceeded quota";
+  f.kube.set_hook([&](const std::string& verb, const arl::k8s::Resource& r, const std::string&, const std::string&) {
+    if (verb == "create" && r.plural == "pods") {
+      ++attempts;
+      throw arl::Error(arl::ErrorCode::forbidden, message);
+    }
+  });
+  CHECK_THROWS_AS(reconcile_pool(*f.ctx, "default", "py"), arl::Error);
+  CHECK(attempts == 1);
+  message = "unable to create new content in namespace default because it is being terminated";
+  CHECK_NOTHROW(reconcile_pool(*f.ctx, "default", "py"));
+  CHECK(attempts == 2);
+}
