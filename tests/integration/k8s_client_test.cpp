@@ -271,9 +271,10 @@ TEST_CASE("k8s client: watch sees add/modify/delete and stops promptly") {
   c.create(resources::pods, ns.name, pod("w"));
   c.patch(resources::pods, ns.name, "w", PatchType::merge, {{"metadata", {{"labels", {{"x", "1"}}}}}});
   c.remove(resources::pods, ns.name, "w", {.grace_period_seconds = 0});
+  // A graceful delete may first arrive as a MODIFIED (deletionTimestamp set).
   CHECK(eventually([&] {
     std::lock_guard lk(mu);
-    return seen.size() >= 3;
+    return seen.size() >= 3 && seen.back().first == WatchEvent::Type::deleted;
   }));
   auto t0 = std::chrono::steady_clock::now();
   stop.request_stop();
