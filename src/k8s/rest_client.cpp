@@ -7,6 +7,10 @@
 
 #include <csignal>
 #include <fstream>
+#include <cstdlib>
+#include <unistd.h>
+#include <cstring>
+#include <cerrno>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -63,7 +67,6 @@ json parse_body(const std::string& body, const std::string& what) {
 
 struct X509Deleter { void operator()(X509* x) const { X509_free(x); } };
 struct PKeyDeleter { void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); } };
-struct StoreDeleter { void operator()(X509_STORE* s) const { X509_STORE_free(s); } };
 
 }  // namespace
 
@@ -73,7 +76,12 @@ struct RestClient::Pool {
   std::vector<std::unique_ptr<httplib::ClientImpl>> idle;
   std::unique_ptr<X509, X509Deleter> cert;
   std::unique_ptr<EVP_PKEY, PKeyDeleter> key;
-  std::unique_ptr<X509_STORE, StoreDeleter> ca;
+  // The CA bundle as a private file, so each connection's SSL_CTX loads just
+  // these certificates (see make_client).
+  std::string ca_file;
+  ~Pool() {
+    if (!ca_file.empty()) ::unlink(ca_file.c_str());
+  }
 };
 
 RestClient::RestClient(ClusterConfig cfg, RestOptions opts)
@@ -119,15 +127,20 @@ RestClient::RestClient(ClusterConfig cfg, RestOptions opts)
     if (!pool_->key) throw Error(ErrorCode::invalid, cfg_.source + ": client-key is not a PEM private key");
   }
   if (!cfg_.ca_pem.empty()) {
-    pool_->ca.reset(X509_STORE_new());
     std::unique_ptr<BIO, decltype(&BIO_free)> b(BIO_new_mem_buf(cfg_.ca_pem.data(), static_cast<int>(cfg_.ca_pem.size())), BIO_free);
     int n = 0;
     while (X509* x = PEM_read_bio_X509(b.get(), nullptr, nullptr, nullptr)) {
-      X509_STORE_add_cert(pool_->ca.get(), x);
       X509_free(x);
       ++n;
     }
     if (n == 0) throw Error(ErrorCode::invalid, cfg_.source + ": certificate-authority holds no PEM certificate");
+    char path[] = "/tmp/arl-ca-XXXXXX";
+    int fd = ::mkstemp(path);
+    if (fd < 0) throw Error(ErrorCode::internal, std::string("cannot write the CA bundle to /tmp: ") + std::strerror(errno));
+    bool written = ::write(fd, cfg_.ca_pem.data(), cfg_.ca_pem.size()) == static_cast<ssize_t>(cfg_.ca_pem.size());
+    ::close(fd);
+    pool_->ca_file = path;
+    if (!written) throw Error(ErrorCode::internal, "cannot write the CA bundle to " + pool_->ca_file);
   }
   token_ = cfg_.token;
   token_read_ = Clock::now();
@@ -139,11 +152,12 @@ std::unique_ptr<httplib::ClientImpl> RestClient::make_client(std::chrono::millis
   std::unique_ptr<httplib::ClientImpl> cli;
   if (tls_) {
     auto ssl = std::make_unique<httplib::SSLClient>(host_, port_, pool_->cert.get(), pool_->key.get());
-    if (pool_->ca) {
-      // The SSL_CTX takes ownership of one reference.
-      X509_STORE_up_ref(pool_->ca.get());
-      ssl->set_ca_cert_store(pool_->ca.get());
-    }
+    // A CA path, never a shared X509_STORE: with no path, httplib's first
+    // connect calls SSL_CTX_set_default_verify_paths, which loads the whole
+    // system bundle into the store and adds lookups to it without a lock
+    // (a shared store is corrupted by concurrent connects). With the path,
+    // each connection trusts exactly the kubeconfig's CA, as kubectl does.
+    if (!pool_->ca_file.empty()) ssl->set_ca_cert_path(pool_->ca_file.c_str());
     ssl->enable_server_certificate_verification(!cfg_.insecure_skip_tls_verify);
     cli = std::move(ssl);
   } else {

@@ -41,13 +41,28 @@ std::pair<std::string, int> split_addr(const std::string& addr) {
   return {host, port};
 }
 
-// Controllers read a pod's metadata and status only; its spec (the injected
-// containers, env, probes, volumes) is most of its size, so it is not cached.
+// Controllers read a pod's identity, labels, owners, phase, IP and Ready
+// condition only; the rest (spec with the injected containers, container
+// statuses, annotations) is most of its size, so it is not cached.
 k8s::InformerOptions pod_informer_options(const std::string& ns) {
   k8s::InformerOptions o;
   o.ns = ns;
   o.label_selector = std::string(labels::kWarmPool);
-  o.transform = [](json& pod) { pod.erase("spec"); };
+  o.transform = [](json& pod) {
+    pod.erase("spec");
+    if (pod.contains("metadata")) pod["metadata"].erase("annotations");
+    if (!pod.contains("status") || !pod["status"].is_object()) return;
+    json& st = pod["status"];
+    json kept = json::object();
+    for (const char* key : {"phase", "podIP"})
+      if (st.contains(key)) kept[key] = st[key];
+    if (st.contains("conditions") && st["conditions"].is_array()) {
+      kept["conditions"] = json::array();
+      for (const auto& c : st["conditions"])
+        if (c.value("type", "") == "Ready") kept["conditions"].push_back({{"type", "Ready"}, {"status", c.value("status", "")}});
+    }
+    st = std::move(kept);
+  };
   return o;
 }
 
