@@ -14,6 +14,7 @@
 #include "cmd/plugin_proxy.h"
 #include "cmd/plugin_sandbox.h"
 #include "cmd/plugin_wait.h"
+#include "core/base64.h"
 #include "core/duration.h"
 #include "core/error.h"
 #include "k8s/kubeconfig.h"
@@ -115,7 +116,7 @@ void copy_from_sandbox(PluginContext& ctx, const RemotePath& remote, const std::
     r = exec_collect(ctx, target, {"cat", remote.path});
     bytes = r.stdout_data;
   } else if (r.exit_code == 0) {
-    bytes = k8s::base64_decode(r.stdout_data, "base64 output of " + remote.path);
+    bytes = core::base64_decode(r.stdout_data, "base64 output of " + remote.path);
   }
   if (r.exit_code != 0) {
     auto msg = r.stderr_data;

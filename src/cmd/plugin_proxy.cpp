@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "core/base64.h"
 #include "core/error.h"
 #include "core/names.h"
 #include "k8s/kubeconfig.h"
@@ -46,7 +47,7 @@ SandboxTarget resolve_sandbox(PluginContext& ctx, const std::string& ns, const s
   auto data = secret->value("/data/token"_json_pointer, std::string());
   if (data.empty())
     throw Error(ErrorCode::invalid, fmt::format("secret \"{}\" has no key \"token\"", secret_name));
-  t.token = k8s::base64_decode(data, "secret " + secret_name + " data.token");
+  t.token = core::base64_decode(data, "secret " + secret_name + " data.token");
   return t;
 }
 
@@ -145,7 +146,7 @@ void write_remote_file(PluginContext& ctx, const SandboxTarget& t, const std::st
                        unsigned mode) {
   core::FileWriteRequest req;
   req.path = path;
-  req.content = base64_encode(bytes);
+  req.content = core::base64_encode(bytes);
   req.encoding = "base64";
   req.mode = mode;
   json body = req;
@@ -159,30 +160,6 @@ void signal_remote(PluginContext& ctx, const SandboxTarget& t, int pid, const st
   auto resp = ctx.rest().raw("POST", proxy_path(t.ns, t.pod, "signal"), body.dump(), "application/json",
                              token_header(t));
   if (resp.status < 200 || resp.status >= 300) throw proxy_error(resp.status, resp.body, t);
-}
-
-std::string base64_encode(std::string_view bytes) {
-  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    uint32_t n = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += kAlphabet[(n >> 6) & 63];
-    out += kAlphabet[n & 63];
-  }
-  size_t rest = bytes.size() - i;
-  if (rest) {
-    uint32_t n = uint8_t(bytes[i]) << 16;
-    if (rest == 2) n |= uint8_t(bytes[i + 1]) << 8;
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += rest == 2 ? kAlphabet[(n >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
 }
 
 }  // namespace arl::cmd

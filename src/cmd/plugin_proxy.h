@@ -82,7 +82,5 @@ void write_remote_file(PluginContext& ctx, const SandboxTarget& t, const std::st
 /// POST /signal to a process the executor started.
 void signal_remote(PluginContext& ctx, const SandboxTarget& t, int pid, const std::string& signal);
 
-/// Base64 with padding (standard alphabet).
-std::string base64_encode(std::string_view bytes);
 
 }  // namespace arl::cmd

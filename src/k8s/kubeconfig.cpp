@@ -9,38 +9,11 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "core/base64.h"
 #include "core/error.h"
 
 namespace arl::k8s {
 namespace fs = std::filesystem;
-
-std::string base64_decode(const std::string& in, const std::string& what) {
-  auto val = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+' || c == '-') return 62;  // '-' and '_': URL-safe variant
-    if (c == '/' || c == '_') return 63;
-    return -1;
-  };
-  std::string out;
-  out.reserve(in.size() * 3 / 4);
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    if (c == '=') break;
-    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-    int v = val(c);
-    if (v < 0) throw Error(ErrorCode::invalid, what + ": not valid base64 (character '" + std::string(1, c) + "')");
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  return out;
-}
 
 namespace {
 
@@ -115,7 +88,7 @@ std::string str(const YAML::Node& n, const char* key) {
 // `<key>-data` (base64) wins over `<key>` (a file path), as in kubectl.
 std::string data_or_file(const Entry& e, const std::string& key, const std::string& where) {
   std::string data = str(e.node, (key + "-data").c_str());
-  if (!data.empty()) return base64_decode(data, e.file.string() + ": " + where + "." + key + "-data");
+  if (!data.empty()) return core::base64_decode(data, e.file.string() + ": " + where + "." + key + "-data");
   std::string path = str(e.node, key.c_str());
   if (path.empty()) return "";
   fs::path p(path);

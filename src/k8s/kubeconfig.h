@@ -34,8 +34,5 @@ ClusterConfig in_cluster_config(const std::string& sa_dir = "/var/run/secrets/ku
 /// $KUBECONFIG, else ~/.kube/config if it exists, else in-cluster.
 ClusterConfig load_client_config(const std::string& kubeconfig = "", const std::string& context = "");
 
-/// Base64 (standard alphabet, padding optional, whitespace ignored).
-/// Throws arl::Error{invalid} on a bad character; `what` names the field.
-std::string base64_decode(const std::string& in, const std::string& what = "base64 data");
 
 }  // namespace arl::k8s

@@ -17,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include "core/base64.h"
 #include "core/error.h"
 #include "k8s/kubeconfig.h"
 #include "localnode/ip_allocator.h"
@@ -412,12 +413,12 @@ struct NodeAgent::Impl {
       const json fields = obj->value("data", json::object());
       for (auto& [k, v] : fields.items()) {
         if (!v.is_string()) continue;
-        data[k] = secret ? k8s::base64_decode(v.get<std::string>(), kind + " " + name + " data." + k) : v.get<std::string>();
+        data[k] = secret ? core::base64_decode(v.get<std::string>(), kind + " " + name + " data." + k) : v.get<std::string>();
       }
       if (!secret) {
         const json binary = obj->value("binaryData", json::object());
         for (auto& [k, v] : binary.items()) {
-          if (v.is_string()) data[k] = k8s::base64_decode(v.get<std::string>(), "ConfigMap " + name + " binaryData." + k);
+          if (v.is_string()) data[k] = core::base64_decode(v.get<std::string>(), "ConfigMap " + name + " binaryData." + k);
         }
       }
       std::lock_guard lk(cache_mu);

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "core/base64.h"
 #include "core/error.h"
 #include "core/names.h"
 #include "core/types.h"
@@ -26,7 +27,7 @@ std::string ensure_pool_token(Context& ctx, const json& pool) {
   if (auto t = ctx.tokens.get(key); !t.empty()) return t;
   auto read = [&](const json& secret) -> std::string {
     if (secret.contains("data") && secret["data"].contains(kPoolSecretKey)) {
-      return k8s::base64_decode(secret["data"][std::string(kPoolSecretKey)].get<std::string>(), "secret data");
+      return core::base64_decode(secret["data"][std::string(kPoolSecretKey)].get<std::string>(), "secret data");
     }
     if (secret.contains("stringData")) return secret["stringData"].value(std::string(kPoolSecretKey), "");
     return "";

@@ -8,19 +8,11 @@
 #include <cstring>
 #include <filesystem>
 
+#include "core/base64.h"
 #include "core/error.h"
 
 namespace arl::sidecar {
 namespace {
-
-int b64_value(unsigned char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+' || c == '-') return 62;  // '-' and '_': the URL-safe alphabet
-  if (c == '/' || c == '_') return 63;
-  return -1;
-}
 
 [[noreturn]] void io_error(const std::string& what, const std::string& path, int err) {
   auto code = (err == EACCES || err == EPERM || err == EROFS) ? ErrorCode::forbidden : ErrorCode::internal;
@@ -29,33 +21,8 @@ int b64_value(unsigned char c) {
 
 }  // namespace
 
-std::string base64_decode(std::string_view in) {
-  std::string out;
-  out.reserve(in.size() * 3 / 4);
-  unsigned acc = 0;
-  int bits = 0;
-  bool padding = false;
-  for (unsigned char c : in) {
-    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-    if (c == '=') {
-      padding = true;
-      continue;
-    }
-    int v = b64_value(c);
-    if (v < 0 || padding) throw Error(ErrorCode::invalid, "content: not valid base64 (encoding is \"base64\")");
-    acc = (acc << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
-    }
-  }
-  if (bits >= 6) throw Error(ErrorCode::invalid, "content: truncated base64 (encoding is \"base64\")");
-  return out;
-}
-
 core::FileWriteResponse write_file_atomically(const std::string& path, const core::FileWriteRequest& req) {
-  const std::string data = req.encoding == "base64" ? base64_decode(req.content) : req.content;
+  const std::string data = req.encoding == "base64" ? core::base64_decode(req.content, "content") : req.content;
   namespace fs = std::filesystem;
   const fs::path p(path);
   if (!p.has_filename()) throw Error(ErrorCode::invalid, "path: \"" + path + "\" names a directory, not a file");

@@ -12,7 +12,5 @@ namespace arl::sidecar {
 /// the field for bad base64, Error{internal}/{forbidden} for I/O failures.
 core::FileWriteResponse write_file_atomically(const std::string& absolute_path, const core::FileWriteRequest& request);
 
-/// Standard base64 (padding optional, whitespace ignored); throws Error{invalid} on "content".
-std::string base64_decode(std::string_view in);
 
 }  // namespace arl::sidecar

@@ -10,6 +10,7 @@
 #include "cmd/plugin_proxy.h"
 #include "cmd/plugin_sandbox.h"
 #include "cmd/plugin_task.h"
+#include "core/base64.h"
 #include "k8s/kubeconfig.h"
 #include "plugin_harness.h"
 
@@ -294,9 +295,9 @@ TEST_CASE("streamed exec events are printed as they arrive, whatever the chunkin
 TEST_CASE("base64 round-trips binary data") {
   for (std::string s : {std::string(""), std::string("a"), std::string("ab"), std::string("abc"),
                         std::string("\0\xff\x10 binary\n", 11)}) {
-    CHECK(k8s::base64_decode(base64_encode(s)) == s);
+    CHECK(core::base64_decode(core::base64_encode(s)) == s);
   }
-  CHECK(base64_encode("hello") == "aGVsbG8=");
+  CHECK(core::base64_encode("hello") == "aGVsbG8=");
 }
 
 TEST_CASE("the embedded manifests are manifests/ in kustomization order") {

@@ -7,6 +7,7 @@
 
 #include <unistd.h>
 
+#include "core/base64.h"
 #include "core/error.h"
 
 #include "k8s/kubeconfig.h"
@@ -48,10 +49,10 @@ struct EnvGuard {
 }  // namespace
 
 TEST_CASE("base64_decode handles padding, whitespace and bad input") {
-  CHECK(base64_decode("aGVsbG8=") == "hello");
-  CHECK(base64_decode("aGVs\nbG8") == "hello");
-  CHECK(base64_decode("YQ==") == "a");
-  CHECK_THROWS_AS(base64_decode("a*b"), Error);
+  CHECK(core::base64_decode("aGVsbG8=") == "hello");
+  CHECK(core::base64_decode("aGVs\nbG8") == "hello");
+  CHECK(core::base64_decode("YQ==") == "a");
+  CHECK_THROWS_AS(core::base64_decode("a*b"), Error);
 }
 
 TEST_CASE("kubeconfig with inline data, token and context namespace") {
