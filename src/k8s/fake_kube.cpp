@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include "core/types.h"
 #include "k8s/label_selector.h"
 #include "k8s/status_error.h"
 
@@ -35,15 +36,6 @@ std::string obj_ref(const Resource& r, const std::string& name) {
 Error conflict(const Resource& r, const std::string& name) {
   return Error(ErrorCode::conflict, "Operation cannot be fulfilled on " + obj_ref(r, name) +
                                         ": the object has been modified; please apply your changes to the latest version and try again");
-}
-
-std::string now_rfc3339() {
-  std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 std::string random_suffix() {
@@ -234,7 +226,7 @@ json FakeKube::create(const Resource& r, const std::string& ns_arg, const json& 
   m["uid"] = "fake-uid-" + std::to_string(++uid_);
   m["resourceVersion"] = std::to_string(++rv_);
   m["generation"] = 1;
-  m["creationTimestamp"] = now_rfc3339();
+  m["creationTimestamp"] = core::now_rfc3339();
   if (has_status_subresource(r)) {
     obj.erase("status");
     if (r.plural == "pods" && r.group.empty()) obj["status"] = {{"phase", "Pending"}};

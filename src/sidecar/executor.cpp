@@ -19,6 +19,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "core/types.h"
 
 extern char** environ;
 
@@ -119,15 +120,6 @@ size_t utf8_complete_prefix(std::string_view d) {
   return n;
 }
 
-std::string now_rfc3339() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char b[32];
-  std::strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return b;
-}
-
 Executor::Executor(ExecutorOptions options) : options_(std::move(options)) {
   while (options_.workdir.size() > 1 && options_.workdir.back() == '/') options_.workdir.pop_back();
   for (char** e = environ; e && *e; ++e) {
@@ -186,7 +178,7 @@ int Executor::spawn_registered(const SpawnSpec& spec, const std::vector<std::str
   Entry e;
   e.command = command;
   e.background = background;
-  e.started_at = now_rfc3339();
+  e.started_at = core::now_rfc3339();
   table_[pid] = std::move(e);
   groups_.insert(pid);
   return pid;

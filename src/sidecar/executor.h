@@ -102,6 +102,5 @@ int exit_code_from_wait_status(int status);
 /// Length of the longest prefix of `data` that does not end inside a UTF-8
 /// sequence, so streamed chunks never split a character.
 size_t utf8_complete_prefix(std::string_view data);
-std::string now_rfc3339();
 
 }  // namespace arl::sidecar

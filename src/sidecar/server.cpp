@@ -12,6 +12,7 @@
 #include <httplib.h>
 
 #include "core/error.h"
+#include "core/types.h"
 #include "sidecar/files.h"
 #include "sidecar/spawn.h"
 
@@ -76,7 +77,7 @@ std::string status_text(int status) {
 }  // namespace
 
 void log_line(const char* level, const std::string& msg, const json& fields) {
-  json j = {{"ts", now_rfc3339()}, {"level", level}, {"msg", msg}};
+  json j = {{"ts", core::now_rfc3339()}, {"level", level}, {"msg", msg}};
   if (fields.is_object())
     for (const auto& [k, v] : fields.items()) j[k] = v;
   std::string line = dump(j);
