@@ -2,7 +2,9 @@
 // What controllers read. In production an informer-backed cache (no API
 // round trip on reads); in unit tests a pass-through to the in-memory
 // FakeKube. Controllers apply their own writes with upsert() so the next
-// reconcile never acts on a state older than what it just wrote.
+// reconcile never acts on a state older than what it just wrote. Deletions
+// need no such step: they arrive through the watch, and deleting an object
+// again before then finds it gone (KubeApi::remove returns false).
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,7 +26,6 @@ class Cache {
   virtual std::vector<Obj> list(const k8s::Resource& r, const std::string& ns, const std::string& label_key = "",
                                 const std::string& label_value = "") = 0;
   virtual void upsert(const k8s::Resource& r, const nlohmann::json& obj) = 0;
-  virtual void erase(const k8s::Resource& r, const std::string& ns, const std::string& name) = 0;
 };
 
 /// Reads straight from the API (used with FakeKube in unit tests).
@@ -43,7 +44,6 @@ class PassThroughCache : public Cache {
     return out;
   }
   void upsert(const k8s::Resource&, const nlohmann::json&) override {}
-  void erase(const k8s::Resource&, const std::string&, const std::string&) override {}
 
  private:
   k8s::KubeApi& api_;

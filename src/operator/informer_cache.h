@@ -18,11 +18,6 @@ class InformerCache : public Cache {
     return key.empty() ? store(r).list_ptrs(ns) : store(r).list_ptrs(ns, key, value);
   }
   void upsert(const k8s::Resource& r, const nlohmann::json& obj) override { store(r).upsert(obj); }
-  void erase(const k8s::Resource& r, const std::string& ns, const std::string& name) override {
-    // Deletions arrive through the watch; reading a terminating object
-    // until then is harmless, as every controller skips those.
-    (void)r, (void)ns, (void)name;
-  }
 
  private:
   k8s::Store& store(const k8s::Resource& r) { return informers_.at(r.plural)->store(); }

@@ -107,7 +107,6 @@ Result reconcile_pool(Context& ctx, const std::string& ns, const std::string& na
     k8s::DeleteOptions opts;
     opts.grace_period_seconds = 0;
     ctx.api.remove(res::pods, ns, pod_name, opts);
-    ctx.cache.erase(res::pods, ns, pod_name);
   }
   if (plan.to_create > 0) {
     try {

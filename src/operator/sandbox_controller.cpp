@@ -38,7 +38,6 @@ void delete_pod(Context& ctx, const std::string& ns, const std::string& pod) {
   k8s::DeleteOptions opts;
   opts.grace_period_seconds = 0;
   ctx.api.remove(res::pods, ns, pod, opts);
-  ctx.cache.erase(res::pods, ns, pod);
 }
 
 // Pending -> Ready: take an idle ready pod with an optimistic-concurrency
@@ -87,7 +86,6 @@ Result expire_after(Context& ctx, const core::Sandbox& sb, const std::string& si
   int64_t left = *start + *sb.spec.ttl_seconds_after_finished - now;
   if (left > 0) return {milliseconds(left * 1000 + 50)};
   ctx.api.remove(res::sandboxes, sb.metadata.namespace_, sb.metadata.name);
-  ctx.cache.erase(res::sandboxes, sb.metadata.namespace_, sb.metadata.name);
   return {};
 }
 

@@ -63,7 +63,6 @@ Result reconcile_task(Context& ctx, const std::string& ns, const std::string& na
     int64_t left = *done + *t.spec.ttl_seconds_after_finished - now_seconds();
     if (left > 0) return {milliseconds(left * 1000 + 50)};
     ctx.api.remove(res::tasks, ns, name);
-    ctx.cache.erase(res::tasks, ns, name);
     return {};
   }
 
