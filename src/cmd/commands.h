@@ -10,12 +10,6 @@ class App;
 
 namespace arl::cmd {
 
-/// Thrown by a command that must exit with a specific status (e.g. `sandbox
-/// exec` returns the remote command's exit code, as `kubectl exec` does).
-struct ExitStatus {
-  int code;
-};
-
 int run_main(int argc, char** argv);
 
 void add_version_command(CLI::App& app);
@@ -24,8 +18,5 @@ void add_sidecar_command(CLI::App& app);
 void add_exec_local_command(CLI::App& sidecar_cmd);
 void add_operator_command(CLI::App& app);
 void add_localnode_command(CLI::App& app);
-/// The kubectl plugin's commands (pool, sandbox, task, install, ...). Help
-/// texts say `kubectl arl ...`.
-void add_plugin_commands(CLI::App& app);
 
 }  // namespace arl::cmd

@@ -7,6 +7,7 @@
 
 #include "cmd/commands.h"
 #include "core/error.h"
+#include "kubectl/commands.h"
 
 namespace arl::cmd {
 namespace {
@@ -39,7 +40,7 @@ int run_main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough(false);
   if (plugin) {
-    add_plugin_commands(app);
+    kubectl::add_plugin_commands(app);
   } else {
     add_version_command(app);
     add_sidecar_command(app);
@@ -48,7 +49,7 @@ int run_main(int argc, char** argv) {
     auto* kubectl = app.add_subcommand("kubectl", "Run as the kubectl plugin (same as invoking kubectl-arl)");
     kubectl->name("kubectl");
     kubectl->require_subcommand(1);
-    add_plugin_commands(*kubectl);
+    kubectl::add_plugin_commands(*kubectl);
   }
   try {
     app.parse(argc, argv);

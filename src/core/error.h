@@ -32,4 +32,12 @@ class Error : public std::runtime_error {
 
 std::string_view to_string(ErrorCode code);
 
+/// Thrown by a command that must exit with a specific status (e.g. `sandbox
+/// exec` returns the remote command's exit code, as `kubectl exec` does).
+/// Not an Error: it is an outcome, and run_main() alone turns it into the
+/// process's exit status.
+struct ExitStatus {
+  int code;
+};
+
 }  // namespace arl

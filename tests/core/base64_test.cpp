@@ -18,3 +18,12 @@ TEST_CASE("base64: both alphabets, and errors name the field") {
     }
   }
 }
+
+TEST_CASE("base64 round-trips binary data of every padding length") {
+  for (std::string s : {std::string(""), std::string("a"), std::string("ab"), std::string("abc"),
+                        std::string("\0\xff\x10 binary\n", 11)}) {
+    CAPTURE(s.size());
+    CHECK(base64_decode(base64_encode(s), "x") == s);
+  }
+  CHECK(base64_encode("hello") == "aGVsbG8=");
+}

@@ -1,4 +1,4 @@
-#include "cmd/plugin_proxy.h"
+#include "kubectl/proxy.h"
 
 #include <ostream>
 #include <sstream>
@@ -12,7 +12,7 @@
 #include "k8s/rest_client.h"
 #include "k8s/status_error.h"
 
-namespace arl::cmd {
+namespace arl::kubectl {
 
 using nlohmann::json;
 
@@ -162,4 +162,4 @@ void signal_remote(PluginContext& ctx, const SandboxTarget& t, int pid, const st
   if (resp.status < 200 || resp.status >= 300) throw proxy_error(resp.status, resp.body, t);
 }
 
-}  // namespace arl::cmd
+}  // namespace arl::kubectl

@@ -1,4 +1,4 @@
-#include "cmd/plugin_context.h"
+#include "kubectl/context.h"
 
 #include <unistd.h>
 
@@ -11,7 +11,7 @@
 #include "k8s/kubeconfig.h"
 #include "k8s/rest_client.h"
 
-namespace arl::cmd {
+namespace arl::kubectl {
 
 PluginContext::PluginContext() : out_(&std::cout), err_(&std::cerr), interactive_(::isatty(STDERR_FILENO) == 1) {}
 PluginContext::~PluginContext() = default;
@@ -95,4 +95,4 @@ void add_all_namespaces_flag(CLI::App& cmd, PluginContext& ctx) {
   cmd.add_flag("-A,--all-namespaces", ctx.flags.all_namespaces, "List across all namespaces");
 }
 
-}  // namespace arl::cmd
+}  // namespace arl::kubectl

@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "cmd/plugin_output.h"
+#include "kubectl/output.h"
 #include "k8s/kube_api.h"
 
 namespace CLI {
@@ -18,7 +18,7 @@ namespace arl::k8s {
 class RestClient;
 }
 
-namespace arl::cmd {
+namespace arl::kubectl {
 
 struct GlobalFlags {
   std::string namespace_;   // -n; empty: the kubeconfig context's namespace
@@ -92,4 +92,4 @@ void add_completion_command(CLI::App& app);
 /// The bash/zsh script `completion` prints, from the command tree under `root`.
 std::string completion_script(const CLI::App& root, const std::string& shell);
 
-}  // namespace arl::cmd
+}  // namespace arl::kubectl

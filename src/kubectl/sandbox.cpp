@@ -2,16 +2,16 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "cmd/plugin_common.h"
-#include "cmd/plugin_context.h"
-#include "cmd/plugin_sandbox.h"
-#include "cmd/plugin_wait.h"
+#include "kubectl/common.h"
+#include "kubectl/context.h"
+#include "kubectl/sandbox.h"
+#include "kubectl/wait.h"
 #include "core/duration.h"
 #include "core/error.h"
 #include "core/names.h"
 #include "core/validation.h"
 
-namespace arl::cmd {
+namespace arl::kubectl {
 namespace {
 
 using nlohmann::json;
@@ -129,4 +129,4 @@ void add_sandbox_commands(CLI::App& app, std::shared_ptr<PluginContext> ctx) {
   add_exec_commands(*sandbox, ctx);
 }
 
-}  // namespace arl::cmd
+}  // namespace arl::kubectl

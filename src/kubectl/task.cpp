@@ -12,17 +12,16 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "cmd/commands.h"
-#include "cmd/plugin_common.h"
-#include "cmd/plugin_context.h"
-#include "cmd/plugin_manifest.h"
-#include "cmd/plugin_proxy.h"
-#include "cmd/plugin_task.h"
-#include "cmd/plugin_wait.h"
+#include "kubectl/common.h"
+#include "kubectl/context.h"
+#include "kubectl/manifest.h"
+#include "kubectl/proxy.h"
+#include "kubectl/task.h"
+#include "kubectl/wait.h"
 #include "core/error.h"
 #include "core/names.h"
 
-namespace arl::cmd {
+namespace arl::kubectl {
 
 using nlohmann::json;
 
@@ -272,4 +271,4 @@ void add_task_commands(CLI::App& app, std::shared_ptr<PluginContext> ctx) {
   del->callback([ctx, del_names] { delete_named(*ctx, k8s::resources::tasks, task_view(), *del_names); });
 }
 
-}  // namespace arl::cmd
+}  // namespace arl::kubectl

@@ -4,15 +4,15 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "cmd/plugin_common.h"
-#include "cmd/plugin_context.h"
-#include "cmd/plugin_manifest.h"
-#include "cmd/plugin_wait.h"
+#include "kubectl/common.h"
+#include "kubectl/context.h"
+#include "kubectl/manifest.h"
+#include "kubectl/wait.h"
 #include "core/error.h"
 #include "core/names.h"
 #include "core/validation.h"
 
-namespace arl::cmd {
+namespace arl::kubectl {
 namespace {
 
 using nlohmann::json;
@@ -165,4 +165,4 @@ void add_pool_commands(CLI::App& app, std::shared_ptr<PluginContext> ctx) {
   del->callback([ctx, del_names] { delete_named(*ctx, k8s::resources::warm_pools, pool_view(), *del_names); });
 }
 
-}  // namespace arl::cmd
+}  // namespace arl::kubectl

@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace arl::cmd {
+namespace arl::kubectl {
 
 using json = nlohmann::json;
 
@@ -64,4 +64,4 @@ const KindView& pool_view();
 const KindView& sandbox_view();
 const KindView& task_view();
 
-}  // namespace arl::cmd
+}  // namespace arl::kubectl

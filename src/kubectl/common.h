@@ -7,11 +7,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cmd/plugin_context.h"
-#include "cmd/plugin_output.h"
+#include "kubectl/context.h"
+#include "kubectl/output.h"
 #include "k8s/kube_api.h"
 
-namespace arl::cmd {
+namespace arl::kubectl {
 
 /// The object, or Error{not_found} worded as kubectl does
 /// (`warmpools.arl.infra.io "p1" not found`).
@@ -34,4 +34,4 @@ std::map<std::string, std::string> parse_key_values(const std::vector<std::strin
 /// `sandbox.arl.infra.io/NAME created` and friends.
 std::string action_line(const KindView& view, const nlohmann::json& obj, const std::string& verb);
 
-}  // namespace arl::cmd
+}  // namespace arl::kubectl

@@ -8,12 +8,11 @@
 
 #include <CLI/CLI.hpp>
 
-#include "cmd/commands.h"
-#include "cmd/plugin_context.h"
+#include "kubectl/context.h"
 #include "core/error.h"
 #include "k8s/fake_kube.h"
 
-namespace arl::cmd::testing {
+namespace arl::kubectl::testing {
 
 struct Harness {
   std::shared_ptr<k8s::FakeKube> kube = std::make_shared<k8s::FakeKube>();
@@ -49,4 +48,4 @@ struct Harness {
   }
 };
 
-}  // namespace arl::cmd::testing
+}  // namespace arl::kubectl::testing

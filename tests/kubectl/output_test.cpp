@@ -1,10 +1,10 @@
 #include <doctest/doctest.h>
 
-#include "cmd/plugin_output.h"
+#include "kubectl/output.h"
 #include "core/error.h"
 #include "core/types.h"
 
-using namespace arl::cmd;
+using namespace arl::kubectl;
 using nlohmann::json;
 
 namespace {

@@ -11,7 +11,7 @@
 
 #include "core/validation.h"
 
-namespace arl::cmd {
+namespace arl::kubectl {
 
 struct SourceDoc {
   nlohmann::json value;
@@ -47,4 +47,4 @@ std::vector<Problem> validate_documents(const std::vector<SourceDoc>& docs,
 /// Throws Error{invalid} listing every problem (one per line) when there are any.
 void throw_if_problems(const std::vector<Problem>& problems);
 
-}  // namespace arl::cmd
+}  // namespace arl::kubectl

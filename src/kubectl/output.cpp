@@ -1,4 +1,4 @@
-#include "cmd/plugin_output.h"
+#include "kubectl/output.h"
 
 #include <algorithm>
 #include <chrono>
@@ -10,7 +10,7 @@
 #include "core/types.h"
 #include "core/yaml.h"
 
-namespace arl::cmd {
+namespace arl::kubectl {
 
 OutputFormat parse_output_format(const std::string& text) {
   if (text.empty() || text == "table") return OutputFormat::table;
@@ -189,4 +189,4 @@ const KindView& task_view() {
   return v;
 }
 
-}  // namespace arl::cmd
+}  // namespace arl::kubectl

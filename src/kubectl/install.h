@@ -5,10 +5,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cmd/plugin_manifest.h"
+#include "kubectl/manifest.h"
 #include "k8s/kube_api.h"
 
-namespace arl::cmd {
+namespace arl::kubectl {
 
 /// The API resource of a manifest from its apiVersion and kind (plural by
 /// English rules, cluster scope for the cluster-wide kinds ARL ships).
@@ -31,4 +31,4 @@ std::string image_version(const std::string& image);
 
 const k8s::Resource& deployments();
 
-}  // namespace arl::cmd
+}  // namespace arl::kubectl

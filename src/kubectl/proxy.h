@@ -10,11 +10,11 @@
 #include <string>
 #include <string_view>
 
-#include "cmd/plugin_context.h"
+#include "kubectl/context.h"
 #include "core/sidecar_protocol.h"
 #include "k8s/watch_decoder.h"
 
-namespace arl::cmd {
+namespace arl::kubectl {
 
 struct SandboxTarget {
   std::string ns;
@@ -83,4 +83,4 @@ void write_remote_file(PluginContext& ctx, const SandboxTarget& t, const std::st
 void signal_remote(PluginContext& ctx, const SandboxTarget& t, int pid, const std::string& signal);
 
 
-}  // namespace arl::cmd
+}  // namespace arl::kubectl

@@ -1,4 +1,4 @@
-#include "cmd/plugin_manifest.h"
+#include "kubectl/manifest.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -12,7 +12,7 @@
 #include "core/error.h"
 #include "core/yaml.h"
 
-namespace arl::cmd {
+namespace arl::kubectl {
 namespace {
 
 // Field paths of every node with its 1-based line, in the notation of
@@ -142,4 +142,4 @@ void throw_if_problems(const std::vector<Problem>& problems) {
   throw Error(ErrorCode::invalid, msg);
 }
 
-}  // namespace arl::cmd
+}  // namespace arl::kubectl

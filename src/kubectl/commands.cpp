@@ -5,10 +5,10 @@
 
 #include <CLI/CLI.hpp>
 
-#include "cmd/commands.h"
-#include "cmd/plugin_context.h"
+#include "kubectl/commands.h"
+#include "kubectl/context.h"
 
-namespace arl::cmd {
+namespace arl::kubectl {
 
 void add_plugin_commands(CLI::App& app, std::shared_ptr<PluginContext> ctx) {
   auto& f = ctx->flags;
@@ -33,4 +33,4 @@ void add_plugin_commands(CLI::App& app, std::shared_ptr<PluginContext> ctx) {
 
 void add_plugin_commands(CLI::App& app) { add_plugin_commands(app, std::make_shared<PluginContext>()); }
 
-}  // namespace arl::cmd
+}  // namespace arl::kubectl

@@ -5,9 +5,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cmd/plugin_context.h"
+#include "kubectl/context.h"
 
-namespace arl::cmd {
+namespace arl::kubectl {
 
 /// The Sandbox `sandbox create` sends: generateName "<pool>-" when `name`
 /// is empty; `ttl` ("1h") becomes spec.ttlSecondsAfterFinished.
@@ -25,4 +25,4 @@ struct RemotePath {
 };
 std::optional<RemotePath> parse_remote_path(const std::string& arg);
 
-}  // namespace arl::cmd
+}  // namespace arl::kubectl

@@ -1,4 +1,4 @@
-#include "cmd/plugin_common.h"
+#include "kubectl/common.h"
 
 #include <ostream>
 
@@ -7,7 +7,7 @@
 #include "core/error.h"
 #include "k8s/status_error.h"
 
-namespace arl::cmd {
+namespace arl::kubectl {
 
 nlohmann::json get_required(k8s::KubeApi& api, const k8s::Resource& r, const std::string& ns,
                             const std::string& name) {
@@ -87,4 +87,4 @@ std::string action_line(const KindView& view, const nlohmann::json& obj, const s
   return qualified_name(view, obj) + " " + verb;
 }
 
-}  // namespace arl::cmd
+}  // namespace arl::kubectl

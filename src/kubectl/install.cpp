@@ -11,16 +11,16 @@
 #include <fmt/format.h>
 
 #include "build_info.h"
-#include "cmd/plugin_admin.h"
-#include "cmd/plugin_common.h"
-#include "cmd/plugin_context.h"
-#include "cmd/plugin_manifest.h"
-#include "cmd/plugin_wait.h"
+#include "kubectl/install.h"
+#include "kubectl/common.h"
+#include "kubectl/context.h"
+#include "kubectl/manifest.h"
+#include "kubectl/wait.h"
 #include "core/error.h"
 #include "core/yaml.h"
 #include "embedded_manifests.h"
 
-namespace arl::cmd {
+namespace arl::kubectl {
 
 using nlohmann::json;
 namespace fs = std::filesystem;
@@ -263,4 +263,4 @@ void add_admin_commands(CLI::App& app, std::shared_ptr<PluginContext> ctx) {
   un->callback([ctx, dir] { uninstall(*ctx, *dir); });
 }
 
-}  // namespace arl::cmd
+}  // namespace arl::kubectl

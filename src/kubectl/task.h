@@ -5,9 +5,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cmd/plugin_manifest.h"
+#include "kubectl/manifest.h"
 
-namespace arl::cmd {
+namespace arl::kubectl {
 
 /// Where the operator keeps a step's full output in the sandbox pod.
 std::string task_output_path(const std::string& task, const std::string& step, const std::string& stream);
@@ -18,4 +18,4 @@ void prepare_task_documents(std::vector<SourceDoc>& docs, const std::string& san
 /// Succeeded or Failed.
 bool task_finished(const nlohmann::json& task);
 
-}  // namespace arl::cmd
+}  // namespace arl::kubectl

@@ -11,7 +11,7 @@
 
 #include "k8s/kube_api.h"
 
-namespace arl::cmd {
+namespace arl::kubectl {
 
 struct WaitSpec {
   const k8s::Resource* resource = nullptr;
@@ -53,4 +53,4 @@ class InterruptScope {
   State* state_;
 };
 
-}  // namespace arl::cmd
+}  // namespace arl::kubectl

@@ -6,10 +6,10 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "cmd/plugin_context.h"
+#include "kubectl/context.h"
 #include "core/error.h"
 
-namespace arl::cmd {
+namespace arl::kubectl {
 namespace {
 
 void collect(const CLI::App& app, const std::string& path, std::map<std::string, std::string>& tree) {
@@ -62,4 +62,4 @@ void add_completion_command(CLI::App& app) {
   cmd->callback([root, shell] { std::cout << completion_script(*root, *shell); });
 }
 
-}  // namespace arl::cmd
+}  // namespace arl::kubectl

@@ -1,4 +1,4 @@
-#include "cmd/plugin_wait.h"
+#include "kubectl/wait.h"
 
 #include <signal.h>
 
@@ -9,11 +9,10 @@
 
 #include <fmt/format.h>
 
-#include "cmd/commands.h"
 #include "core/duration.h"
 #include "core/error.h"
 
-namespace arl::cmd {
+namespace arl::kubectl {
 namespace {
 
 std::atomic<int> g_sigints{0};
@@ -176,4 +175,4 @@ nlohmann::json wait_for(k8s::KubeApi& api, const WaitSpec& spec) {
                           core::format_duration(spec.timeout), spec.what, state));
 }
 
-}  // namespace arl::cmd
+}  // namespace arl::kubectl

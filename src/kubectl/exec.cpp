@@ -9,18 +9,17 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "cmd/commands.h"
-#include "cmd/plugin_context.h"
-#include "cmd/plugin_proxy.h"
-#include "cmd/plugin_sandbox.h"
-#include "cmd/plugin_wait.h"
+#include "kubectl/context.h"
+#include "kubectl/proxy.h"
+#include "kubectl/sandbox.h"
+#include "kubectl/wait.h"
 #include "core/base64.h"
 #include "core/duration.h"
 #include "core/error.h"
 #include "k8s/kubeconfig.h"
 #include "k8s/rest_client.h"
 
-namespace arl::cmd {
+namespace arl::kubectl {
 
 std::optional<RemotePath> parse_remote_path(const std::string& arg) {
   auto colon = arg.find(':');
@@ -171,4 +170,4 @@ void add_exec_commands(CLI::App& sandbox, std::shared_ptr<PluginContext> ctx) {
   });
 }
 
-}  // namespace arl::cmd
+}  // namespace arl::kubectl

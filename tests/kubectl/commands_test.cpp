@@ -5,18 +5,17 @@
 #include <fstream>
 #include <thread>
 
-#include "cmd/plugin_admin.h"
-#include "cmd/plugin_manifest.h"
-#include "cmd/plugin_proxy.h"
-#include "cmd/plugin_sandbox.h"
-#include "cmd/plugin_task.h"
-#include "core/base64.h"
+#include "kubectl/install.h"
+#include "kubectl/manifest.h"
+#include "kubectl/proxy.h"
+#include "kubectl/sandbox.h"
+#include "kubectl/task.h"
 #include "k8s/kubeconfig.h"
-#include "plugin_harness.h"
+#include "kubectl/harness.h"
 
 using namespace arl;
-using namespace arl::cmd;
-using arl::cmd::testing::Harness;
+using namespace arl::kubectl;
+using arl::kubectl::testing::Harness;
 using nlohmann::json;
 
 namespace {
@@ -290,14 +289,6 @@ TEST_CASE("streamed exec events are printed as they arrive, whatever the chunkin
   CHECK_FALSE(q.finished());
   CHECK_FALSE(q.feed("{\"type\":\"error\",\"message\":\"spawn failed\"}\n"));
   CHECK(q.error() == "spawn failed");
-}
-
-TEST_CASE("base64 round-trips binary data") {
-  for (std::string s : {std::string(""), std::string("a"), std::string("ab"), std::string("abc"),
-                        std::string("\0\xff\x10 binary\n", 11)}) {
-    CHECK(core::base64_decode(core::base64_encode(s)) == s);
-  }
-  CHECK(core::base64_encode("hello") == "aGVsbG8=");
 }
 
 TEST_CASE("the embedded manifests are manifests/ in kustomization order") {
