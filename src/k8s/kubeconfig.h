@@ -6,7 +6,7 @@
 namespace arl::k8s {
 
 struct ClusterConfig {
-  std::string server;                 // https://host:port (no trailing slash)
+  std::string server;                 // https://host:port[/path prefix] (no trailing slash)
   std::string ca_pem;                 // empty: system trust store
   std::string client_cert_pem;
   std::string client_key_pem;

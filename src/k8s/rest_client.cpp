@@ -1,4 +1,5 @@
 #include "k8s/rest_client.h"
+#include "k8s/server_url.h"
 
 #include <httplib.h>
 #include <openssl/bio.h>
@@ -91,32 +92,11 @@ RestClient::RestClient(ClusterConfig cfg, RestOptions opts)
   // failing the request (which is then retried on a new connection).
   static std::once_flag sigpipe_once;
   std::call_once(sigpipe_once, [] { std::signal(SIGPIPE, SIG_IGN); });
-  std::string s = cfg_.server;
-  if (s.rfind("https://", 0) == 0) {
-    s = s.substr(8);
-  } else if (s.rfind("http://", 0) == 0) {
-    tls_ = false;
-    port_ = 80;
-    s = s.substr(7);
-  } else {
-    throw Error(ErrorCode::invalid, cfg_.source + ": server \"" + cfg_.server + "\" must start with https:// or http://");
-  }
-  if (auto slash = s.find('/'); slash != std::string::npos) s = s.substr(0, slash);
-  if (!s.empty() && s[0] == '[') {
-    auto close = s.find(']');
-    host_ = s.substr(1, close - 1);
-    if (close + 1 < s.size() && s[close + 1] == ':') port_ = std::stoi(s.substr(close + 2));
-  } else if (auto colon = s.rfind(':'); colon != std::string::npos) {
-    host_ = s.substr(0, colon);
-    try {
-      port_ = std::stoi(s.substr(colon + 1));
-    } catch (const std::exception&) {
-      throw Error(ErrorCode::invalid, cfg_.source + ": server \"" + cfg_.server + "\" has a bad port");
-    }
-  } else {
-    host_ = s;
-  }
-  if (host_.empty()) throw Error(ErrorCode::invalid, cfg_.source + ": server \"" + cfg_.server + "\" has no host");
+  ServerUrl url = parse_server_url(cfg_.server, cfg_.source);
+  tls_ = url.tls;
+  host_ = std::move(url.host);
+  port_ = url.port;
+  base_path_ = std::move(url.base_path);
 
   if (!cfg_.client_cert_pem.empty()) {
     std::unique_ptr<BIO, decltype(&BIO_free)> b(BIO_new_mem_buf(cfg_.client_cert_pem.data(), static_cast<int>(cfg_.client_cert_pem.size())), BIO_free);
@@ -189,7 +169,7 @@ std::string RestClient::bearer_token() {
 RawResponse RestClient::execute(const Call& c, const Resource* r, const std::string& name) {
   httplib::Request req;
   req.method = c.method;
-  req.path = c.path;
+  req.path = base_path_ + c.path;
   req.headers.emplace("Accept", "application/json");
   req.headers.emplace("User-Agent", opts_.user_agent);
   if (auto t = bearer_token(); !t.empty()) req.headers.emplace("Authorization", "Bearer " + t);
@@ -401,7 +381,7 @@ int RestClient::stream_impl(const std::string& method, const std::string& path, 
   cli->set_keep_alive(false);
   httplib::Request req;
   req.method = method;
-  req.path = path;
+  req.path = base_path_ + path;
   req.headers.emplace("Accept", "application/json");
   req.headers.emplace("User-Agent", opts_.user_agent);
   if (auto t = bearer_token(); !t.empty()) req.headers.emplace("Authorization", "Bearer " + t);

@@ -113,6 +113,7 @@ class RestClient : public KubeApi {
   std::string host_;
   int port_ = 443;
   bool tls_ = true;
+  std::string base_path_;  // the server URL's path prefix; every request goes below it
   std::unique_ptr<Pool> pool_;
   std::atomic<uint64_t> requests_{0};
   std::mutex token_mu_;
