@@ -30,11 +30,19 @@ fi
 echo "setup: apt packages and httplib.h ready"
 
 # Python tools for the e2e tier and the SDK: one venv, cached outside the repo.
+# The SDK is tested with the oldest `kubernetes` its pyproject.toml admits, so a
+# floor set too low fails here instead of on a user's machine.
 venv="${ARL_CACHE:-$HOME/.cache/arl}/venv"
-if [ ! -x "$venv/bin/pytest" ] || ! "$venv/bin/python" -c 'import kubernetes, yaml' 2>/dev/null; then
+k8s_floor="$(sed -nE 's/.*"kubernetes>=([0-9.]+)".*/\1/p' "$root/sdk/python/arl-client/pyproject.toml")"
+[ -n "$k8s_floor" ] || { echo "setup: no kubernetes>=X.Y.Z floor in sdk/python/arl-client/pyproject.toml" >&2; exit 1; }
+if [ ! -x "$venv/bin/pytest" ] || ! "$venv/bin/python" -c 'import yaml' 2>/dev/null; then
   echo "setup: creating python venv $venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --upgrade pip
-  "$venv/bin/pip" install -q pytest pytest-timeout kubernetes pyyaml
+  "$venv/bin/pip" install -q pytest pytest-timeout pyyaml
+fi
+if [ "$("$venv/bin/python" -c 'import kubernetes; print(kubernetes.__version__)' 2>/dev/null)" != "$k8s_floor" ]; then
+  echo "setup: installing kubernetes==$k8s_floor (the SDK's declared floor)"
+  "$venv/bin/pip" install -q "kubernetes==$k8s_floor"
 fi
 echo "setup: python venv ready at $venv"
