@@ -2,7 +2,6 @@
 // trying ARL locally). Local only, not isolated: see src/localnode/node_agent.h.
 #include <signal.h>
 
-#include <iostream>
 #include <stop_token>
 #include <thread>
 
@@ -10,6 +9,7 @@
 
 #include "cmd/commands.h"
 #include "cmd/signals.h"
+#include "core/log.h"
 #include "k8s/kubeconfig.h"
 #include "k8s/rest_client.h"
 #include "localnode/node_agent.h"
@@ -20,10 +20,12 @@ namespace {
 
 struct LocalnodeFlags {
   std::string kubeconfig;
+  std::string log_format = "text";
   localnode::AgentOptions agent;
 };
 
 void run_localnode(const LocalnodeFlags& f) {
+  log::set_format(f.log_format == "json" ? log::Format::json : log::Format::text);
   // Before any thread exists, so only the signal thread sees SIGTERM/SIGINT;
   // pod processes get an empty mask in the child.
   std::stop_source stop;
@@ -62,6 +64,12 @@ void add_localnode_command(CLI::App& app) {
   cmd->add_option("--workers", flags->agent.workers, "pods synced in parallel (API writes in flight)")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));
+  cmd->add_option("--max-pods", flags->agent.max_pods,
+                  "pod capacity the Node reports (default: every address of --pod-cidr)")
+      ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--log-format", flags->log_format, "Log format")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
   cmd->callback([flags] { run_localnode(*flags); });
 }
 

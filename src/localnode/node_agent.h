@@ -2,9 +2,9 @@
 // `arl localnode`: a node agent for machines without a kubelet. LOCAL USE
 // ONLY and NOT ISOLATED: pods run as host processes (as root), sharing one
 // network namespace of the agent's and each having its own mount namespace
-// for its volumes. It registers a Node, binds unscheduled pods to itself,
-// runs each pod's first container, reports status, and finishes graceful
-// deletion as a kubelet would.
+// for its volumes. It registers a Node, binds the unscheduled pods that fit
+// it, runs each pod's first container, reports status, and finishes
+// graceful deletion as a kubelet would.
 #include <chrono>
 #include <memory>
 #include <stop_token>
@@ -21,6 +21,7 @@ struct AgentOptions {
   std::string state_dir = "/tmp/arl-localnode";
   std::string arl_binary;  // empty: this executable
   int workers = 16;        // API writes are the bottleneck: several in flight
+  int max_pods = 0;        // reported capacity; 0: every address of the pod CIDR
   std::chrono::seconds lease_interval{10};
   std::chrono::seconds max_grace{2};
   /// How long a pod may take to pass its readiness probe before Running is

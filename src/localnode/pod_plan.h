@@ -1,7 +1,7 @@
 #pragma once
 // Pure translation of a pod object into the host process the local node runs
 // for it: argv, environment, bind mounts and the readiness probe. No system
-// calls here, so every rule is unit-tested (tests/operator/localnode_*).
+// calls here, so every rule is unit-tested (tests/localnode/pod_plan_test.cpp).
 #include <functional>
 #include <map>
 #include <optional>

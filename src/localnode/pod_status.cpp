@@ -10,18 +10,6 @@ namespace arl::localnode {
 
 namespace {
 
-std::string format_utc(std::chrono::system_clock::time_point t, bool micro) {
-  auto secs = std::chrono::time_point_cast<std::chrono::seconds>(t);
-  std::time_t tt = std::chrono::system_clock::to_time_t(secs);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  if (!micro) return std::string(buf) + "Z";
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(t - secs).count();
-  return fmt::format("{}.{:06d}Z", buf, us);
-}
-
 json condition(const char* type, bool status, const std::string& now, const char* reason = nullptr) {
   json c = {{"type", type}, {"status", status ? "True" : "False"}, {"lastTransitionTime", now}};
   if (reason) c["reason"] = reason;
@@ -30,8 +18,16 @@ json condition(const char* type, bool status, const std::string& now, const char
 
 }  // namespace
 
-std::string rfc3339(std::chrono::system_clock::time_point t) { return format_utc(t, false); }
-std::string rfc3339_micro(std::chrono::system_clock::time_point t) { return format_utc(t, true); }
+std::string rfc3339_micro(std::chrono::system_clock::time_point t) {
+  auto secs = std::chrono::time_point_cast<std::chrono::seconds>(t);
+  std::time_t tt = std::chrono::system_clock::to_time_t(secs);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(t - secs).count();
+  return fmt::format("{}.{:06d}Z", buf, us);
+}
 
 std::string phase_of(const RunState& s) {
   if (!s.exit) return "Running";

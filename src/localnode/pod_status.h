@@ -12,8 +12,6 @@ namespace arl::localnode {
 
 using json = nlohmann::json;
 
-/// RFC 3339 UTC with seconds, as metav1.Time serialises.
-std::string rfc3339(std::chrono::system_clock::time_point t);
 /// RFC 3339 with microseconds, as metav1.MicroTime (Lease renewTime) needs.
 std::string rfc3339_micro(std::chrono::system_clock::time_point t);
 

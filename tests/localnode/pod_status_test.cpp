@@ -30,9 +30,8 @@ std::string cond(const nlohmann::json& status, const std::string& type) {
 }
 }  // namespace
 
-TEST_CASE("localnode: RFC 3339 timestamps") {
+TEST_CASE("localnode: RFC 3339 timestamps with microseconds for the Lease") {
   std::chrono::system_clock::time_point t{std::chrono::seconds{1767323045} + std::chrono::microseconds{1234}};
-  CHECK(rfc3339(t) == "2026-01-02T03:04:05Z");
   CHECK(rfc3339_micro(t) == "2026-01-02T03:04:05.001234Z");
 }
 
