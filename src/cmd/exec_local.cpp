@@ -13,6 +13,7 @@
 #include "core/duration.h"
 #include "core/error.h"
 #include "core/names.h"
+#include "core/read_file.h"
 #include "core/types.h"
 #include "core/validation.h"
 #include "core/yaml.h"
@@ -54,19 +55,6 @@ class LocalRunner : public op::StepRunner {
   std::string workdir_;
   sidecar::Executor executor_;
 };
-
-std::string read_input(const std::string& file) {
-  if (file == "-") {
-    std::stringstream ss;
-    ss << std::cin.rdbuf();
-    return ss.str();
-  }
-  std::ifstream in(file);
-  if (!in) throw Error(ErrorCode::not_found, fmt::format("-f {}: cannot read the file", file));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // Returns whether the task succeeded; prints its status as YAML.
 bool run_one(core::Task& t, const std::string& workdir) {
@@ -113,7 +101,7 @@ void add_exec_local_command(CLI::App& sidecar_cmd) {
   cmd->add_option("-f,--filename", a->file, "Task YAML (several documents allowed; - reads stdin)")->required();
   cmd->add_option("--workdir", a->workdir, "Directory standing in for /workspace (created if missing)")->capture_default_str();
   cmd->callback([a] {
-    auto docs = core::parse_yaml_documents(read_input(a->file), a->file == "-" ? "<stdin>" : a->file);
+    auto docs = core::parse_yaml_documents(core::read_file_or_stdin(a->file, "-f", std::cin), a->file == "-" ? "<stdin>" : a->file);
     std::vector<core::Task> tasks;
     std::string problems;
     for (const auto& d : docs) {

@@ -11,19 +11,14 @@
 
 #include "core/base64.h"
 #include "core/error.h"
+#include "core/read_file.h"
 
 namespace arl::k8s {
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_file(const fs::path& p, const std::string& what) {
-  std::ifstream f(p, std::ios::binary);
-  if (!f) throw Error(ErrorCode::not_found, what + ": cannot read file " + p.string());
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+std::string read_file(const fs::path& p, const std::string& what) { return core::read_file(p.string(), what); }
 
 std::string trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) s.pop_back();

@@ -2,12 +2,36 @@
 
 #include <ostream>
 
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include "core/error.h"
 #include "k8s/status_error.h"
 
 namespace arl::kubectl {
+
+void add_object_commands(CLI::App& group, std::shared_ptr<PluginContext> ctx, const ObjectCommands& kind) {
+  const std::string cmd = "  kubectl arl " + group.get_name();
+  auto* list = add_command(group, "list", "List " + kind.plural,
+                           fmt::format("{0} list\n{0} list -A -o wide\n", cmd));
+  list->alias("ls");
+  add_output_flags(*list, *ctx);
+  add_all_namespaces_flag(*list, *ctx);
+  list->callback([ctx, kind] { print_list(*ctx, kind.resource, kind.view); });
+
+  auto names = std::make_shared<std::vector<std::string>>();
+  auto* get = add_command(group, "get", "Show " + kind.plural,
+                          fmt::format("{0} get {1}\n{0} get {1} -o yaml\n", cmd, kind.example_name));
+  get->add_option("names", *names, "Names of the " + kind.plural)->required();
+  add_output_flags(*get, *ctx);
+  get->callback([ctx, kind, names] { print_get(*ctx, kind.resource, kind.view, *names); });
+
+  auto del_names = std::make_shared<std::vector<std::string>>();
+  auto* del = add_command(group, "delete", kind.delete_description, fmt::format("{} delete {}\n", cmd, kind.example_name));
+  del->alias("rm");
+  del->add_option("names", *del_names, "Names of the " + kind.plural)->required();
+  del->callback([ctx, kind, del_names] { delete_named(*ctx, kind.resource, kind.view, *del_names); });
+}
 
 nlohmann::json get_required(k8s::KubeApi& api, const k8s::Resource& r, const std::string& ns,
                             const std::string& name) {

@@ -2,6 +2,7 @@
 // Small pieces every plugin command group uses: get-or-fail, list/get/delete
 // printing, K=V flags.
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,19 @@ void print_get(PluginContext& ctx, const k8s::Resource& r, const KindView& view,
 /// `delete NAME...`: `warmpool.arl.infra.io "p1" deleted` per object.
 void delete_named(PluginContext& ctx, const k8s::Resource& r, const KindView& view,
                   const std::vector<std::string>& names);
+
+/// What `list`, `get` and `delete` need to know about a kind.
+struct ObjectCommands {
+  const k8s::Resource& resource;
+  KindView view;
+  std::string plural;        // "warm pools": used in the help texts
+  std::string example_name;  // "py": used in the examples
+  std::string delete_description;
+};
+
+/// Adds `list` (alias ls), `get NAME...` and `delete NAME...` (alias rm) to a
+/// command group, so every kind answers them the same way.
+void add_object_commands(CLI::App& group, std::shared_ptr<PluginContext> ctx, const ObjectCommands& kind);
 
 /// K=V pairs of a repeated flag; Error{usage} naming `flag` on a bad one.
 std::map<std::string, std::string> parse_key_values(const std::vector<std::string>& pairs, const std::string& flag);

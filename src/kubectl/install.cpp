@@ -17,6 +17,7 @@
 #include "kubectl/manifest.h"
 #include "kubectl/wait.h"
 #include "core/error.h"
+#include "core/read_file.h"
 #include "core/yaml.h"
 #include "embedded_manifests.h"
 
@@ -62,10 +63,7 @@ std::vector<SourceDoc> load_install_manifests(const std::string& dir) {
   std::vector<std::string> files;
   const auto kustomization = fs::path(dir) / "kustomization.yaml";
   if (fs::exists(kustomization, ec)) {
-    std::ifstream f(kustomization);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    auto docs = core::parse_yaml_documents(ss.str(), kustomization.string());
+    auto docs = core::parse_yaml_documents(core::read_file(kustomization.string(), "manifests"), kustomization.string());
     if (!docs.empty() && docs[0].value.contains("resources"))
       for (const auto& r : docs[0].value["resources"]) files.push_back((fs::path(dir) / r.get<std::string>()).string());
   } else {

@@ -10,6 +10,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "core/error.h"
+#include "core/read_file.h"
 #include "core/yaml.h"
 
 namespace arl::kubectl {
@@ -81,11 +82,7 @@ std::vector<SourceDoc> parse_manifests(const std::string& text, const std::strin
 
 std::vector<SourceDoc> read_manifests(const std::string& path, std::istream& in) {
   namespace fs = std::filesystem;
-  if (path == "-") {
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return parse_manifests(ss.str(), "<stdin>");
-  }
+  if (path == "-") return parse_manifests(core::read_file_or_stdin(path, "-f", in), "<stdin>");
   std::error_code ec;
   if (fs::is_directory(path, ec)) {
     std::vector<std::string> files;
@@ -101,11 +98,7 @@ std::vector<SourceDoc> read_manifests(const std::string& path, std::istream& in)
     }
     return all;
   }
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw Error(ErrorCode::not_found, fmt::format("cannot read {}: no such file or not readable", path));
-  std::stringstream ss;
-  ss << file.rdbuf();
-  return parse_manifests(ss.str(), path);
+  return parse_manifests(core::read_file(path, "-f"), path);
 }
 
 std::string Problem::to_string() const {

@@ -134,17 +134,8 @@ void add_pool_commands(CLI::App& app, std::shared_ptr<PluginContext> ctx) {
   add_output_flags(*create, *ctx);
   create->callback([ctx, args] { pool_create(*ctx, *args); });
 
-  auto* list = add_command(*pool, "list", "List warm pools", "  kubectl arl pool list\n  kubectl arl pool list -A -o wide\n");
-  list->alias("ls");
-  add_output_flags(*list, *ctx);
-  add_all_namespaces_flag(*list, *ctx);
-  list->callback([ctx] { print_list(*ctx, k8s::resources::warm_pools, pool_view()); });
-
-  auto names = std::make_shared<std::vector<std::string>>();
-  auto* get = add_command(*pool, "get", "Show warm pools", "  kubectl arl pool get py\n  kubectl arl pool get py -o yaml\n");
-  get->add_option("names", *names, "Pool names")->required();
-  add_output_flags(*get, *ctx);
-  get->callback([ctx, names] { print_get(*ctx, k8s::resources::warm_pools, pool_view(), *names); });
+  add_object_commands(*pool, ctx, {k8s::resources::warm_pools, pool_view(), "warm pools", "py",
+                                   "Delete warm pools and their idle pods"});
 
   auto scale_name = std::make_shared<std::string>();
   auto scale_replicas = std::make_shared<int64_t>(-1);
@@ -157,12 +148,6 @@ void add_pool_commands(CLI::App& app, std::shared_ptr<PluginContext> ctx) {
                                     {{"spec", {{"replicas", *scale_replicas}}}});
     ctx->out() << action_line(pool_view(), patched, "scaled") << "\n";
   });
-
-  auto del_names = std::make_shared<std::vector<std::string>>();
-  auto* del = add_command(*pool, "delete", "Delete warm pools and their pods",
-                          "  kubectl arl pool delete py\n");
-  del->add_option("names", *del_names, "Pool names")->required();
-  del->callback([ctx, del_names] { delete_named(*ctx, k8s::resources::warm_pools, pool_view(), *del_names); });
 }
 
 }  // namespace arl::kubectl

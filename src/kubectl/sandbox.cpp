@@ -105,26 +105,8 @@ void add_sandbox_commands(CLI::App& app, std::shared_ptr<PluginContext> ctx) {
       ctx->out() << action_line(sandbox_view(), created, "created") << "\n";
   });
 
-  auto* list = add_command(*sandbox, "list", "List sandboxes",
-                           "  kubectl arl sandbox list\n  kubectl arl sandbox list -A -o wide\n");
-  list->alias("ls");
-  add_output_flags(*list, *ctx);
-  add_all_namespaces_flag(*list, *ctx);
-  list->callback([ctx] { print_list(*ctx, k8s::resources::sandboxes, sandbox_view()); });
-
-  auto names = std::make_shared<std::vector<std::string>>();
-  auto* get = add_command(*sandbox, "get", "Show sandboxes",
-                          "  kubectl arl sandbox get my-sb\n  kubectl arl sandbox get my-sb -o yaml\n");
-  get->add_option("names", *names, "Sandbox names")->required();
-  add_output_flags(*get, *ctx);
-  get->callback([ctx, names] { print_get(*ctx, k8s::resources::sandboxes, sandbox_view(), *names); });
-
-  auto del_names = std::make_shared<std::vector<std::string>>();
-  auto* del = add_command(*sandbox, "delete", "Delete sandboxes (their pods are deleted, never reused)",
-                          "  kubectl arl sandbox delete my-sb\n");
-  del->alias("rm");
-  del->add_option("names", *del_names, "Sandbox names")->required();
-  del->callback([ctx, del_names] { delete_named(*ctx, k8s::resources::sandboxes, sandbox_view(), *del_names); });
+  add_object_commands(*sandbox, ctx, {k8s::resources::sandboxes, sandbox_view(), "sandboxes", "my-sb",
+                                      "Delete sandboxes (their pods are deleted, never reused)"});
 
   add_exec_commands(*sandbox, ctx);
 }

@@ -237,17 +237,7 @@ void add_task_commands(CLI::App& app, std::shared_ptr<PluginContext> ctx) {
   add_output_flags(*run, *ctx);
   run->callback([ctx, a] { task_run(*ctx, *a); });
 
-  auto* list = add_command(*task, "list", "List tasks", "  kubectl arl task list\n  kubectl arl task list -A -o wide\n");
-  list->alias("ls");
-  add_output_flags(*list, *ctx);
-  add_all_namespaces_flag(*list, *ctx);
-  list->callback([ctx] { print_list(*ctx, k8s::resources::tasks, task_view()); });
-
-  auto names = std::make_shared<std::vector<std::string>>();
-  auto* get = add_command(*task, "get", "Show tasks", "  kubectl arl task get my-task\n  kubectl arl task get my-task -o yaml\n");
-  get->add_option("names", *names, "Task names")->required();
-  add_output_flags(*get, *ctx);
-  get->callback([ctx, names] { print_get(*ctx, k8s::resources::tasks, task_view(), *names); });
+  add_object_commands(*task, ctx, {k8s::resources::tasks, task_view(), "tasks", "my-task", "Delete tasks"});
 
   auto log_name = std::make_shared<std::string>();
   auto log_step = std::make_shared<std::string>();
@@ -263,12 +253,6 @@ void add_task_commands(CLI::App& app, std::shared_ptr<PluginContext> ctx) {
   logs->add_flag("-f,--follow", *log_follow, "Wait for the task, printing each step's output as it finishes");
   logs->add_option("--step", *log_step, "Only this step's output");
   logs->callback([ctx, log_name, log_follow, log_step] { task_logs(*ctx, *log_name, *log_follow, *log_step); });
-
-  auto del_names = std::make_shared<std::vector<std::string>>();
-  auto* del = add_command(*task, "delete", "Delete tasks", "  kubectl arl task delete my-task\n");
-  del->alias("rm");
-  del->add_option("names", *del_names, "Task names")->required();
-  del->callback([ctx, del_names] { delete_named(*ctx, k8s::resources::tasks, task_view(), *del_names); });
 }
 
 }  // namespace arl::kubectl
