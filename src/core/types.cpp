@@ -140,6 +140,7 @@ json to_json(const SandboxStatus& s) {
   put_if(j, "allocatedAt", s.allocated_at);
   put_if(j, "lastActivityAt", s.last_activity_at);
   if (!s.conditions.empty()) j["conditions"] = conditions_json(s.conditions);
+  if (s.observed_generation) j["observedGeneration"] = s.observed_generation;
   return j;
 }
 
@@ -168,6 +169,7 @@ Sandbox sandbox_from_json(const json& j) {
   s.status.allocated_at = st.str("allocatedAt");
   s.status.last_activity_at = st.str("lastActivityAt");
   s.status.conditions = conditions_from(st);
+  s.status.observed_generation = st.integer("observedGeneration");
   return s;
 }
 
@@ -211,6 +213,7 @@ json to_json(const TaskStatus& s) {
   }
   if (!steps.empty()) j["steps"] = steps;
   if (!s.conditions.empty()) j["conditions"] = conditions_json(s.conditions);
+  if (s.observed_generation) j["observedGeneration"] = s.observed_generation;
   return j;
 }
 
@@ -264,6 +267,7 @@ Task task_from_json(const json& j) {
                               s.boolean("truncated"), s.int_opt("pid"), s.str("startedAt"), s.str("completedAt")});
   }
   t.status.conditions = conditions_from(st);
+  t.status.observed_generation = st.integer("observedGeneration");
   return t;
 }
 
@@ -273,8 +277,10 @@ void apply_defaults(Task& t) {
     if (s.type == kStepCommand && s.work_dir.empty()) s.work_dir = std::string(kDefaultWorkDir);
 }
 
-std::string now_rfc3339() {
-  std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+std::string now_rfc3339() { return format_rfc3339(std::chrono::system_clock::now()); }
+
+std::string format_rfc3339(TimePoint now) {
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[32];
@@ -290,18 +296,18 @@ std::optional<int64_t> parse_rfc3339(std::string_view ts) {
   return static_cast<int64_t>(timegm(&tm));
 }
 
-bool set_condition(std::vector<Condition>& conditions, Condition c) {
+bool set_condition(std::vector<Condition>& conditions, Condition c, TimePoint now) {
   for (auto& existing : conditions) {
     if (existing.type != c.type) continue;
     if (existing.status == c.status && existing.reason == c.reason && existing.message == c.message &&
         existing.observed_generation == c.observed_generation)
       return false;
     if (existing.status == c.status) c.last_transition_time = existing.last_transition_time;
-    if (c.last_transition_time.empty()) c.last_transition_time = now_rfc3339();
+    if (c.last_transition_time.empty()) c.last_transition_time = format_rfc3339(now);
     existing = std::move(c);
     return true;
   }
-  if (c.last_transition_time.empty()) c.last_transition_time = now_rfc3339();
+  if (c.last_transition_time.empty()) c.last_transition_time = format_rfc3339(now);
   conditions.push_back(std::move(c));
   return true;
 }

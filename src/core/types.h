@@ -2,6 +2,7 @@
 // Typed views of ARL's resources (SPEC.md), with JSON round trip. Fields that
 // Kubernetes would keep but ARL does not interpret (the pod template, unknown
 // metadata) are carried as JSON so nothing is lost on a read-modify-write.
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -74,6 +75,7 @@ struct SandboxStatus {
   std::string allocated_at;
   std::string last_activity_at;
   std::vector<Condition> conditions;
+  int64_t observed_generation = 0;
   bool operator==(const SandboxStatus&) const = default;
 };
 struct Sandbox {
@@ -133,6 +135,7 @@ struct TaskStatus {
   std::string reason;
   std::vector<StepStatus> steps;
   std::vector<Condition> conditions;
+  int64_t observed_generation = 0;
   bool operator==(const TaskStatus&) const = default;
 };
 struct Task {
@@ -162,13 +165,19 @@ Task task_from_json(const json& j);
 /// step workDir /workspace, sandbox keepAlive false.
 void apply_defaults(Task& t);
 
+/// Wall-clock time; decisions take it as a parameter so tests pick it.
+using TimePoint = std::chrono::system_clock::time_point;
+
 /// RFC 3339 UTC timestamp, seconds precision as the API server stores it.
+std::string format_rfc3339(TimePoint t);
 std::string now_rfc3339();
 /// Parses RFC 3339 (as written by the API server); nullopt when malformed.
 std::optional<int64_t> parse_rfc3339(std::string_view ts);
 
-/// Sets or replaces the condition of the same type; keeps lastTransitionTime
-/// when the status did not change. Returns true when anything changed.
-bool set_condition(std::vector<Condition>& conditions, Condition c);
+/// Sets or replaces the condition of the same type. lastTransitionTime is
+/// `now` when the status changes (or c carries its own), kept otherwise. The
+/// caller fills c.observed_generation with metadata.generation. Returns true
+/// when anything changed.
+bool set_condition(std::vector<Condition>& conditions, Condition c, TimePoint now);
 
 }  // namespace arl::core

@@ -98,9 +98,23 @@ void FakeKube::hook(const std::string& verb, const Resource& r, const std::strin
   if (h) h(verb, r, ns, name);
 }
 
-void FakeKube::count_locked(const std::string& verb, const Resource& r) {
+void FakeKube::count_locked(const std::string& verb, const Resource& r, const std::string& ns, const std::string& name,
+                            const json& body) {
   ++writes_[verb];
   ++writes_by_res_[verb + "/" + r.plural];
+  log_.push_back({verb, r.plural, ns, name, body});
+}
+
+std::vector<FakeKube::Write> FakeKube::write_log() const {
+  std::lock_guard lk(mu_);
+  return log_;
+}
+
+std::vector<std::string> FakeKube::write_summaries() const {
+  std::lock_guard lk(mu_);
+  std::vector<std::string> out;
+  for (const auto& w : log_) out.push_back(w.summary());
+  return out;
 }
 
 std::map<std::string, int> FakeKube::writes() const {
@@ -131,6 +145,7 @@ void FakeKube::reset_counters() {
   std::lock_guard lk(mu_);
   writes_.clear();
   writes_by_res_.clear();
+  log_.clear();
 }
 
 std::string FakeKube::current_resource_version() const {
@@ -232,7 +247,7 @@ json FakeKube::create(const Resource& r, const std::string& ns_arg, const json& 
     if (r.plural == "pods" && r.group.empty()) obj["status"] = {{"phase", "Pending"}};
   }
   objects_[k] = obj;
-  count_locked("create", r);
+  count_locked("create", r, ns, name, in);
   history_.push_back({rv_, res_key(r), WatchEvent::Type::added, obj});
   for (auto* w : watchers_)
     if (w->res == res_key(r)) w->offer(WatchEvent::Type::added, obj, nullptr);
@@ -247,7 +262,7 @@ json FakeKube::create(const Resource& r, const std::string& ns_arg, const json& 
 // metadata, bumps generation on spec changes, and skips no-op writes as the
 // server does (no new resourceVersion, no event).
 json FakeKube::put_locked(const Resource& r, const std::string& ns, json next, const std::string& verb,
-                          bool status_only) {
+                          bool status_only, const json& body) {
   std::string name = meta_str(next, "name");
   Key k{res_key(r), r.namespaced ? ns : "", name};
   auto it = objects_.find(k);
@@ -274,7 +289,7 @@ json FakeKube::put_locked(const Resource& r, const std::string& ns, json next, c
     out["kind"] = r.kind;
   }
   out["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"];
-  count_locked(verb, r);
+  count_locked(verb, r, k.ns, name, body);
   if (out == cur) return out;
   bool spec_changed = (out.contains("spec") ? out["spec"] : json()) != (cur.contains("spec") ? cur["spec"] : json());
   if (spec_changed) out["metadata"]["generation"] = cur["metadata"].value("generation", int64_t{1}) + 1;
@@ -296,14 +311,14 @@ json FakeKube::update(const Resource& r, const std::string& ns, const json& obj)
   std::string n = r.namespaced ? (ns.empty() ? meta_str(obj, "namespace") : ns) : "";
   hook("update", r, n, meta_str(obj, "name"));
   std::lock_guard lk(mu_);
-  return put_locked(r, n, obj, "update", false);
+  return put_locked(r, n, obj, "update", false, obj);
 }
 
 json FakeKube::update_status(const Resource& r, const std::string& ns, const json& obj) {
   std::string n = r.namespaced ? (ns.empty() ? meta_str(obj, "namespace") : ns) : "";
   hook("update_status", r, n, meta_str(obj, "name"));
   std::lock_guard lk(mu_);
-  return put_locked(r, n, obj, "update_status", true);
+  return put_locked(r, n, obj, "update_status", true, obj);
 }
 
 json FakeKube::patch(const Resource& r, const std::string& ns_arg, const std::string& name, PatchType type,
@@ -328,7 +343,7 @@ json FakeKube::patch(const Resource& r, const std::string& ns_arg, const std::st
   }
   if (meta_str(next, "name") != name) throw Error(ErrorCode::invalid, "patch of " + obj_ref(r, name) + " may not change metadata.name");
   // A resourceVersion the patch carries is a precondition, as on the server.
-  return put_locked(r, ns, std::move(next), verb, status_subresource);
+  return put_locked(r, ns, std::move(next), verb, status_subresource, p);
 }
 
 bool FakeKube::remove(const Resource& r, const std::string& ns_arg, const std::string& name, const DeleteOptions& opts) {
@@ -348,7 +363,7 @@ bool FakeKube::remove(const Resource& r, const std::string& ns_arg, const std::s
   json obj = std::move(it->second);
   objects_.erase(it);
   obj["metadata"]["resourceVersion"] = std::to_string(++rv_);
-  count_locked("delete", r);
+  count_locked("delete", r, ns, name, json());
   history_.push_back({rv_, res_key(r), WatchEvent::Type::deleted, obj});
   for (auto* w : watchers_)
     if (w->res == res_key(r)) w->offer(WatchEvent::Type::deleted, obj, nullptr);
@@ -371,7 +386,7 @@ void FakeKube::bind_pod(const std::string& ns, const std::string& pod, const std
                                          " is already assigned to node \"" + cur + "\"");
   json next = it->second;
   next["spec"]["nodeName"] = node;
-  put_locked(r, ns, std::move(next), "bind", false);
+  put_locked(r, ns, std::move(next), "bind", false, json{{"target", {{"kind", "Node"}, {"name", node}}}});
 }
 
 void FakeKube::watch(const Resource& r, const std::string& ns_arg, const WatchOptions& opts,

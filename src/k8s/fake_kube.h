@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <vector>
 
 #include "k8s/kube_api.h"
 
@@ -37,6 +38,21 @@ class FakeKube : public KubeApi {
   void watch(const Resource& r, const std::string& ns, const WatchOptions& opts,
              const std::function<bool(const WatchEvent&)>& on_event, std::stop_token stop = {}) override;
 
+  /// One successful write as the client sent it.
+  struct Write {
+    std::string verb;      // create | update | update_status | patch | patch_status | delete | bind
+    std::string resource;  // plural: "pods", "sandboxes"
+    std::string ns;
+    std::string name;
+    json body;             // the object or the patch sent; null for delete
+    /// "verb resource/name", the form tests list expected writes in.
+    std::string summary() const { return verb + " " + resource + "/" + name; }
+  };
+  /// Every successful write since the last reset_counters(), in order.
+  std::vector<Write> write_log() const;
+  /// write_log() as summaries.
+  std::vector<std::string> write_summaries() const;
+
   /// Writes per verb: "create", "update", "update_status", "patch",
   /// "patch_status", "delete", "bind". Failed writes are not counted.
   std::map<std::string, int> writes() const;
@@ -44,6 +60,7 @@ class FakeKube : public KubeApi {
   int total_writes() const;
   /// Writes per verb and plural, e.g. writes("patch", "pods").
   int writes(const std::string& verb, const std::string& plural) const;
+  /// Clears the counters and the write log.
   void reset_counters();
 
   /// Called before every call with (verb, resource, ns, name); throw from it
@@ -77,8 +94,10 @@ class FakeKube : public KubeApi {
   };
   struct Watcher;
 
-  json put_locked(const Resource& r, const std::string& ns, json obj, const std::string& verb, bool status_only);
-  void count_locked(const std::string& verb, const Resource& r);
+  json put_locked(const Resource& r, const std::string& ns, json obj, const std::string& verb, bool status_only,
+                  const json& body);
+  void count_locked(const std::string& verb, const Resource& r, const std::string& ns, const std::string& name,
+                    const json& body);
   void hook(const std::string& verb, const Resource& r, const std::string& ns, const std::string& name);
   static std::string res_key(const Resource& r) { return r.group + "/" + r.plural; }
 
@@ -91,6 +110,7 @@ class FakeKube : public KubeApi {
   std::list<Watcher*> watchers_;
   std::map<std::string, int> writes_;
   std::map<std::string, int> writes_by_res_;
+  std::vector<Write> log_;
   Hook hook_;
 };
 

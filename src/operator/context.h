@@ -5,9 +5,11 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 
+#include "core/types.h"
 #include "k8s/kube_api.h"
 #include "operator/cache.h"
 #include "operator/events.h"
@@ -52,6 +54,40 @@ class PodClaims {
   std::set<std::string> claimed_;
 };
 
+/// When this process first saw each Pending sandbox, on the monotonic clock:
+/// allocation latency measured from second-precision API timestamps would
+/// read 0 or 1 s for what takes milliseconds. Entries go when the sandbox is
+/// allocated or deleted.
+class FirstSeen {
+ public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+  void see(const std::string& key, TimePoint t) {
+    std::lock_guard lock(mu_);
+    seen_.emplace(key, t);  // keeps the first
+  }
+  /// Time since `key` was first seen, and forgets it; nullopt when unseen.
+  std::optional<std::chrono::steady_clock::duration> take(const std::string& key, TimePoint now) {
+    std::lock_guard lock(mu_);
+    auto it = seen_.find(key);
+    if (it == seen_.end()) return std::nullopt;
+    auto took = now - it->second;
+    seen_.erase(it);
+    return took;
+  }
+  void forget(const std::string& key) {
+    std::lock_guard lock(mu_);
+    seen_.erase(key);
+  }
+  size_t size() const {
+    std::lock_guard lock(mu_);
+    return seen_.size();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, TimePoint> seen_;
+};
+
 /// Per-pool sidecar tokens, read once from the pool's Secret.
 class TokenCache {
  public:
@@ -85,6 +121,10 @@ struct Context {
   std::mutex busy_mu;
   std::set<std::string> busy_sandboxes;  // "<ns>/<sandbox>" with a task executing in this process
   std::map<std::string, std::chrono::steady_clock::time_point> last_pool_status;  // guarded by busy_mu
+  FirstSeen first_seen;  // "<ns>/<sandbox>" -> first sight while Pending
+  /// Clocks, replaced in tests so TTL and latency rows need no sleeping.
+  std::function<core::TimePoint()> wall_now = [] { return std::chrono::system_clock::now(); };
+  std::function<std::chrono::steady_clock::time_point()> steady_now = [] { return std::chrono::steady_clock::now(); };
 };
 
 /// Result of one reconcile: requeue after a delay when time must pass.

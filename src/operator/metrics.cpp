@@ -40,6 +40,14 @@ double Metrics::counter(const std::string& name, const std::string& labels) cons
   return jt == it->second.end() ? 0 : jt->second;
 }
 
+std::pair<uint64_t, double> Metrics::histogram(const std::string& name, const std::string& labels) const {
+  std::lock_guard lock(mu_);
+  auto it = histograms_.find(name);
+  if (it == histograms_.end()) return {0, 0};
+  auto jt = it->second.find(labels);
+  return jt == it->second.end() ? std::pair<uint64_t, double>{0, 0} : std::pair{jt->second.count, jt->second.sum};
+}
+
 std::string Metrics::render() const {
   std::lock_guard lock(mu_);
   std::string out;

@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace arl::op {
@@ -18,6 +19,8 @@ class Metrics {
   void observe(const std::string& name, const std::string& labels, double seconds);
   std::string render() const;
   double counter(const std::string& name, const std::string& labels = "") const;
+  /// Observations and their sum in seconds; {0, 0} when none.
+  std::pair<uint64_t, double> histogram(const std::string& name, const std::string& labels = "") const;
 
  private:
   struct Histogram {

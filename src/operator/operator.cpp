@@ -135,7 +135,10 @@ struct Operator::Impl {
     pods.on_add([this](const json& p) { on_pod(nullptr, p, false); });
     pods.on_update([this](const json& o, const json& p) { on_pod(&o, p, false); });
     pods.on_delete([this](const json& p) { on_pod(nullptr, p, true); });
-    sandboxes.on_add([this](const json& s) { queue.add("sandbox:" + key_of_obj(s)); });
+    sandboxes.on_add([this](const json& s) {
+      note_sandbox_seen(ctx, s);  // allocation latency includes the wait in the queue
+      queue.add("sandbox:" + key_of_obj(s));
+    });
     sandboxes.on_update([this](const json& o, const json& s) {
       queue.add("sandbox:" + key_of_obj(s));
       std::string before = o.contains("status") ? o["status"].value("phase", "") : "";

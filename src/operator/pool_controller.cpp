@@ -13,6 +13,7 @@
 #include "operator/controllers.h"
 #include "operator/pod_builder.h"
 #include "operator/pod_state.h"
+#include "operator/pool_status_plan.h"
 
 namespace arl::op {
 
@@ -118,25 +119,14 @@ Result reconcile_pool(Context& ctx, const std::string& ns, const std::string& na
     }
   }
 
-  core::WarmPoolStatus st;
-  st.ready_replicas = plan.ready;
-  st.allocated_replicas = plan.allocated;
-  st.replicas = plan.total - static_cast<int64_t>(plan.to_delete.size()) + plan.to_create;
-  st.observed_generation = wp.metadata.generation;
-  st.phase = plan.ready >= replicas ? "Ready" : (plan.total == 0 && plan.to_create > 0 ? "Pending" : "Scaling");
-  st.conditions = wp.status.conditions;
-  core::set_condition(st.conditions,
-                      plan.ready >= replicas
-                          ? core::Condition{"Ready", "True", "PoolReady", fmt::format("{} idle pods ready", plan.ready), "", 0}
-                          : core::Condition{"Ready", "False", "WarmingUp",
-                                            fmt::format("{} of {} idle pods ready", plan.ready, replicas), "", 0});
+  core::WarmPoolStatus st = plan_pool_status(wp, plan, ctx.wall_now());
   ctx.metrics.set("arl_pool_ready_replicas", fmt::format("namespace=\"{}\",pool=\"{}\"", ns, name), static_cast<double>(plan.ready));
   ctx.metrics.set("arl_pool_allocated_replicas", fmt::format("namespace=\"{}\",pool=\"{}\"", ns, name),
                   static_cast<double>(plan.allocated));
   if (st == wp.status) return {};
 
   // Coalesce: at most one status write per interval per pool.
-  auto now = std::chrono::steady_clock::now();
+  auto now = ctx.steady_now();
   {
     std::lock_guard lock(ctx.busy_mu);
     auto& last = ctx.last_pool_status[key_of(ns, name)];

@@ -42,7 +42,8 @@ void execute_task(Context& ctx, json task_obj, json sandbox_obj) {
     else throw Error(ErrorCode::not_found, fmt::format("warmpool \"{}\" of sandbox \"{}\" is gone", sb.spec.pool_ref, sb.metadata.name));
 
     t.status.state = "Running";
-    t.status.started_at = core::now_rfc3339();
+    t.status.started_at = core::format_rfc3339(ctx.wall_now());
+    t.status.observed_generation = t.metadata.generation;
     t.status.attempts += 1;
     t.status.message.clear();
     t.status.reason.clear();
@@ -52,6 +53,7 @@ void execute_task(Context& ctx, json task_obj, json sandbox_obj) {
     core::SandboxStatus bound_st = sb.status;
     bound_st.phase = "Bound";
     bound_st.last_activity_at = t.status.started_at;
+    bound_st.observed_generation = sb.metadata.generation;
     bound = std::async(std::launch::async, [&ctx, ns, name = sb.metadata.name, bound_st] {
       try {
         patch_status(ctx, res::sandboxes, ns, name, core::to_json(bound_st));
@@ -73,10 +75,12 @@ void execute_task(Context& ctx, json task_obj, json sandbox_obj) {
     t.status.state = outcome.ok ? "Succeeded" : "Failed";
     t.status.reason = outcome.ok ? "" : outcome.reason;
     t.status.message = outcome.message;
-    t.status.completed_at = core::now_rfc3339();
+    const core::TimePoint done = ctx.wall_now();
+    t.status.completed_at = core::format_rfc3339(done);
     auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
     t.status.duration = core::format_duration(took);
-    core::set_condition(t.status.conditions, {"Complete", "True", outcome.ok ? "Succeeded" : outcome.reason, outcome.message, "", 0});
+    core::set_condition(t.status.conditions,
+                        {"Complete", "True", outcome.ok ? "Succeeded" : outcome.reason, outcome.message, "", t.metadata.generation}, done);
     bound.wait();
     patch_status(ctx, res::tasks, ns, t.metadata.name, core::to_json(t.status));
     ctx.metrics.observe("arl_task_duration_seconds", "", static_cast<double>(took.count()) / 1000.0);
@@ -88,7 +92,8 @@ void execute_task(Context& ctx, json task_obj, json sandbox_obj) {
       after.phase = "Ready";
     } else {
       after.phase = "Released";  // released after its first task; its pod is never reused
-      core::set_condition(after.conditions, {"Ready", "False", "Released", "released after its first task (keepAlive=false)", "", 0});
+      core::set_condition(after.conditions,
+                          {"Ready", "False", "Released", "released after its first task (keepAlive=false)", "", sb.metadata.generation}, done);
     }
     patch_status(ctx, res::sandboxes, ns, sb.metadata.name, core::to_json(after));
     if (!sb.spec.keep_alive && !sb.status.pod_name.empty()) {
@@ -105,7 +110,8 @@ void execute_task(Context& ctx, json task_obj, json sandbox_obj) {
       t.status.state = "Failed";
       t.status.reason = "ExecutionError";
       t.status.message = e.what();
-      t.status.completed_at = core::now_rfc3339();
+      t.status.completed_at = core::format_rfc3339(ctx.wall_now());
+      t.status.observed_generation = t.metadata.generation;
       patch_status(ctx, res::tasks, ns, t.metadata.name, core::to_json(t.status));
     } catch (const std::exception&) {
       // The status write failed too: the task stays Running and the next

@@ -111,15 +111,32 @@ TEST_CASE("wrong JSON types are errors naming the field") {
   expect({{"spec", "x"}}, "spec: must be an object");
 }
 
-TEST_CASE("set_condition keeps transition time when status is unchanged") {
+TEST_CASE("set_condition stamps now only when the status changes") {
+  const TimePoint t0 = std::chrono::sys_days{std::chrono::year{2024} / 1 / 1};
+  const TimePoint t1 = t0 + std::chrono::hours(1), t2 = t0 + std::chrono::hours(2);
   std::vector<Condition> cs;
-  CHECK(set_condition(cs, {"Ready", "False", "NoIdlePod", "waiting", "2020-01-01T00:00:00Z"}));
-  CHECK_FALSE(set_condition(cs, {"Ready", "False", "NoIdlePod", "waiting", ""}));
-  CHECK(set_condition(cs, {"Ready", "False", "Other", "x", ""}));
+  CHECK(set_condition(cs, {"Ready", "False", "NoIdlePod", "waiting", "", 3}, t0));
+  CHECK(cs[0].last_transition_time == "2024-01-01T00:00:00Z");
+  CHECK(cs[0].observed_generation == 3);
+  CHECK_FALSE(set_condition(cs, {"Ready", "False", "NoIdlePod", "waiting", "", 3}, t1));
+  CHECK(set_condition(cs, {"Ready", "False", "Other", "x", "", 3}, t1));  // same status: time kept
+  CHECK(cs[0].last_transition_time == "2024-01-01T00:00:00Z");
+  CHECK(set_condition(cs, {"Ready", "False", "Other", "x", "", 4}, t1));  // a new generation is a change
+  CHECK(cs[0].observed_generation == 4);
+  CHECK(set_condition(cs, {"Ready", "True", "Allocated", "", "", 4}, t2));
+  CHECK(cs[0].last_transition_time == "2024-01-01T02:00:00Z");
+  CHECK(set_condition(cs, {"Ready", "False", "Given", "", "2020-01-01T00:00:00Z", 4}, t2));  // an explicit time wins
   CHECK(cs[0].last_transition_time == "2020-01-01T00:00:00Z");
-  CHECK(set_condition(cs, {"Ready", "True", "Allocated", "", ""}));
-  CHECK(cs[0].last_transition_time != "2020-01-01T00:00:00Z");
   CHECK(cs.size() == 1);
+}
+
+TEST_CASE("observedGeneration round-trips in sandbox and task status") {
+  json sb{{"metadata", {{"name", "s"}}}, {"status", {{"phase", "Ready"}, {"observedGeneration", 2}}}};
+  CHECK(sandbox_from_json(sb).status.observed_generation == 2);
+  CHECK(to_json(sandbox_from_json(sb).status)["observedGeneration"] == 2);
+  json t{{"metadata", {{"name", "t"}}}, {"status", {{"state", "Running"}, {"observedGeneration", 5}}}};
+  CHECK(task_from_json(t).status.observed_generation == 5);
+  CHECK(to_json(task_from_json(t).status)["observedGeneration"] == 5);
 }
 
 TEST_CASE("rfc3339 timestamps") {

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <chrono>
 #include <thread>
 
 #include "k8s/fake_kube.h"
@@ -16,6 +18,18 @@ json pod(const std::string& name, json labels = json::object()) {
 }
 
 std::string rv(const json& o) { return o["metadata"]["resourceVersion"].get<std::string>(); }
+
+// Polls `done` until it holds or `limit` passes: a broken watch fails the
+// test with a message instead of hanging the whole run.
+template <class Pred>
+bool eventually(Pred done, std::chrono::milliseconds limit = std::chrono::seconds(5)) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -189,17 +203,47 @@ TEST_CASE("a live watch sees writes from another thread and stops on request") {
   std::atomic<int> events{0};
   WatchOptions wo;
   wo.resource_version = k.current_resource_version();
+  wo.timeout = std::chrono::seconds(5);  // the server's deadline: join() below cannot hang if stop is ignored
   std::thread t([&] {
     k.watch(resources::sandboxes, "ns", wo, [&](const WatchEvent&) { ++events; return true; }, stop.get_token());
   });
-  while (k.active_watches() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  CHECK_MESSAGE(eventually([&] { return k.active_watches() > 0; }), "the watch never started");
   k.create(resources::sandboxes, "ns", {{"metadata", {{"name", "s"}}}});
   k.create(resources::pods, "ns", pod("unrelated"));
-  while (events.load() < 1) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  CHECK_MESSAGE(eventually([&] { return events.load() >= 1; }), "the watch never delivered the sandbox's ADDED");
   auto t0 = std::chrono::steady_clock::now();
   stop.request_stop();
   t.join();
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(1));
   CHECK(events.load() == 1);
   CHECK(k.active_watches() == 0);
+}
+
+TEST_CASE("a wait gives up at its deadline instead of hanging") {
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK_FALSE(eventually([] { return false; }, std::chrono::milliseconds(20)));
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(1));
+  CHECK(eventually([] { return true; }, std::chrono::milliseconds(0)));
+}
+
+TEST_CASE("the write log lists successful writes in order, with what was sent") {
+  FakeKube k;
+  json p = k.create(resources::pods, "ns", pod("a"));
+  json patch{{"metadata", {{"resourceVersion", rv(p)}, {"labels", {{"x", "1"}}}}}};
+  k.patch(resources::pods, "ns", "a", PatchType::merge, patch);
+  CHECK_THROWS_AS(k.patch(resources::pods, "ns", "a", PatchType::merge, patch), Error);  // stale: not a write
+  k.patch(resources::pods, "ns", "a", PatchType::merge, {{"status", {{"podIP", "1.2.3.4"}}}}, true);
+  k.get(resources::pods, "ns", "a");
+  k.remove(resources::pods, "ns", "a");
+  CHECK(k.write_summaries() == std::vector<std::string>{"create pods/a", "patch pods/a", "patch_status pods/a", "delete pods/a"});
+  auto log = k.write_log();
+  REQUIRE(log.size() == 4);
+  CHECK(log[0].ns == "ns");
+  CHECK(log[0].body == pod("a"));
+  CHECK(log[1].body == patch);
+  CHECK(log[2].body["status"]["podIP"] == "1.2.3.4");
+  CHECK(log[3].body.is_null());
+  k.reset_counters();
+  CHECK(k.write_log().empty());
+  CHECK(k.total_writes() == 0);
 }

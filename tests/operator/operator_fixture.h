@@ -1,7 +1,10 @@
 #pragma once
 // A controller context over the in-memory FakeKube, with a scripted sidecar.
+#include <doctest/doctest.h>
+
 #include <deque>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/names.h"
@@ -114,7 +117,66 @@ struct Fixture {
   }
 
   json get(const k8s::Resource& r, const std::string& name) { return kube.get(r, "default", name).value(); }
+
+  /// Pool py of one pod, made ready, and sandbox sb allocated to it; returns the pod's name.
+  std::string allocate_sandbox(bool keep_alive = true) {
+    make_pool("py", 1);
+    reconcile_pool(*ctx, "default", "py");
+    make_all_ready("py");
+    make_sandbox("sb", "py", keep_alive);
+    reconcile_sandbox(*ctx, "default", "sb");
+    return get(res::sandboxes, "sb")["status"].value("podName", "");
+  }
+
+  /// An idle pod of `pool` with a fixed name; ready pods get an IP.
+  json make_pod(const std::string& name, const std::string& pool, bool ready, const std::string& sandbox = "") {
+    json labels{{std::string(labels::kWarmPool), pool},
+                {std::string(labels::kPodState), std::string(sandbox.empty() ? labels::kPodStateReady : labels::kPodStateAllocated)}};
+    if (!sandbox.empty()) labels[std::string(labels::kSandbox)] = sandbox;
+    json pod = kube.create(res::pods, "default", json{{"metadata", {{"name", name}, {"labels", labels}}}, {"spec", json::object()}});
+    if (!ready) return pod;
+    return kube.patch(res::pods, "default", name, k8s::PatchType::merge,
+                      json{{"status",
+                            {{"phase", "Running"}, {"podIP", "198.18.0.9"}, {"conditions", {{{"type", "Ready"}, {"status", "True"}}}}}}},
+                      true);
+  }
+
+  void set_status(const k8s::Resource& r, const std::string& name, json status) {
+    kube.patch(r, "default", name, k8s::PatchType::merge, json{{"status", std::move(status)}}, true);
+  }
+
+  /// Freezes the controllers' wall clock.
+  void at(core::TimePoint t) {
+    ctx->wall_now = [t] { return t; };
+  }
+
+  /// The writes since the last reset as "verb resource/name"; generated
+  /// names are masked: a created pool pod is "py-*", an Event "<object>.*".
+  std::vector<std::string> writes() const {
+    std::vector<std::string> out;
+    for (const auto& w : kube.write_log()) {
+      std::string name = w.name;
+      if (w.resource == "events") name = w.body["involvedObject"].value("name", "") + ".*";
+      else if (w.verb == "create" && w.resource == "pods" && name.size() > 6) name = name.substr(0, name.size() - 5) + "*";
+      out.push_back(w.verb + " " + w.resource + "/" + name);
+    }
+    return out;
+  }
+
+  /// The body of the only write to `resource/name` with `verb`.
+  json body(const std::string& verb, const std::string& resource, const std::string& name) const {
+    json found;
+    int n = 0;
+    for (const auto& w : kube.write_log())
+      if (w.verb == verb && w.resource == resource && w.name == name) found = w.body, ++n;
+    REQUIRE_MESSAGE(n == 1, verb << " " << resource << "/" << name << " written " << n << " times");
+    return found;
+  }
 };
+
+inline core::TimePoint at_rfc3339(const std::string& ts) { return core::TimePoint{std::chrono::seconds(core::parse_rfc3339(ts).value())}; }
+
+using Writes = std::vector<std::string>;
 
 inline core::ExecuteResponse reply(int code, std::string out = "", std::string err = "", bool timed_out = false) {
   core::ExecuteResponse r;

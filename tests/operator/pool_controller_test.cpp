@@ -1,6 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <functional>
+
 #include "operator/pod_state.h"
+#include "operator/pool_status_plan.h"
 #include "operator_fixture.h"
 
 using namespace arl::op;
@@ -84,7 +87,7 @@ TEST_CASE("pool status reports ready and allocated counts and phase") {
   // nothing changed: no write
   f.kube.reset_counters();
   reconcile_pool(*f.ctx, "default", "py");
-  CHECK(f.kube.total_writes() == 0);
+  CHECK(f.writes().empty());
 }
 
 TEST_CASE("pool status writes are coalesced within the interval") {
@@ -142,4 +145,92 @@ TEST_CASE("a refused pod create stops the fan-out; a terminating namespace is no
   message = "unable to create new content in namespace default because it is being terminated";
   CHECK_NOTHROW(reconcile_pool(*f.ctx, "default", "py"));
   CHECK(attempts == 2);
+}
+
+// ---- Tables: given this world, exactly these writes.
+
+namespace {
+
+struct PoolRow {
+  const char* name;
+  std::function<void(Fixture&)> world;
+  Writes writes;
+};
+
+// Pool py of `replicas` with ready idle pods py-a, py-b, reconciled once.
+void warm(Fixture& f, int replicas) {
+  f.make_pool("py", replicas);
+  f.make_pod("py-a", "py", true);
+  f.make_pod("py-b", "py", true);
+  reconcile_pool(*f.ctx, "default", "py");
+}
+
+}  // namespace
+
+TEST_CASE("pool reconcile: exact writes per world") {
+  const std::vector<PoolRow> rows = {
+      {"a new pool of 2: its token Secret, 2 pods, its status", [](Fixture& f) { f.make_pool("py", 2); },
+       {"create secrets/arl-pool-py", "create pods/py-*", "create pods/py-*", "patch_status warmpools/py"}},
+      {"steady: 2 ready idle pods, status current: nothing", [](Fixture& f) { warm(f, 2); }, {}},
+      {"an idle pod failed: deleted and replaced",
+       [](Fixture& f) {
+         warm(f, 2);
+         f.set_status(res::pods, "py-a", {{"phase", "Failed"}});
+       },
+       {"delete pods/py-a", "create pods/py-*", "patch_status warmpools/py"}},
+      {"scale-down deletes only idle pods",
+       [](Fixture& f) {
+         warm(f, 2);
+         f.make_pod("py-c", "py", true, "sb");
+         reconcile_pool(*f.ctx, "default", "py");
+         f.scale("py", 1);
+       },
+       {"delete pods/py-b", "patch_status warmpools/py"}},
+      {"an allocation: the refill pod and the status",
+       [](Fixture& f) {
+         f.make_pool("py", 1);
+         f.make_pod("py-a", "py", true);
+         reconcile_pool(*f.ctx, "default", "py");
+         f.kube.patch(res::pods, "default", "py-a", arl::k8s::PatchType::merge,
+                      json{{"metadata", {{"labels", {{"arl.infra.io/pod-state", "allocated"}, {"arl.infra.io/sandbox", "sb"}}}}}});
+       },
+       {"create pods/py-*", "patch_status warmpools/py"}},
+  };
+  for (const auto& row : rows) {
+    INFO(row.name);
+    Fixture f;
+    row.world(f);
+    f.kube.reset_counters();
+    reconcile_pool(*f.ctx, "default", "py");
+    CHECK(f.writes() == row.writes);
+  }
+}
+
+TEST_CASE("plan_pool_status: counts, phase and the Ready condition") {
+  using arl::core::WarmPool;
+  const auto t0 = at_rfc3339("2030-01-01T00:00:00Z");
+  struct Row {
+    int64_t replicas;
+    PoolPlan plan;
+    int64_t status_replicas;
+    std::string phase, ready, reason, message;
+  };
+  const std::vector<Row> rows = {
+      {2, {.to_create = 2}, 2, "Pending", "False", "WarmingUp", "0 of 2 idle pods ready"},
+      {2, {.to_create = 0, .ready = 1, .idle = 2, .total = 2}, 2, "Scaling", "False", "WarmingUp", "1 of 2 idle pods ready"},
+      {2, {.to_create = 0, .ready = 2, .idle = 2, .allocated = 1, .total = 3}, 3, "Ready", "True", "PoolReady", "2 idle pods ready"},
+      {1, {.to_create = 0, .to_delete = {"b"}, .ready = 2, .idle = 2, .total = 2}, 1, "Ready", "True", "PoolReady", "2 idle pods ready"},
+  };
+  for (const auto& row : rows) {
+    CAPTURE(row.message);
+    WarmPool pool;
+    pool.metadata.generation = 3;
+    pool.spec.replicas = row.replicas;
+    auto st = plan_pool_status(pool, row.plan, t0);
+    CHECK(st.replicas == row.status_replicas);
+    CHECK(st.phase == row.phase);
+    CHECK(st.observed_generation == 3);
+    REQUIRE(st.conditions.size() == 1);
+    CHECK(st.conditions[0] == arl::core::Condition{"Ready", row.ready, row.reason, row.message, "2030-01-01T00:00:00Z", 3});
+  }
 }

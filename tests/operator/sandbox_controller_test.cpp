@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <functional>
 #include <set>
 
 #include "operator_fixture.h"
@@ -23,17 +24,15 @@ TEST_CASE("a sandbox gets an idle ready pod in at most two writes") {
   CHECK(pod["metadata"]["labels"]["arl.infra.io/pod-state"] == "allocated");
   CHECK(pod["metadata"]["labels"]["arl.infra.io/sandbox"] == "sb");
   CHECK(pod["metadata"]["ownerReferences"][0]["kind"] == "Sandbox");
-  CHECK(f.kube.total_writes() == 2);  // pod label patch + sandbox status
-  CHECK(f.kube.writes("patch", "pods") == 1);
-  CHECK(f.kube.writes("patch_status", "sandboxes") == 1);
+  // exactly the pod's claim and the sandbox's status: no Event, no refill inline
+  CHECK(f.writes() == Writes{"patch pods/" + sb["status"]["podName"].get<std::string>(), "patch_status sandboxes/sb"});
   // the refill is asked for, not done inline
   CHECK(std::find(f.enqueued.begin(), f.enqueued.end(), "pool:default/py") != f.enqueued.end());
 
   // refill + pool status: the other two writes of the allocation
   f.kube.reset_counters();
   reconcile_pool(*f.ctx, "default", "py");
-  CHECK(f.kube.writes("create", "pods") == 1);
-  CHECK(f.kube.total_writes() <= 2);
+  CHECK(f.writes() == Writes{"create pods/py-*", "patch_status warmpools/py"});
 }
 
 TEST_CASE("sandboxes never share a pod, even across two operators with stale caches") {
@@ -97,7 +96,7 @@ TEST_CASE("a sandbox on a missing pool waits with PoolNotFound") {
   // a second pass writes nothing new
   f.kube.reset_counters();
   reconcile_sandbox(*f.ctx, "default", "sb");
-  CHECK(f.kube.total_writes() == 0);
+  CHECK(f.writes().empty());
 }
 
 TEST_CASE("after a restart, a pod already labelled for the sandbox is adopted, not a second one") {
@@ -116,19 +115,27 @@ TEST_CASE("after a restart, a pod already labelled for the sandbox is adopted, n
   CHECK(f.kube.writes("patch", "pods") == 0);
 }
 
-TEST_CASE("a lost pod fails the sandbox; released sandboxes lose their pod") {
+TEST_CASE("a lost pod fails the sandbox") {
   Fixture f;
-  f.make_pool("py", 1);
-  reconcile_pool(*f.ctx, "default", "py");
-  f.make_all_ready("py");
-  f.make_sandbox("sb", "py");
-  reconcile_sandbox(*f.ctx, "default", "sb");
-  std::string pod = f.get(res::sandboxes, "sb")["status"]["podName"];
+  std::string pod = f.allocate_sandbox();
   f.kube.remove(res::pods, "default", pod);
   reconcile_sandbox(*f.ctx, "default", "sb");
   auto sb = f.get(res::sandboxes, "sb");
   CHECK(sb["status"]["phase"] == "Failed");
   CHECK(sb["status"]["conditions"][0]["reason"] == "PodLost");
+}
+
+TEST_CASE("a released sandbox loses its pod") {
+  Fixture f;
+  std::string pod = f.allocate_sandbox();
+  REQUIRE_FALSE(pod.empty());
+  f.set_status(res::sandboxes, "sb", {{"phase", "Released"}});
+  reconcile_sandbox(*f.ctx, "default", "sb");
+  CHECK_FALSE(f.kube.get(res::pods, "default", pod));
+  CHECK(f.get(res::sandboxes, "sb")["status"]["phase"] == "Released");  // not turned into Failed by the pod's absence
+  f.kube.reset_counters();
+  reconcile_sandbox(*f.ctx, "default", "sb");
+  CHECK(f.writes().empty());
 }
 
 TEST_CASE("deleting a sandbox deletes its pod at once") {
@@ -156,4 +163,216 @@ TEST_CASE("idle TTL deletes the sandbox") {
                      {"spec", {{"poolRef", "py"}, {"keepAlive", true}, {"ttlSecondsAfterFinished", 0}}}});
   reconcile_sandbox(*f.ctx, "default", "sb");
   CHECK_FALSE(f.kube.get(res::sandboxes, "default", "sb"));
+}
+
+// ---- Tables: given this world and this time, exactly these writes.
+
+namespace {
+
+const arl::core::TimePoint T0 = at_rfc3339("2030-01-01T00:00:00Z");
+
+json sandbox_with(Fixture& f, json spec_extra) {
+  json spec{{"poolRef", "py"}, {"keepAlive", true}};
+  spec.update(spec_extra);
+  return f.kube.create(res::sandboxes, "default",
+                       json{{"metadata", {{"name", "sb"}, {"namespace", "default"}}}, {"spec", spec}});
+}
+
+// A pool with one idle ready pod py-a, and sandbox sb allocated to it at T0.
+void allocated(Fixture& f, json spec_extra = json::object()) {
+  f.make_pool("py", 1);
+  f.make_pod("py-a", "py", true);
+  sandbox_with(f, spec_extra);
+  reconcile_sandbox(*f.ctx, "default", "sb");
+  REQUIRE(f.get(res::sandboxes, "sb")["status"]["podName"] == "py-a");
+}
+
+struct SandboxRow {
+  const char* name;
+  std::function<void(Fixture&)> world;
+  std::chrono::milliseconds after_t0;
+  Writes writes;
+  std::chrono::milliseconds requeue;
+};
+
+}  // namespace
+
+TEST_CASE("sandbox reconcile: exact writes per world") {
+  using std::chrono::milliseconds;
+  const std::vector<SandboxRow> rows = {
+      {"pending: claims the oldest idle ready pod, then writes its status",
+       [](Fixture& f) {
+         f.make_pool("py", 2);
+         f.make_pod("py-a", "py", true);
+         f.make_pod("py-b", "py", true);
+         sandbox_with(f, json::object());
+       },
+       milliseconds(0), {"patch pods/py-a", "patch_status sandboxes/sb"}, milliseconds(0)},
+      {"pending: a pod lost to another operator (409) moves on to the next",
+       [](Fixture& f) {
+         f.make_pool("py", 2);
+         f.make_pod("py-a", "py", true);
+         f.make_pod("py-b", "py", true);
+         sandbox_with(f, json::object());
+         f.kube.set_hook([](const std::string& verb, const arl::k8s::Resource&, const std::string&, const std::string& name) {
+           if (verb == "patch" && name == "py-a") throw arl::Error(arl::ErrorCode::conflict, "the object has been modified");
+         });
+       },
+       milliseconds(0), {"patch pods/py-b", "patch_status sandboxes/sb"}, milliseconds(0)},
+      {"pending: only a starting pod: waits with NoIdlePod and an Event",
+       [](Fixture& f) {
+         f.make_pool("py", 1);
+         f.make_pod("py-a", "py", false);
+         sandbox_with(f, json::object());
+       },
+       milliseconds(0), {"patch_status sandboxes/sb", "create events/sb.*"}, milliseconds(2000)},
+      {"pending: the same wait again writes nothing",
+       [](Fixture& f) {
+         f.make_pool("py", 1);
+         sandbox_with(f, json::object());
+         reconcile_sandbox(*f.ctx, "default", "sb");
+       },
+       milliseconds(1000), {}, milliseconds(2000)},
+      {"pending: a missing pool waits with PoolNotFound and an Event", [](Fixture& f) { sandbox_with(f, json::object()); },
+       milliseconds(0), {"patch_status sandboxes/sb", "create events/sb.*"}, milliseconds(5000)},
+      {"pending: after a restart, the pod already labelled for it is adopted",
+       [](Fixture& f) {
+         f.make_pool("py", 1);
+         f.make_pod("py-a", "py", true);
+         f.make_pod("py-b", "py", true, "sb");
+         sandbox_with(f, json::object());
+       },
+       milliseconds(0), {"patch_status sandboxes/sb"}, milliseconds(0)},
+      {"pending with TTL 0: allocated, then deleted at once",
+       [](Fixture& f) {
+         f.make_pool("py", 1);
+         f.make_pod("py-a", "py", true);
+         sandbox_with(f, {{"ttlSecondsAfterFinished", 0}});
+       },
+       milliseconds(0), {"patch pods/py-a", "patch_status sandboxes/sb", "delete sandboxes/sb"}, milliseconds(0)},
+      {"ready on a healthy pod: nothing to write", [](Fixture& f) { allocated(f); }, milliseconds(5000), {}, milliseconds(0)},
+      {"ready, its pod gone: Failed with PodLost and a Warning",
+       [](Fixture& f) {
+         allocated(f);
+         f.kube.remove(res::pods, "default", "py-a");
+       },
+       milliseconds(0), {"patch_status sandboxes/sb", "create events/sb.*"}, milliseconds(0)},
+      {"ready, its pod failed: Failed with PodLost",
+       [](Fixture& f) {
+         allocated(f);
+         f.set_status(res::pods, "py-a", {{"phase", "Failed"}});
+       },
+       milliseconds(0), {"patch_status sandboxes/sb", "create events/sb.*"}, milliseconds(0)},
+      {"bound, TTL 1 s long passed: a running task is not idle",
+       [](Fixture& f) {
+         allocated(f, {{"ttlSecondsAfterFinished", 1}});
+         f.set_status(res::sandboxes, "sb", {{"phase", "Bound"}});
+       },
+       milliseconds(60000), {}, milliseconds(0)},
+      {"released: its pod is deleted, never returned to the pool",
+       [](Fixture& f) {
+         allocated(f);
+         f.set_status(res::sandboxes, "sb", {{"phase", "Released"}});
+       },
+       milliseconds(0), {"delete pods/py-a"}, milliseconds(0)},
+      {"released, pod already gone: nothing to write",
+       [](Fixture& f) {
+         allocated(f);
+         f.set_status(res::sandboxes, "sb", {{"phase", "Released"}});
+         f.kube.remove(res::pods, "default", "py-a");
+       },
+       milliseconds(0), {}, milliseconds(0)},
+      {"ready, idle TTL 60 s not yet passed: no write, requeue at the deadline",
+       [](Fixture& f) { allocated(f, {{"ttlSecondsAfterFinished", 60}}); }, milliseconds(59500), {}, milliseconds(550)},
+      {"ready, idle TTL 60 s passed: the sandbox is deleted",
+       [](Fixture& f) { allocated(f, {{"ttlSecondsAfterFinished", 60}}); }, milliseconds(60000), {"delete sandboxes/sb"},
+       milliseconds(0)},
+      {"ready, idle TTL counts from the last activity",
+       [](Fixture& f) {
+         allocated(f, {{"ttlSecondsAfterFinished", 60}});
+         f.set_status(res::sandboxes, "sb", {{"lastActivityAt", "2030-01-01T00:00:30Z"}});
+       },
+       milliseconds(60000), {}, milliseconds(30050)},
+      {"released, TTL passed: its pod and the sandbox are deleted",
+       [](Fixture& f) {
+         allocated(f, {{"ttlSecondsAfterFinished", 10}});
+         f.set_status(res::sandboxes, "sb", {{"phase", "Released"}});
+       },
+       milliseconds(10000), {"delete pods/py-a", "delete sandboxes/sb"}, milliseconds(0)},
+  };
+  for (const auto& row : rows) {
+    INFO(row.name);
+    Fixture f;
+    f.at(T0);
+    row.world(f);
+    f.at(T0 + row.after_t0);
+    f.kube.reset_counters();
+    Result r = reconcile_sandbox(*f.ctx, "default", "sb");
+    CHECK(f.writes() == row.writes);
+    CHECK(r.requeue_after == row.requeue);
+  }
+}
+
+TEST_CASE("an allocation's two writes carry the claim precondition and the full status") {
+  Fixture f;
+  f.at(T0);
+  f.make_pool("py", 1);
+  json pod = f.make_pod("py-a", "py", true);
+  sandbox_with(f, json::object());
+  f.kube.reset_counters();
+  reconcile_sandbox(*f.ctx, "default", "sb");
+  REQUIRE(f.writes() == Writes{"patch pods/py-a", "patch_status sandboxes/sb"});
+  json claim = f.body("patch", "pods", "py-a")["metadata"];
+  CHECK(claim["resourceVersion"] == pod["metadata"]["resourceVersion"]);
+  CHECK(claim["labels"] == json{{"arl.infra.io/pod-state", "allocated"}, {"arl.infra.io/sandbox", "sb"}});
+  CHECK(claim["ownerReferences"].size() == 1);
+  CHECK(claim["ownerReferences"][0]["kind"] == "Sandbox");
+  CHECK(claim["ownerReferences"][0]["controller"] == true);
+  json st = f.body("patch_status", "sandboxes", "sb")["status"];
+  CHECK(st == json::parse(R"({"phase":"Ready","podName":"py-a","podIP":"198.18.0.9","workDir":"/workspace",
+      "allocatedAt":"2030-01-01T00:00:00Z","lastActivityAt":"2030-01-01T00:00:00Z","observedGeneration":1,
+      "conditions":[{"type":"Ready","status":"True","reason":"Allocated","message":"pod py-a",
+                     "lastTransitionTime":"2030-01-01T00:00:00Z","observedGeneration":1}]})"));
+  CHECK(f.enqueued == std::vector<std::string>{"pool:default/py"});  // the refill, off the latency path
+}
+
+TEST_CASE("a wait's status says why, with the generation observed") {
+  Fixture f;
+  f.at(T0);
+  sandbox_with(f, json::object());
+  f.kube.reset_counters();
+  reconcile_sandbox(*f.ctx, "default", "sb");
+  json st = f.body("patch_status", "sandboxes", "sb")["status"];
+  CHECK(st["phase"] == "Pending");
+  CHECK(st["observedGeneration"] == 1);
+  CHECK(st["conditions"][0]["reason"] == "PoolNotFound");
+  CHECK(st["conditions"][0]["status"] == "False");
+  CHECK(st["conditions"][0]["observedGeneration"] == 1);
+}
+
+TEST_CASE("allocation latency is measured on the monotonic clock from the first sighting") {
+  Fixture f;
+  auto mono = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+  f.ctx->steady_now = [&] { return mono; };
+  f.make_pool("py", 1);
+  f.make_pod("py-a", "py", false);
+  sandbox_with(f, json::object());
+  reconcile_sandbox(*f.ctx, "default", "sb");  // first seen: waits for a ready pod
+  f.make_pod("py-b", "py", true);
+  mono += std::chrono::milliseconds(1500);
+  reconcile_sandbox(*f.ctx, "default", "sb");
+  auto [count, sum] = f.metrics.histogram("arl_sandbox_allocation_seconds");
+  CHECK(count == 1);
+  CHECK(sum == doctest::Approx(1.5));
+  CHECK(f.ctx->first_seen.size() == 0);  // forgotten once allocated
+}
+
+TEST_CASE("a deleted Pending sandbox is forgotten by the latency clock") {
+  Fixture f;
+  json sb = sandbox_with(f, json::object());
+  reconcile_sandbox(*f.ctx, "default", "sb");
+  CHECK(f.ctx->first_seen.size() == 1);
+  f.kube.remove(res::sandboxes, "default", "sb");
+  on_sandbox_deleted(*f.ctx, sb);
+  CHECK(f.ctx->first_seen.size() == 0);
 }

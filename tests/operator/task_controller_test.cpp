@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <functional>
+
 #include "operator_fixture.h"
 
 using namespace arl::op;
@@ -8,13 +10,7 @@ using namespace arl::op::testing;
 namespace {
 
 // A pool of one ready pod and a Ready sandbox on it.
-void ready_sandbox(Fixture& f, bool keep_alive = true) {
-  f.make_pool("py", 1);
-  reconcile_pool(*f.ctx, "default", "py");
-  f.make_all_ready("py");
-  f.make_sandbox("sb", "py", keep_alive);
-  reconcile_sandbox(*f.ctx, "default", "sb");
-}
+void ready_sandbox(Fixture& f, bool keep_alive = true) { f.allocate_sandbox(keep_alive); }
 
 json two_steps() {
   return json::parse(R"([{"name":"write","type":"FilePatch","path":"hello.txt","content":"hi"},
@@ -190,4 +186,158 @@ TEST_CASE("finished tasks are deleted after their TTL") {
   reconcile_task(*f.ctx, "default", "t");
   reconcile_task(*f.ctx, "default", "t");
   CHECK_FALSE(f.kube.get(res::tasks, "default", "t"));
+}
+
+// ---- Tables: given this world and this time, exactly these writes.
+
+namespace {
+
+json one_step() { return json::parse(R"([{"name":"a","type":"Command","command":["true"]}])"); }
+
+struct TaskRow {
+  const char* name;
+  std::function<void(Fixture&)> world;  // creates task "t"
+  std::chrono::milliseconds after_created;
+  Writes writes;
+  std::chrono::milliseconds requeue;
+  size_t started;  // executions handed to ctx.spawn
+};
+
+void finished(Fixture& f, json extra) {
+  f.make_task("t", "sb", one_step(), extra);
+  std::string created = f.get(res::tasks, "t")["metadata"]["creationTimestamp"];
+  f.set_status(res::tasks, "t", {{"state", "Succeeded"}, {"completedAt", created}});
+}
+
+}  // namespace
+
+TEST_CASE("task reconcile: exact writes per world") {
+  using std::chrono::milliseconds;
+  const std::vector<TaskRow> rows = {
+      {"sandbox Ready: the execution starts; the reconcile itself writes nothing",
+       [](Fixture& f) {
+         ready_sandbox(f);
+         f.make_task("t", "sb", one_step());
+       },
+       milliseconds(0), {}, milliseconds(0), 1},
+      {"sandbox Pending: waits for the sandbox's update",
+       [](Fixture& f) {
+         f.make_sandbox("sb", "nopool");
+         reconcile_sandbox(*f.ctx, "default", "sb");
+         f.make_task("t", "sb", one_step());
+       },
+       milliseconds(0), {}, milliseconds(0), 0},
+      {"sandbox missing, within the 30 s grace: requeue at its end", [](Fixture& f) { f.make_task("t", "sb", one_step()); },
+       milliseconds(10000), {}, milliseconds(20050), 0},
+      {"sandbox missing past the grace: Failed with SandboxMissing and a Warning",
+       [](Fixture& f) { f.make_task("t", "sb", one_step()); }, milliseconds(30000), {"patch_status tasks/t", "create events/t.*"},
+       milliseconds(0), 0},
+      {"found Running with no retry left: Failed with OperatorRestarted",
+       [](Fixture& f) {
+         ready_sandbox(f);
+         f.make_task("t", "sb", one_step());
+         f.set_status(res::tasks, "t", {{"state", "Running"}, {"attempts", 1}});
+       },
+       milliseconds(0), {"patch_status tasks/t", "create events/t.*"}, milliseconds(0), 0},
+      {"found Running with a retry left: runs again",
+       [](Fixture& f) {
+         ready_sandbox(f);
+         f.make_task("t", "sb", one_step(), {{"retries", 1}});
+         f.set_status(res::tasks, "t", {{"state", "Running"}, {"attempts", 1}});
+       },
+       milliseconds(0), {}, milliseconds(0), 1},
+      {"found Running with its sandbox gone: Failed with SandboxMissing at once",
+       [](Fixture& f) {
+         f.make_task("t", "sb", one_step(), {{"retries", 1}});
+         f.set_status(res::tasks, "t", {{"state", "Running"}, {"attempts", 1}});
+       },
+       milliseconds(0), {"patch_status tasks/t", "create events/t.*"}, milliseconds(0), 0},
+      {"sandbox Released: Failed with SandboxUnavailable",
+       [](Fixture& f) {
+         ready_sandbox(f);
+         f.set_status(res::sandboxes, "sb", {{"phase", "Released"}});
+         f.make_task("t", "sb", one_step());
+       },
+       milliseconds(0), {"patch_status tasks/t", "create events/t.*"}, milliseconds(0), 0},
+      {"second in line on its sandbox: waits for the first",
+       [](Fixture& f) {
+         ready_sandbox(f);
+         f.make_task("s", "sb", one_step());
+         f.make_task("t", "sb", one_step());
+       },
+       milliseconds(0), {}, milliseconds(0), 0},
+      {"its sandbox busy in this process: nothing",
+       [](Fixture& f) {
+         ready_sandbox(f);
+         f.make_task("t", "sb", one_step());
+         f.ctx->busy_sandboxes.insert("default/sb");
+       },
+       milliseconds(0), {}, milliseconds(0), 0},
+      {"finished without a TTL: kept", [](Fixture& f) { finished(f, json::object()); }, milliseconds(3600000), {},
+       milliseconds(0), 0},
+      {"finished, TTL 60 s not yet passed: no write, requeue at the deadline",
+       [](Fixture& f) { finished(f, {{"ttlSecondsAfterFinished", 60}}); }, milliseconds(30000), {}, milliseconds(30050), 0},
+      {"finished, TTL 60 s passed: deleted", [](Fixture& f) { finished(f, {{"ttlSecondsAfterFinished", 60}}); },
+       milliseconds(60000), {"delete tasks/t"}, milliseconds(0), 0},
+  };
+  for (const auto& row : rows) {
+    INFO(row.name);
+    Fixture f;
+    std::vector<std::function<void()>> started;
+    f.ctx->spawn = [&](std::function<void()> fn) { started.push_back(std::move(fn)); };
+    row.world(f);
+    f.at(at_rfc3339(f.get(res::tasks, "t")["metadata"]["creationTimestamp"]) + row.after_created);
+    f.kube.reset_counters();
+    Result r = reconcile_task(*f.ctx, "default", "t");
+    CHECK(f.writes() == row.writes);
+    CHECK(r.requeue_after == row.requeue);
+    CHECK(started.size() == row.started);
+  }
+}
+
+TEST_CASE("a failure's status names the reason, with the generation observed") {
+  Fixture f;
+  f.make_task("t", "ghost", one_step());
+  const auto created = at_rfc3339(f.get(res::tasks, "t")["metadata"]["creationTimestamp"]);
+  f.at(created + std::chrono::seconds(30));
+  f.kube.reset_counters();
+  reconcile_task(*f.ctx, "default", "t");
+  json st = f.body("patch_status", "tasks", "t")["status"];
+  const std::string when = arl::core::format_rfc3339(created + std::chrono::seconds(30));
+  CHECK(st["state"] == "Failed");
+  CHECK(st["reason"] == "SandboxMissing");
+  CHECK(st["message"] == "sandbox \"ghost\" does not exist");
+  CHECK(st["startedAt"] == when);
+  CHECK(st["completedAt"] == when);
+  CHECK(st["observedGeneration"] == 1);
+  CHECK(st["conditions"] == json::parse(R"([{"type":"Complete","status":"True","reason":"SandboxMissing",
+      "message":"sandbox \"ghost\" does not exist","lastTransitionTime":")" + when + R"(","observedGeneration":1}])"));
+}
+
+TEST_CASE("a run writes the task Running, the sandbox Bound, the outcome, the sandbox Ready") {
+  Fixture f;
+  ready_sandbox(f);
+  f.make_task("t", "sb", one_step());
+  f.kube.reset_counters();
+  reconcile_task(*f.ctx, "default", "t");
+  CHECK(f.writes() == Writes{"patch_status tasks/t", "patch_status sandboxes/sb", "patch_status tasks/t", "patch_status sandboxes/sb"});
+  auto log = f.kube.write_log();
+  CHECK(log[0].body["status"]["state"] == "Running");
+  CHECK(log[0].body["status"]["observedGeneration"] == 1);
+  CHECK(log[1].body["status"]["phase"] == "Bound");
+  CHECK(log[2].body["status"]["state"] == "Succeeded");
+  CHECK(log[2].body["status"]["conditions"][0]["observedGeneration"] == 1);
+  CHECK(log[3].body["status"]["phase"] == "Ready");
+}
+
+TEST_CASE("keepAlive=false: the run ends with the sandbox Released and its pod deleted") {
+  Fixture f;
+  ready_sandbox(f, false);
+  std::string pod = f.get(res::sandboxes, "sb")["status"]["podName"];
+  f.make_task("t", "sb", one_step());
+  f.kube.reset_counters();
+  reconcile_task(*f.ctx, "default", "t");
+  CHECK(f.writes() == Writes{"patch_status tasks/t", "patch_status sandboxes/sb", "patch_status tasks/t",
+                             "patch_status sandboxes/sb", "delete pods/" + pod});
+  CHECK(f.kube.write_log()[3].body["status"]["conditions"][0]["reason"] == "Released");
 }

@@ -1,0 +1,148 @@
+#include "operator/sandbox_plan.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "core/names.h"
+#include "operator/pod_builder.h"
+#include "operator/pod_state.h"
+#include "operator/ttl_plan.h"
+
+namespace arl::op {
+
+using nlohmann::json;
+using std::chrono::seconds;
+
+namespace {
+
+void set_ready(core::Sandbox& sb, const std::string& status, const std::string& reason, const std::string& message,
+               core::TimePoint now) {
+  core::set_condition(sb.status.conditions, {"Ready", status, reason, message, "", sb.metadata.generation}, now);
+  sb.status.observed_generation = sb.metadata.generation;
+}
+
+void write_if_changed(SandboxPlan& plan, const core::Sandbox& before, const core::Sandbox& after) {
+  if (after.status != before.status) plan.status = after.status;
+}
+
+// Pending with a condition saying why; the Event only when that changes.
+SandboxPlan wait(const core::Sandbox& sb, const std::string& reason, const std::string& message, seconds retry,
+                 core::TimePoint now) {
+  SandboxPlan plan;
+  core::Sandbox next = sb;
+  next.status.phase = "Pending";
+  set_ready(next, "False", reason, message, now);
+  write_if_changed(plan, sb, next);
+  if (plan.status) plan.event = EventSpec{"Normal", reason, message};
+  plan.requeue_after = retry;
+  return plan;
+}
+
+// The idle TTL counts from the last activity (or the allocation).
+void expire_idle(SandboxPlan& plan, const core::Sandbox& sb, const std::string& since, core::TimePoint now) {
+  auto d = deadline_after(sb.spec.ttl_seconds_after_finished, since, now);
+  if (!d) return;
+  if (d->passed) plan.delete_sandbox = true;
+  else plan.requeue_after = d->requeue_after;
+}
+
+const std::string& idle_since(const core::Sandbox& sb) {
+  return sb.status.last_activity_at.empty() ? sb.status.allocated_at : sb.status.last_activity_at;
+}
+
+std::string name_of(const json& obj) { return obj.at("metadata").value("name", ""); }
+
+// Oldest first (the pool keeps its oldest ready pods for this), then by name
+// so that equal timestamps (seconds precision) still give one order.
+std::vector<PodClaim> claims_for(const json& sandbox, const core::Sandbox& sb, const std::vector<Cache::Obj>& idle) {
+  std::vector<const json*> candidates;
+  for (const auto& p : idle)
+    if (pod_label(*p, labels::kWarmPool) == sb.spec.pool_ref && pod_is_idle(*p) && pod_is_ready(*p) && !pod_ip(*p).empty())
+      candidates.push_back(p.get());
+  std::sort(candidates.begin(), candidates.end(), [](const json* a, const json* b) {
+    auto key = [](const json* p) { return std::pair{p->at("metadata").value("creationTimestamp", ""), name_of(*p)}; };
+    return key(a) < key(b);
+  });
+  std::vector<PodClaim> claims;
+  for (const json* p : candidates) {
+    json patch{{"metadata",
+                {{"resourceVersion", p->at("metadata").value("resourceVersion", "")},
+                 {"labels", {{std::string(labels::kPodState), std::string(labels::kPodStateAllocated)},
+                             {std::string(labels::kSandbox), sb.metadata.name}}},
+                 {"ownerReferences", json::array({controller_ref(sandbox)})}}}};
+    claims.push_back({name_of(*p), std::move(patch)});
+  }
+  return claims;
+}
+
+SandboxPlan plan_pending(const SandboxView& view, const core::Sandbox& sb, core::TimePoint now) {
+  // A pod may already carry our label: the operator restarted between the
+  // pod patch and the status write. Adopt it, never allocate twice.
+  const json* adopt = nullptr;
+  for (const auto& p : view.labelled)
+    if (!pod_is_terminating(*p)) adopt = p.get();
+  if (adopt) return plan_allocated(view.object, *adopt, now);
+
+  if (!view.pool_exists)
+    return wait(sb, "PoolNotFound",
+                fmt::format("warmpool \"{}\" does not exist in namespace {}; create it or fix spec.poolRef", sb.spec.pool_ref,
+                            sb.metadata.namespace_),
+                seconds(5), now);
+  SandboxPlan plan = wait(sb, "NoIdlePod",
+                          fmt::format("waiting for an idle ready pod in warmpool \"{}\" (scale it up if this persists)", sb.spec.pool_ref),
+                          seconds(2), now);  // a pod turning ready also enqueues us
+  plan.enqueue_pool = true;
+  plan.claims = claims_for(view.object, sb, view.idle);
+  return plan;
+}
+
+}  // namespace
+
+SandboxPlan plan_allocated(const json& sandbox, const json& pod, core::TimePoint now) {
+  core::Sandbox sb = core::sandbox_from_json(sandbox);
+  core::Sandbox next = sb;
+  next.status.phase = "Ready";
+  next.status.pod_name = name_of(pod);
+  next.status.pod_ip = pod_ip(pod);
+  next.status.work_dir = std::string(kDefaultWorkDir);
+  next.status.allocated_at = core::format_rfc3339(now);
+  next.status.last_activity_at = next.status.allocated_at;
+  set_ready(next, "True", "Allocated", "pod " + next.status.pod_name, now);
+  SandboxPlan plan;
+  plan.status = next.status;
+  plan.allocated = true;
+  plan.enqueue_pool = true;
+  expire_idle(plan, sb, next.status.allocated_at, now);
+  return plan;
+}
+
+SandboxPlan plan_sandbox(const SandboxView& view, core::TimePoint now) {
+  SandboxPlan plan;
+  if (pod_is_terminating(view.object)) return plan;
+  core::Sandbox sb = core::sandbox_from_json(view.object);
+  const std::string& phase = sb.status.phase;
+
+  if (phase == "Released" || phase == "Failed") {
+    // Never returned dirty to the pool: its pod goes.
+    if (!sb.status.pod_name.empty() && view.pod && !pod_is_terminating(*view.pod)) plan.delete_pod = sb.status.pod_name;
+    expire_idle(plan, sb, idle_since(sb), now);
+    return plan;
+  }
+  if (sb.status.pod_name.empty()) return plan_pending(view, sb, now);
+
+  // Ready or Bound: watch over the pod and the idle TTL.
+  if (!view.pod || pod_is_terminating(*view.pod) || pod_has_failed(*view.pod)) {
+    core::Sandbox next = sb;
+    next.status.phase = "Failed";
+    std::string msg = fmt::format("pod {} of sandbox {} is gone or failed", sb.status.pod_name, sb.metadata.name);
+    set_ready(next, "False", "PodLost", msg, now);
+    write_if_changed(plan, sb, next);
+    plan.event = EventSpec{"Warning", "PodLost", msg};
+    return plan;
+  }
+  if (phase == "Ready") expire_idle(plan, sb, idle_since(sb), now);
+  return plan;
+}
+
+}  // namespace arl::op

@@ -1,0 +1,54 @@
+#pragma once
+// What a sandbox must do next, decided from what the cache shows and `now`
+// alone; sandbox_controller.cpp reads the cache and applies the plan.
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/types.h"
+#include "operator/cache.h"
+#include "operator/events.h"
+
+namespace arl::op {
+
+/// What the cache shows about one sandbox.
+struct SandboxView {
+  nlohmann::json object;                      // the Sandbox
+  std::optional<nlohmann::json> pod;          // the pod named by status.podName, if cached
+  std::vector<Cache::Obj> labelled;           // pods labelled arl.infra.io/sandbox=<name>
+  bool pool_exists = false;                   // spec.poolRef's WarmPool
+  std::vector<Cache::Obj> idle;               // pods labelled pod-state=ready in the namespace
+};
+
+/// Allocation write 1 (docs/design.md): a merge patch carrying the pod's
+/// resourceVersion, so two operators never take the same pod.
+struct PodClaim {
+  std::string pod;
+  nlohmann::json patch;
+  bool operator==(const PodClaim&) const = default;
+};
+
+struct SandboxPlan {
+  /// Tried in order; 409 or 404 moves on to the next. The first one won
+  /// replaces this plan with plan_allocated(); the fields below apply only
+  /// when every claim is lost (or there is none).
+  std::vector<PodClaim> claims;
+  std::optional<core::SandboxStatus> status;  // unset: unchanged, no write
+  std::optional<EventSpec> event;             // waits and failures only
+  std::string delete_pod;
+  bool delete_sandbox = false;                // its TTL passed
+  bool enqueue_pool = false;                  // refill, off the sandbox's latency path
+  bool allocated = false;                     // count the allocation in the metrics
+  std::chrono::milliseconds requeue_after{0};
+};
+
+SandboxPlan plan_sandbox(const SandboxView& view, core::TimePoint now);
+
+/// Pending -> Ready on `pod` (claimed or adopted): the status write, the
+/// pool's refill, the idle TTL from now on.
+SandboxPlan plan_allocated(const nlohmann::json& sandbox, const nlohmann::json& pod, core::TimePoint now);
+
+}  // namespace arl::op

@@ -1,0 +1,150 @@
+// The pure decisions of the three reconcilers: no server, no clock; each row is observed state -> plan.
+#include <doctest/doctest.h>
+
+#include "operator/sandbox_plan.h"
+#include "operator/task_plan.h"
+#include "operator/ttl_plan.h"
+
+using namespace arl::op;
+using nlohmann::json;
+using std::chrono::milliseconds;
+
+namespace {
+
+const arl::core::TimePoint T0{std::chrono::seconds(arl::core::parse_rfc3339("2030-01-01T00:00:00Z").value())};
+
+Cache::Obj idle_pod(const std::string& name, const std::string& created, bool ready = true) {
+  json p{{"metadata",
+          {{"name", name}, {"resourceVersion", "7"}, {"creationTimestamp", created},
+           {"labels", {{"arl.infra.io/warmpool", "py"}, {"arl.infra.io/pod-state", "ready"}}}}},
+         {"status", {{"phase", "Running"}, {"podIP", "10.0.0.1"}}}};
+  if (ready) p["status"]["conditions"] = {{{"type", "Ready"}, {"status", "True"}}};
+  return std::make_shared<const json>(p);
+}
+
+json sandbox(json status = json::object(), json spec_extra = json::object()) {
+  json spec{{"poolRef", "py"}};
+  spec.update(spec_extra);
+  return {{"apiVersion", "arl.infra.io/v1alpha1"}, {"kind", "Sandbox"},
+          {"metadata", {{"name", "sb"}, {"namespace", "default"}, {"uid", "u1"}, {"generation", 2}}},
+          {"spec", spec}, {"status", status}};
+}
+
+std::vector<std::string> claimed(const SandboxPlan& p) {
+  std::vector<std::string> out;
+  for (const auto& c : p.claims) out.push_back(c.pod);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("deadline_after: none, not yet (requeue rounded up plus a margin), passed") {
+  CHECK_FALSE(deadline_after(std::nullopt, "2030-01-01T00:00:00Z", T0));
+  CHECK_FALSE(deadline_after(10, "", T0));
+  CHECK_FALSE(deadline_after(10, "yesterday", T0));
+  CHECK(deadline_after(10, "2030-01-01T00:00:00Z", T0) == Deadline{false, milliseconds(10050)});
+  CHECK(deadline_after(10, "2030-01-01T00:00:00Z", T0 + std::chrono::microseconds(9999500)) == Deadline{false, milliseconds(51)});
+  CHECK(deadline_after(10, "2030-01-01T00:00:00Z", T0 + std::chrono::seconds(10)) == Deadline{true, milliseconds(0)});
+  CHECK(deadline_after(0, "2030-01-01T00:00:00Z", T0) == Deadline{true, milliseconds(0)});
+}
+
+TEST_CASE("plan_sandbox: a Pending sandbox claims idle ready pods of its pool, oldest first") {
+  SandboxView v{sandbox(), std::nullopt, {}, true,
+                {idle_pod("py-c", "2030-01-01T00:00:02Z"), idle_pod("py-b", "2030-01-01T00:00:01Z"),
+                 idle_pod("py-a", "2030-01-01T00:00:01Z"), idle_pod("py-d", "2029-01-01T00:00:00Z", false)}};
+  SandboxPlan p = plan_sandbox(v, T0);
+  CHECK(claimed(p) == std::vector<std::string>{"py-a", "py-b", "py-c"});  // starting py-d is no candidate
+  CHECK(p.claims[0].patch["metadata"]["resourceVersion"] == "7");
+  CHECK(p.claims[0].patch["metadata"]["ownerReferences"][0]["uid"] == "u1");
+  // if every claim is lost: the NoIdlePod wait
+  REQUIRE(p.status);
+  CHECK(p.status->phase == "Pending");
+  CHECK(p.status->observed_generation == 2);
+  CHECK(p.status->conditions[0].reason == "NoIdlePod");
+  CHECK(p.event == EventSpec{"Normal", "NoIdlePod", "waiting for an idle ready pod in warmpool \"py\" (scale it up if this persists)"});
+  CHECK(p.enqueue_pool);
+  CHECK(p.requeue_after == milliseconds(2000));
+}
+
+TEST_CASE("plan_sandbox: pods of other pools and busy pods are not candidates") {
+  auto other = std::make_shared<json>(*idle_pod("q-a", "2030-01-01T00:00:00Z"));
+  (*other)["metadata"]["labels"]["arl.infra.io/warmpool"] = "other";
+  auto no_ip = std::make_shared<json>(*idle_pod("py-x", "2030-01-01T00:00:00Z"));
+  (*no_ip)["status"].erase("podIP");
+  SandboxView v{sandbox(), std::nullopt, {}, true, {other, no_ip}};
+  CHECK(plan_sandbox(v, T0).claims.empty());
+}
+
+TEST_CASE("plan_allocated: Ready on the pod, timestamps at now, TTL from now") {
+  SandboxPlan p = plan_allocated(sandbox({}, {{"ttlSecondsAfterFinished", 30}}), *idle_pod("py-a", ""), T0);
+  REQUIRE(p.status);
+  CHECK(p.status->phase == "Ready");
+  CHECK(p.status->pod_name == "py-a");
+  CHECK(p.status->pod_ip == "10.0.0.1");
+  CHECK(p.status->allocated_at == "2030-01-01T00:00:00Z");
+  CHECK(p.status->conditions[0] == arl::core::Condition{"Ready", "True", "Allocated", "pod py-a", "2030-01-01T00:00:00Z", 2});
+  CHECK(p.allocated);
+  CHECK(p.enqueue_pool);
+  CHECK_FALSE(p.event);  // no Event on the happy path
+  CHECK(p.requeue_after == milliseconds(30050));
+}
+
+TEST_CASE("plan_task: terminal, busy, restarted, missing, unavailable, ready") {
+  auto task = [](json status, json spec_extra = json::object()) {
+    json spec{{"sandboxRef", "sb"}, {"steps", json::array()}};
+    spec.update(spec_extra);
+    return json{{"metadata", {{"name", "t"}, {"namespace", "default"}, {"generation", 1}, {"creationTimestamp", "2030-01-01T00:00:00Z"}}},
+                {"spec", spec}, {"status", status}};
+  };
+  const auto grace = std::chrono::seconds(30);
+  struct Row {
+    const char* name;
+    TaskView view;
+    arl::core::TimePoint now;
+    std::string failed_reason;  // "" = no status write
+    bool run, del;
+    milliseconds requeue;
+  };
+  const json ready_sb = sandbox({{"phase", "Ready"}});
+  const std::vector<Row> rows = {
+      {"succeeded, TTL 5 s, 1 s later", {task({{"state", "Succeeded"}, {"completedAt", "2030-01-01T00:00:00Z"}}, {{"ttlSecondsAfterFinished", 5}})},
+       T0 + std::chrono::seconds(1), "", false, false, milliseconds(4050)},
+      {"failed, TTL 5 s, 5 s later", {task({{"state", "Failed"}, {"completedAt", "2030-01-01T00:00:00Z"}}, {{"ttlSecondsAfterFinished", 5}})},
+       T0 + std::chrono::seconds(5), "", false, true, milliseconds(0)},
+      {"busy sandbox", {task(json::object()), true, ready_sb}, T0, "", false, false, milliseconds(0)},
+      {"Running, no retry left", {task({{"state", "Running"}, {"attempts", 1}}), false, ready_sb}, T0, "OperatorRestarted", false, false,
+       milliseconds(0)},
+      {"Running, a retry left", {task({{"state", "Running"}, {"attempts", 1}}, {{"retries", 1}}), false, ready_sb}, T0, "", true, false,
+       milliseconds(0)},
+      {"no sandbox, 29 s", {task(json::object())}, T0 + std::chrono::seconds(29), "", false, false, milliseconds(1050)},
+      {"no sandbox, 30 s", {task(json::object())}, T0 + std::chrono::seconds(30), "SandboxMissing", false, false, milliseconds(0)},
+      {"sandbox Failed", {task(json::object()), false, sandbox({{"phase", "Failed"}})}, T0, "SandboxUnavailable", false, false,
+       milliseconds(0)},
+      {"sandbox Pending", {task(json::object()), false, sandbox({{"phase", "Pending"}})}, T0, "", false, false, milliseconds(0)},
+      {"sandbox Bound", {task(json::object()), false, sandbox({{"phase", "Bound"}})}, T0, "", true, false, milliseconds(0)},
+  };
+  for (const auto& row : rows) {
+    INFO(row.name);
+    TaskPlan p = plan_task(row.view, grace, row.now);
+    CHECK((p.status ? p.status->reason : "") == row.failed_reason);
+    CHECK((p.event ? p.event->reason : "") == row.failed_reason);
+    CHECK(p.run == row.run);
+    CHECK(p.delete_task == row.del);
+    CHECK(p.requeue_after == row.requeue);
+  }
+}
+
+TEST_CASE("first_in_line: the oldest unfinished task of the sandbox goes first, names break ties") {
+  auto t = [](const std::string& name, const std::string& created, const std::string& state = "", const std::string& sb = "sb") {
+    return std::make_shared<const json>(json{{"metadata", {{"name", name}, {"creationTimestamp", created}}},
+                                             {"spec", {{"sandboxRef", sb}}},
+                                             {"status", {{"state", state}}}});
+  };
+  auto me = arl::core::task_from_json(*t("m", "2030-01-01T00:00:05Z"));
+  CHECK(first_in_line(me, {t("m", "2030-01-01T00:00:05Z")}));
+  CHECK_FALSE(first_in_line(me, {t("a", "2030-01-01T00:00:01Z")}));
+  CHECK(first_in_line(me, {t("a", "2030-01-01T00:00:01Z", "Succeeded")}));
+  CHECK(first_in_line(me, {t("a", "2030-01-01T00:00:01Z", "", "other")}));
+  CHECK_FALSE(first_in_line(me, {t("b", "2030-01-01T00:00:05Z")}));
+  CHECK(first_in_line(me, {t("z", "2030-01-01T00:00:05Z")}));
+}
