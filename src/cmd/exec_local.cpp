@@ -17,9 +17,9 @@
 #include "core/types.h"
 #include "core/validation.h"
 #include "core/yaml.h"
-#include "operator/task_run.h"
 #include "sidecar/executor.h"
 #include "sidecar/files.h"
+#include "sidecar/task_run.h"
 
 namespace arl::cmd {
 namespace {
@@ -35,7 +35,7 @@ std::string map_path(const std::string& path, const std::string& workdir) {
   return workdir + "/" + path;
 }
 
-class LocalRunner : public op::StepRunner {
+class LocalRunner : public sidecar::StepRunner {
  public:
   explicit LocalRunner(const std::string& workdir) : workdir_(workdir), executor_(sidecar::ExecutorOptions{workdir}) {}
   core::ExecuteResponse execute(const core::ExecuteRequest& req) override {
@@ -63,14 +63,10 @@ bool run_one(core::Task& t, const std::string& workdir) {
   auto deadline = std::chrono::steady_clock::now() + budget;
   auto started = std::chrono::steady_clock::now();
   LocalRunner runner(workdir);
-  op::TaskRun run(t, runner, 1 << 20);
+  sidecar::TaskRun run(t, runner, 1 << 20);
   t.status.started_at = core::now_rfc3339();
   t.status.attempts = 1;
-  auto outcome = run.attempt(deadline, budget);
-  while (!outcome.ok && outcome.reason != "Timeout" && t.status.attempts <= t.spec.retries) {
-    ++t.status.attempts;
-    outcome = run.attempt(deadline, budget);
-  }
+  auto outcome = run.run_with_retries(deadline, budget);
   t.status.state = outcome.ok ? "Succeeded" : "Failed";
   t.status.reason = outcome.ok ? "" : outcome.reason;
   t.status.message = outcome.message;

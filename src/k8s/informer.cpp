@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "core/log.h"
+
 namespace arl::k8s {
 namespace {
 
@@ -282,10 +284,10 @@ void Informer::run(std::stop_token st) {
         need_list = true;
         continue;
       }
-      std::fprintf(stderr, "informer %s: %s; retrying\n", res_.plural.c_str(), e.what());
+      log::warn("Failed to list or watch; retrying", {{"resource", res_.plural}, {"error", e.what()}});
       sleep(st, opts_.retry_backoff);
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "informer %s: %s; retrying\n", res_.plural.c_str(), e.what());
+      log::warn("Failed to list or watch; retrying", {{"resource", res_.plural}, {"error", e.what()}});
       sleep(st, opts_.retry_backoff);
     }
   }

@@ -7,7 +7,7 @@
 namespace arl::op {
 namespace {
 
-class SidecarStepRunner : public StepRunner {
+class SidecarStepRunner : public sidecar::StepRunner {
  public:
   SidecarStepRunner(const std::string& url, const std::string& token) : client_(url, token) {}
   core::ExecuteResponse execute(const core::ExecuteRequest& req) override { return client_.execute(req); }
@@ -20,7 +20,7 @@ class SidecarStepRunner : public StepRunner {
 }  // namespace
 
 StepRunnerFactory sidecar_runner_factory(int port) {
-  return [port](const std::string& pod_ip, const std::string& token) -> std::unique_ptr<StepRunner> {
+  return [port](const std::string& pod_ip, const std::string& token) -> std::unique_ptr<sidecar::StepRunner> {
     return std::make_unique<SidecarStepRunner>(fmt::format("{}:{}", pod_ip, port), token);
   };
 }

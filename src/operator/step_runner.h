@@ -6,18 +6,12 @@
 #include <memory>
 #include <string>
 
-#include "core/sidecar_protocol.h"
+#include "sidecar/step_runner.h"
 
 namespace arl::op {
 
-class StepRunner {
- public:
-  virtual ~StepRunner() = default;
-  virtual core::ExecuteResponse execute(const core::ExecuteRequest& req) = 0;
-  virtual void write_file(const core::FileWriteRequest& req) = 0;
-};
-
-using StepRunnerFactory = std::function<std::unique_ptr<StepRunner>(const std::string& pod_ip, const std::string& token)>;
+using StepRunnerFactory =
+    std::function<std::unique_ptr<sidecar::StepRunner>(const std::string& pod_ip, const std::string& token)>;
 
 /// Runner over the real sidecar client.
 StepRunnerFactory sidecar_runner_factory(int port = 8080);

@@ -9,7 +9,7 @@
 #include "core/types.h"
 #include "operator/controllers.h"
 #include "operator/pod_builder.h"
-#include "operator/task_run.h"
+#include "sidecar/task_run.h"
 
 namespace arl::op {
 
@@ -64,12 +64,8 @@ void execute_task(Context& ctx, json task_obj, json sandbox_obj) {
     auto budget = core::parse_duration(t.spec.timeout, "spec.timeout");
     auto deadline = started + budget;
     auto runner = ctx.runners(sb.status.pod_ip, token);
-    TaskRun run(t, *runner, ctx.config.status_output_cap);
-    AttemptOutcome outcome = run.attempt(deadline, budget);
-    while (!outcome.ok && outcome.reason != "Timeout" && t.status.attempts <= t.spec.retries && Clock::now() < deadline) {
-      t.status.attempts += 1;
-      outcome = run.attempt(deadline, budget);
-    }
+    sidecar::TaskRun run(t, *runner, ctx.config.status_output_cap);
+    sidecar::AttemptOutcome outcome = run.run_with_retries(deadline, budget);
     run.store_full_output();
 
     t.status.state = outcome.ok ? "Succeeded" : "Failed";

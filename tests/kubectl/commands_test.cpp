@@ -344,7 +344,7 @@ TEST_CASE("completion script is generated from the real command tree") {
   ctx->inject(h.kube, &o, &e);
   add_plugin_commands(app, ctx);
   auto script = completion_script(app, "bash");
-  CHECK(contains(script, "[\"_pool\"]=\"create list get scale delete"));
+  CHECK(contains(script, "[\"_pool\"]=\"create list get delete scale"));
   CHECK(contains(script, "[\"_sandbox exec\"]="));
   CHECK(contains(script, "--workdir"));
   CHECK(contains(completion_script(app, "zsh"), "bashcompinit"));

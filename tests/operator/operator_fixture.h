@@ -24,7 +24,7 @@ struct ScriptedRunner {
   std::vector<core::FileWriteRequest> written;
 };
 
-class RecordingRunner : public StepRunner {
+class RecordingRunner : public sidecar::StepRunner {
  public:
   explicit RecordingRunner(std::shared_ptr<ScriptedRunner> s) : s_(std::move(s)) {}
   core::ExecuteResponse execute(const core::ExecuteRequest& req) override {

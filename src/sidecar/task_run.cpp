@@ -1,4 +1,4 @@
-#include "operator/task_run.h"
+#include "sidecar/task_run.h"
 
 #include <fmt/format.h>
 
@@ -6,7 +6,7 @@
 #include "core/error.h"
 #include "core/names.h"
 
-namespace arl::op {
+namespace arl::sidecar {
 
 using Clock = std::chrono::steady_clock;
 
@@ -107,6 +107,13 @@ void TaskRun::store_full_output() {
   }
 }
 
+AttemptOutcome TaskRun::run_with_retries(Clock::time_point deadline, std::chrono::milliseconds budget) {
+  AttemptOutcome outcome = attempt(deadline, budget);
+  while (!outcome.ok && outcome.reason != "Timeout" && t_.status.attempts <= t_.spec.retries && Clock::now() < deadline) {
+    t_.status.attempts += 1;
+    outcome = attempt(deadline, budget);
+  }
+  return outcome;
+}
 
-
-}  // namespace arl::op
+}  // namespace arl::sidecar

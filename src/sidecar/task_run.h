@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "core/types.h"
-#include "operator/step_runner.h"
+#include "sidecar/step_runner.h"
 
-namespace arl::op {
+namespace arl::sidecar {
 
 struct AttemptOutcome {
   bool ok = true;
@@ -25,6 +25,12 @@ class TaskRun {
   /// Skipped); fills task.status.steps, stdout, stderr, exitCode.
   AttemptOutcome attempt(std::chrono::steady_clock::time_point deadline, std::chrono::milliseconds budget);
 
+  /// The first attempt (already counted in status.attempts by the caller,
+  /// who reports the task Running with it), then retries while spec.retries
+  /// allows, the failure was not a timeout and the deadline has not passed.
+  /// Every attempt is counted in status.attempts. Returns the last outcome.
+  AttemptOutcome run_with_retries(std::chrono::steady_clock::time_point deadline, std::chrono::milliseconds budget);
+
   /// Writes the full output of truncated steps into the sandbox at
   /// /workspace/.arl/tasks/<task>/<step>.stdout|.stderr (best effort).
   void store_full_output();
@@ -36,4 +42,4 @@ class TaskRun {
   std::vector<std::tuple<std::string, std::string, std::string>> full_out_;
 };
 
-}  // namespace arl::op
+}  // namespace arl::sidecar
