@@ -45,12 +45,13 @@ SandboxView observe(Context& ctx, json obj) {
 
 // The first claim the API server accepts wins; this process's own claims are
 // skipped so two workers never race for one pod.
-std::optional<json> claim_first(Context& ctx, const std::string& ns, const std::vector<PodClaim>& claims) {
+std::optional<json> claim_first(Context& ctx, const json& sandbox, const std::string& ns,
+                                const std::vector<PodClaim>& claims) {
   for (const auto& c : claims) {
     const std::string claim = key_of(ns, c.pod);
     if (!ctx.claims.try_claim(claim)) continue;
     try {
-      json updated = ctx.api.patch(res::pods, ns, c.pod, k8s::PatchType::merge, c.patch);
+      json updated = ctx.api.patch(res::pods, ns, c.pod, k8s::PatchType::merge, claim_patch(sandbox, c));
       ctx.cache.upsert(res::pods, updated);
       return updated;  // the claim stays until the pod is deleted
     } catch (const Error& e) {
@@ -69,7 +70,7 @@ Result apply(Context& ctx, const json& obj, const SandboxPlan& plan, core::TimeP
   const std::string ns = obj["metadata"].value("namespace", "");
   const std::string name = obj["metadata"].value("name", "");
   if (!plan.claims.empty())
-    if (auto pod = claim_first(ctx, ns, plan.claims)) return apply(ctx, obj, plan_allocated(obj, *pod, now), now);
+    if (auto pod = claim_first(ctx, obj, ns, plan.claims)) return apply(ctx, obj, plan_allocated(obj, *pod, now), now);
 
   delete_pod(ctx, ns, plan.delete_pod);
   if (plan.status) {

@@ -1,6 +1,8 @@
 #include "operator/sandbox_plan.h"
 
 #include <algorithm>
+#include <string_view>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -54,25 +56,30 @@ const std::string& idle_since(const core::Sandbox& sb) {
 std::string name_of(const json& obj) { return obj.at("metadata").value("name", ""); }
 
 // Oldest first (the pool keeps its oldest ready pods for this), then by name
-// so that equal timestamps (seconds precision) still give one order.
-std::vector<PodClaim> claims_for(const json& sandbox, const core::Sandbox& sb, const std::vector<Cache::Obj>& idle) {
-  std::vector<const json*> candidates;
+// so that equal timestamps (seconds precision) still give one order. Keys are
+// views into the cached pods: a burst sorts hundreds of candidates per
+// reconcile, and copying two strings per comparison showed up there.
+std::vector<PodClaim> claims_for(const core::Sandbox& sb, const std::vector<Cache::Obj>& idle) {
+  struct Candidate {
+    std::string_view created, name;
+    const json* pod;
+  };
+  auto field = [](const json& meta, const char* key) -> std::string_view {
+    auto it = meta.find(key);
+    return it != meta.end() && it->is_string() ? std::string_view(it->get_ref<const std::string&>()) : std::string_view();
+  };
+  std::vector<Candidate> candidates;
   for (const auto& p : idle)
-    if (pod_label(*p, labels::kWarmPool) == sb.spec.pool_ref && pod_is_idle(*p) && pod_is_ready(*p) && !pod_ip(*p).empty())
-      candidates.push_back(p.get());
-  std::sort(candidates.begin(), candidates.end(), [](const json* a, const json* b) {
-    auto key = [](const json* p) { return std::pair{p->at("metadata").value("creationTimestamp", ""), name_of(*p)}; };
-    return key(a) < key(b);
-  });
+    if (pod_label(*p, labels::kWarmPool) == sb.spec.pool_ref && pod_is_idle(*p) && pod_is_ready(*p) && !pod_ip(*p).empty()) {
+      const json& meta = p->at("metadata");
+      candidates.push_back({field(meta, "creationTimestamp"), field(meta, "name"), p.get()});
+    }
+  std::sort(candidates.begin(), candidates.end(),
+            [](const Candidate& a, const Candidate& b) { return std::tie(a.created, a.name) < std::tie(b.created, b.name); });
   std::vector<PodClaim> claims;
-  for (const json* p : candidates) {
-    json patch{{"metadata",
-                {{"resourceVersion", p->at("metadata").value("resourceVersion", "")},
-                 {"labels", {{std::string(labels::kPodState), std::string(labels::kPodStateAllocated)},
-                             {std::string(labels::kSandbox), sb.metadata.name}}},
-                 {"ownerReferences", json::array({controller_ref(sandbox)})}}}};
-    claims.push_back({name_of(*p), std::move(patch)});
-  }
+  claims.reserve(candidates.size());
+  for (const auto& c : candidates)
+    claims.push_back({std::string(c.name), std::string(field(c.pod->at("metadata"), "resourceVersion"))});
   return claims;
 }
 
@@ -93,11 +100,19 @@ SandboxPlan plan_pending(const SandboxView& view, const core::Sandbox& sb, core:
                           fmt::format("waiting for an idle ready pod in warmpool \"{}\" (scale it up if this persists)", sb.spec.pool_ref),
                           seconds(2), now);  // a pod turning ready also enqueues us
   plan.enqueue_pool = true;
-  plan.claims = claims_for(view.object, sb, view.idle);
+  plan.claims = claims_for(sb, view.idle);
   return plan;
 }
 
 }  // namespace
+
+json claim_patch(const json& sandbox, const PodClaim& claim) {
+  return {{"metadata",
+           {{"resourceVersion", claim.resource_version},
+            {"labels", {{std::string(labels::kPodState), std::string(labels::kPodStateAllocated)},
+                        {std::string(labels::kSandbox), sandbox.at("metadata").value("name", "")}}},
+            {"ownerReferences", json::array({controller_ref(sandbox)})}}}};
+}
 
 SandboxPlan plan_allocated(const json& sandbox, const json& pod, core::TimePoint now) {
   core::Sandbox sb = core::sandbox_from_json(sandbox);

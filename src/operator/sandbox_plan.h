@@ -23,13 +23,20 @@ struct SandboxView {
   std::vector<Cache::Obj> idle;               // pods labelled pod-state=ready in the namespace
 };
 
-/// Allocation write 1 (docs/design.md): a merge patch carrying the pod's
-/// resourceVersion, so two operators never take the same pod.
+/// A pod to try for allocation write 1 (docs/design.md). Only the pod's
+/// name and resourceVersion: a burst drains a pool of hundreds of idle pods,
+/// and building every candidate's patch body per reconcile would cost more
+/// than the one patch that is sent (claim_patch builds it).
 struct PodClaim {
   std::string pod;
-  nlohmann::json patch;
+  std::string resource_version;
   bool operator==(const PodClaim&) const = default;
 };
+
+/// The claim's merge patch: carries the pod's resourceVersion, so two
+/// operators never take the same pod; labels the pod allocated to the sandbox
+/// and makes the sandbox its owner.
+nlohmann::json claim_patch(const nlohmann::json& sandbox, const PodClaim& claim);
 
 struct SandboxPlan {
   /// Tried in order; 409 or 404 moves on to the next. The first one won

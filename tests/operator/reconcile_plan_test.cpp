@@ -54,8 +54,11 @@ TEST_CASE("plan_sandbox: a Pending sandbox claims idle ready pods of its pool, o
                  idle_pod("py-a", "2030-01-01T00:00:01Z"), idle_pod("py-d", "2029-01-01T00:00:00Z", false)}};
   SandboxPlan p = plan_sandbox(v, T0);
   CHECK(claimed(p) == std::vector<std::string>{"py-a", "py-b", "py-c"});  // starting py-d is no candidate
-  CHECK(p.claims[0].patch["metadata"]["resourceVersion"] == "7");
-  CHECK(p.claims[0].patch["metadata"]["ownerReferences"][0]["uid"] == "u1");
+  CHECK(p.claims[0].resource_version == "7");
+  auto patch = claim_patch(v.object, p.claims[0]);
+  CHECK(patch["metadata"]["resourceVersion"] == "7");
+  CHECK(patch["metadata"]["labels"]["arl.infra.io/sandbox"] == v.object["metadata"]["name"]);
+  CHECK(patch["metadata"]["ownerReferences"][0]["uid"] == "u1");
   // if every claim is lost: the NoIdlePod wait
   REQUIRE(p.status);
   CHECK(p.status->phase == "Pending");
