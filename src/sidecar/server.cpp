@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/types.h"
 #include "sidecar/files.h"
+#include "sidecar/http_errors.h"
 #include "sidecar/spawn.h"
 
 namespace arl::sidecar {
@@ -22,27 +23,6 @@ namespace {
 using nlohmann::json;
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
-int http_status_for(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::invalid:
-    case ErrorCode::usage: return 400;
-    case ErrorCode::unauthorized: return 401;
-    case ErrorCode::forbidden: return 403;
-    case ErrorCode::not_found: return 404;
-    case ErrorCode::already_exists:
-    case ErrorCode::conflict: return 409;
-    case ErrorCode::timeout: return 504;
-    case ErrorCode::unavailable: return 503;
-    default: return 500;
-  }
-}
-
-void reply_error(httplib::Response& res, int status, ErrorCode code, const std::string& message) {
-  core::ErrorResponse e{message, core::field_of_message(message), std::string(to_string(code))};
-  res.status = status;
-  res.set_content(dump(json(e)), "application/json");
-}
 
 void reply_json(httplib::Response& res, const json& j) { res.set_content(dump(j), "application/json"); }
 
@@ -62,16 +42,6 @@ std::string file_path_for(const Executor& ex, const std::string& p) {
   if (norm.empty() || (first != norm.end() && *first == "..") || norm == ".")
     throw Error(ErrorCode::invalid, "path: \"" + p + "\" escapes the workdir; use a path under it or an absolute path");
   return ex.resolve_path(norm.string());
-}
-
-std::string status_text(int status) {
-  switch (status) {
-    case 404: return "not found: see the sidecar API in SPEC.md";
-    case 405: return "method not allowed";
-    case 413: return "body: request body too large";
-    case 400: return "body: malformed HTTP request";
-    default: return "HTTP error " + std::to_string(status);
-  }
 }
 
 }  // namespace
@@ -244,11 +214,7 @@ struct SidecarServer::Impl {
     svr.set_keep_alive_max_count(1u << 30);
     svr.set_keep_alive_timeout(30);
     svr.set_payload_max_length(opts.max_body_bytes);
-    svr.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-      if (!res.body.empty()) return;
-      ErrorCode code = res.status == 404 ? ErrorCode::not_found : res.status < 500 ? ErrorCode::invalid : ErrorCode::internal;
-      reply_error(res, res.status, code, status_text(res.status));
-    });
+    install_error_replies(svr);
     if (opts.log_requests) {
       svr.set_logger([](const httplib::Request& req, const httplib::Response& res) {
         if (res.status >= 400) log_line("warn", "request", {{"method", req.method}, {"path", req.path}, {"status", res.status}});
