@@ -1,7 +1,10 @@
 #include "sidecar/http_errors.h"
 
+#include <exception>
+
 #include <httplib.h>
 
+#include "core/log.h"
 #include "core/sidecar_protocol.h"
 
 namespace arl::sidecar {
@@ -46,6 +49,23 @@ void install_error_replies(httplib::Server& svr) {
     if (!res.body.empty()) return;
     ErrorCode code = res.status == 404 ? ErrorCode::not_found : res.status < 500 ? ErrorCode::invalid : ErrorCode::internal;
     reply_error(res, res.status, code, status_text(res.status));
+  });
+  // Without this handler httplib answers a throwing handler with its own
+  // 500 (an EXCEPTION_WHAT header and whatever body the handler had begun).
+  svr.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+    // Drops whatever the handler had set up, a stream included.
+    res = httplib::Response();
+    try {
+      std::rethrow_exception(ep);
+    } catch (const Error& e) {
+      reply_error(res, http_status_for(e.code()), e.code(), e.what());
+    } catch (const std::exception& e) {
+      log::error("Failed request", {{"path", req.path}, {"error", e.what()}});
+      reply_error(res, 500, ErrorCode::internal, std::string("internal error: ") + e.what());
+    } catch (...) {
+      log::error("Failed request", {{"path", req.path}, {"error", "unknown exception"}});
+      reply_error(res, 500, ErrorCode::internal, "internal error: unknown exception");
+    }
   });
 }
 

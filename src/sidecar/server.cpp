@@ -83,18 +83,6 @@ struct SidecarServer::Impl {
   explicit Impl(ServerOptions o)
       : opts(std::move(o)), executor(ExecutorOptions{opts.workdir}) {}
 
-  template <typename F>
-  void guarded(httplib::Response& res, F&& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      reply_error(res, http_status_for(e.code()), e.code(), e.what());
-    } catch (const std::exception& e) {
-      log_line("error", "handler failed", {{"error", e.what()}});
-      reply_error(res, 500, ErrorCode::internal, std::string("internal error: ") + e.what());
-    }
-  }
-
   void stream_execute(httplib::Response& res, core::ExecuteRequest request) {
     auto req = std::make_shared<core::ExecuteRequest>(std::move(request));
     res.set_chunked_content_provider(core::kNdjsonContentType, [this, req](size_t, httplib::DataSink& sink) {
@@ -126,6 +114,11 @@ struct SidecarServer::Impl {
       } catch (const std::exception& e) {
         last.type = core::ExecEvent::Type::error;
         last.data = e.what();
+      } catch (...) {
+        // The 200 is out and httplib would end the process on an exception
+        // thrown from here: the stream's own error event is the only answer.
+        last.type = core::ExecEvent::Type::error;
+        last.data = "internal error: unknown exception";
       }
       emit(last);
       sink.done();
@@ -139,54 +132,46 @@ struct SidecarServer::Impl {
     });
     svr.Post("/files", [this](const httplib::Request& req, httplib::Response& res) {
       if (!authorize(req, res)) return;
-      guarded(res, [&] {
-        auto fr = core::parse_body<core::FileWriteRequest>(req.body);
-        reply_json(res, json(write_file_atomically(file_path_for(executor, fr.path), fr)));
-      });
+      auto fr = core::parse_body<core::FileWriteRequest>(req.body);
+      reply_json(res, json(write_file_atomically(file_path_for(executor, fr.path), fr)));
     });
     svr.Post("/execute", [this](const httplib::Request& req, httplib::Response& res) {
       if (!authorize(req, res)) return;
-      guarded(res, [&] {
-        auto er = core::parse_body<core::ExecuteRequest>(req.body);
-        if (req.get_header_value("Accept").find(core::kNdjsonContentType) != std::string::npos) er.stream = true;
-        if (er.stream && !er.background) {
-          // Checked before the 200 goes out: afterwards errors can only be events.
-          std::string cwd = executor.resolve_path(er.working_dir);
-          struct stat st;
-          if (stat(cwd.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-            throw Error(ErrorCode::invalid, "working_dir: \"" + cwd + "\" is not an existing directory");
-          stream_execute(res, std::move(er));
-          return;
-        }
-        auto r = executor.execute(er);
-        if (opts.log_requests && (r.exit_code != 0 || r.timed_out || r.pid))
-          log_line("info", "execute", {{"command", er.command[0]}, {"exit_code", r.exit_code},
-                                       {"timed_out", r.timed_out}, {"duration_ms", r.duration_ms},
-                                       {"pid", r.pid ? json(*r.pid) : json(nullptr)}});
-        reply_json(res, json(r));
-      });
+      auto er = core::parse_body<core::ExecuteRequest>(req.body);
+      if (req.get_header_value("Accept").find(core::kNdjsonContentType) != std::string::npos) er.stream = true;
+      if (er.stream && !er.background) {
+        // Checked before the 200 goes out: afterwards errors can only be events.
+        std::string cwd = executor.resolve_path(er.working_dir);
+        struct stat st;
+        if (stat(cwd.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+          throw Error(ErrorCode::invalid, "working_dir: \"" + cwd + "\" is not an existing directory");
+        stream_execute(res, std::move(er));
+        return;
+      }
+      auto r = executor.execute(er);
+      if (opts.log_requests && (r.exit_code != 0 || r.timed_out || r.pid))
+        log_line("info", "execute", {{"command", er.command[0]}, {"exit_code", r.exit_code},
+                                     {"timed_out", r.timed_out}, {"duration_ms", r.duration_ms},
+                                     {"pid", r.pid ? json(*r.pid) : json(nullptr)}});
+      reply_json(res, json(r));
     });
     svr.Post("/signal", [this](const httplib::Request& req, httplib::Response& res) {
       if (!authorize(req, res)) return;
-      guarded(res, [&] {
-        auto sr = core::parse_body<core::SignalRequest>(req.body);
-        auto r = executor.signal(sr.pid, core::parse_signal_name(sr.signal));
-        if (opts.log_requests) log_line("info", "signal", {{"pid", sr.pid}, {"signal", sr.signal}, {"success", r.success}});
-        reply_json(res, json(r));
-      });
+      auto sr = core::parse_body<core::SignalRequest>(req.body);
+      auto r = executor.signal(sr.pid, core::parse_signal_name(sr.signal));
+      if (opts.log_requests) log_line("info", "signal", {{"pid", sr.pid}, {"signal", sr.signal}, {"success", r.success}});
+      reply_json(res, json(r));
     });
     svr.Post("/reset", [this](const httplib::Request& req, httplib::Response& res) {
       if (!authorize(req, res)) return;
-      guarded(res, [&] {
-        auto rr = core::parse_body<core::ResetRequest>(req.body);
-        auto r = executor.reset(rr.preserve_files);
-        if (opts.log_requests) log_line("info", "reset", {{"preserve_files", rr.preserve_files}, {"message", r.message}});
-        reply_json(res, json(r));
-      });
+      auto rr = core::parse_body<core::ResetRequest>(req.body);
+      auto r = executor.reset(rr.preserve_files);
+      if (opts.log_requests) log_line("info", "reset", {{"preserve_files", rr.preserve_files}, {"message", r.message}});
+      reply_json(res, json(r));
     });
     svr.Get("/processes", [this](const httplib::Request& req, httplib::Response& res) {
       if (!authorize(req, res)) return;
-      guarded(res, [&] { reply_json(res, json(core::ProcessesResponse{executor.processes()})); });
+      reply_json(res, json(core::ProcessesResponse{executor.processes()}));
     });
   }
 
