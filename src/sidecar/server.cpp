@@ -9,10 +9,11 @@
 #include <filesystem>
 #include <thread>
 
+#include <fmt/format.h>
 #include <httplib.h>
 
 #include "core/error.h"
-#include "core/types.h"
+#include "core/log.h"
 #include "sidecar/files.h"
 #include "sidecar/http_errors.h"
 #include "sidecar/spawn.h"
@@ -44,18 +45,24 @@ std::string file_path_for(const Executor& ex, const std::string& p) {
   return ex.resolve_path(norm.string());
 }
 
-}  // namespace
+std::string yes_no(bool b) { return b ? "true" : "false"; }
 
-void log_line(const char* level, const std::string& msg, const json& fields) {
-  json j = {{"ts", core::now_rfc3339()}, {"level", level}, {"msg", msg}};
-  if (fields.is_object())
-    for (const auto& [k, v] : fields.items()) j[k] = v;
-  std::string line = dump(j);
-  line += '\n';
-  // One write per line so concurrent threads never interleave.
-  ssize_t ignored = ::write(2, line.data(), line.size());
-  (void)ignored;
+// Only what failed, timed out or keeps running: a successful command is the
+// steady state.
+void log_execute(const core::ExecuteRequest& req, const core::ExecuteResponse& r) {
+  if (r.pid) {
+    log::info("Started background process", {{"command", req.command[0]}, {"pid", std::to_string(*r.pid)}});
+  } else if (r.exit_code != 0 || r.timed_out) {
+    log::info("Finished command", {{"command", req.command[0]}, {"exit_code", std::to_string(r.exit_code)},
+                                   {"timed_out", yes_no(r.timed_out)}, {"duration_ms", fmt::format("{:.1f}", r.duration_ms)}});
+  }
 }
+
+void log_stopped(int signal, int killed_groups) {
+  log::info("Stopped sidecar", {{"signal", std::to_string(signal)}, {"killed_groups", std::to_string(killed_groups)}});
+}
+
+}  // namespace
 
 std::pair<std::string, int> parse_listen_address(const std::string& listen) {
   auto bad = [&](const std::string& why) -> std::pair<std::string, int> {
@@ -149,24 +156,23 @@ struct SidecarServer::Impl {
         return;
       }
       auto r = executor.execute(er);
-      if (opts.log_requests && (r.exit_code != 0 || r.timed_out || r.pid))
-        log_line("info", "execute", {{"command", er.command[0]}, {"exit_code", r.exit_code},
-                                     {"timed_out", r.timed_out}, {"duration_ms", r.duration_ms},
-                                     {"pid", r.pid ? json(*r.pid) : json(nullptr)}});
+      if (opts.log_requests) log_execute(er, r);
       reply_json(res, json(r));
     });
     svr.Post("/signal", [this](const httplib::Request& req, httplib::Response& res) {
       if (!authorize(req, res)) return;
       auto sr = core::parse_body<core::SignalRequest>(req.body);
       auto r = executor.signal(sr.pid, core::parse_signal_name(sr.signal));
-      if (opts.log_requests) log_line("info", "signal", {{"pid", sr.pid}, {"signal", sr.signal}, {"success", r.success}});
+      if (opts.log_requests)
+        log::info("Signalled process", {{"pid", std::to_string(sr.pid)}, {"signal", sr.signal}, {"success", yes_no(r.success)}});
       reply_json(res, json(r));
     });
     svr.Post("/reset", [this](const httplib::Request& req, httplib::Response& res) {
       if (!authorize(req, res)) return;
       auto rr = core::parse_body<core::ResetRequest>(req.body);
       auto r = executor.reset(rr.preserve_files);
-      if (opts.log_requests) log_line("info", "reset", {{"preserve_files", rr.preserve_files}, {"message", r.message}});
+      if (opts.log_requests)
+        log::info("Reset workspace", {{"preserve_files", yes_no(rr.preserve_files)}, {"message", r.message}});
       reply_json(res, json(r));
     });
     svr.Get("/processes", [this](const httplib::Request& req, httplib::Response& res) {
@@ -202,7 +208,8 @@ struct SidecarServer::Impl {
     install_error_replies(svr);
     if (opts.log_requests) {
       svr.set_logger([](const httplib::Request& req, const httplib::Response& res) {
-        if (res.status >= 400) log_line("warn", "request", {{"method", req.method}, {"path", req.path}, {"status", res.status}});
+        if (res.status >= 400)
+          log::warn("Refused request", {{"method", req.method}, {"path", req.path}, {"status", std::to_string(res.status)}});
       });
     }
     routes();
@@ -248,9 +255,8 @@ void run_sidecar_until_signal(const ServerOptions& options) {
 
   SidecarServer server(options);
   int port = server.bind();
-  log_line("info", "sidecar listening",
-           {{"listen", options.listen}, {"port", port}, {"workdir", options.workdir},
-            {"auth", !options.token.empty()}, {"version", options.version}});
+  log::info("Started sidecar", {{"listen", options.listen}, {"port", std::to_string(port)}, {"workdir", options.workdir},
+                                {"auth", yes_no(!options.token.empty())}, {"version", options.version}});
   std::atomic<int> got{0};
   std::atomic<bool> served{false};
   std::thread waiter([&] {
@@ -264,7 +270,7 @@ void run_sidecar_until_signal(const ServerOptions& options) {
     // timeout; the children are gone, so do not make Kubernetes wait.
     for (int i = 0; i < 200 && !served; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     if (!served) {
-      log_line("info", "sidecar stopped", {{"signal", sig}, {"killed_groups", killed}});
+      log_stopped(sig, killed);
       std::_Exit(0);
     }
   });
@@ -274,7 +280,7 @@ void run_sidecar_until_signal(const ServerOptions& options) {
   if (!by_signal) pthread_kill(waiter.native_handle(), SIGTERM);
   waiter.join();
   int killed = server.executor().kill_all();
-  log_line("info", "sidecar stopped", {{"signal", got.load()}, {"killed_groups", killed}});
+  log_stopped(got.load(), killed);
   if (!ok && !by_signal) throw Error(ErrorCode::unavailable, "sidecar server stopped unexpectedly");
 }
 
