@@ -2,6 +2,7 @@
 // concurrency 1 and 16, against the floor of starting and waiting for the
 // same process without HTTP. Usage: sidecar_bench [requests] [ADDR]
 // (without ADDR an in-process sidecar on 127.0.0.1 is measured).
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -17,8 +18,8 @@
 #include <thread>
 #include <vector>
 
-#include <httplib.h>
-
+#include "k8s/direct_transport.h"
+#include "k8s/sidecar_client.h"
 #include "sidecar/server.h"
 #include "sidecar/spawn.h"
 
@@ -85,23 +86,24 @@ Stats bench_executor_spawn(int n) {
   return summarize(ms, std::chrono::duration<double>(Clock::now() - w0).count());
 }
 
+// Through the client the operator uses (k8s::SidecarClient, direct transport).
 Stats bench_http(const std::string& addr, const std::string& token, int n, int conc) {
   std::vector<std::vector<double>> per(conc);
   std::atomic<int> failures{0};
-  const std::string body = R"({"command":["true"]})";
+  arl::core::ExecuteRequest req;
+  req.command = {"true"};
   auto w0 = Clock::now();
   std::vector<std::thread> ts;
   for (int t = 0; t < conc; ++t) {
     ts.emplace_back([&, t] {
-      httplib::Client c(addr);
-      c.set_keep_alive(true);
-      c.set_tcp_nodelay(true);
-      httplib::Headers h;
-      if (!token.empty()) h.emplace("X-Arl-Token", token);
+      arl::k8s::SidecarClient c(std::make_unique<arl::k8s::DirectTransport>(arl::k8s::DirectOptions{addr, token}));
       for (int i = t; i < n; i += conc) {
         auto t0 = Clock::now();
-        auto r = c.Post("/execute", h, body, "application/json");
-        if (!r || r->status != 200 || r->body.find("\"exit_code\":0") == std::string::npos) ++failures;
+        try {
+          if (c.execute(req).exit_code != 0) ++failures;
+        } catch (const std::exception&) {
+          ++failures;
+        }
         per[t].push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
       }
     });

@@ -14,6 +14,7 @@
 #include "build_info.h"
 #include "cmd/commands.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "sidecar/server.h"
 
 namespace arl::cmd {
@@ -71,6 +72,9 @@ void add_sidecar_command(CLI::App& app) {
   cmd->add_option("--max-body-bytes", opts->max_body_bytes, "Largest request body accepted")->capture_default_str();
   cmd->add_option("--threads", opts->worker_threads, "Concurrent requests served")->capture_default_str();
   cmd->add_flag("--quiet", [opts](std::int64_t) { opts->log_requests = false; }, "Log only start and stop");
+  // JSON by default: pod logs are read by collectors more than by people.
+  auto log_format = std::make_shared<std::string>("json");
+  cmd->add_option("--log-format", *log_format, "Log format")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
 
   auto* copy = cmd->add_subcommand("copy-self", "Copy this binary to DEST with mode 0755 (init container)");
   auto dest = std::make_shared<std::string>();
@@ -79,8 +83,9 @@ void add_sidecar_command(CLI::App& app) {
 
   add_exec_local_command(*cmd);
   cmd->require_subcommand(0, 1);
-  cmd->callback([cmd, copy, opts] {
+  cmd->callback([cmd, copy, opts, log_format] {
     if (!cmd->get_subcommands().empty()) return;  // copy-self or exec-local ran
+    log::set_format(*log_format == "json" ? log::Format::json : log::Format::text);
     opts->version = build::kVersion;
     if (opts->worker_threads < 1) throw Error(ErrorCode::usage, "--threads: must be at least 1");
     sidecar::run_sidecar_until_signal(*opts);

@@ -17,7 +17,6 @@
 #include "core/duration.h"
 #include "core/error.h"
 #include "k8s/kubeconfig.h"
-#include "k8s/rest_client.h"
 
 namespace arl::kubectl {
 
@@ -59,26 +58,28 @@ void run_exec(PluginContext& ctx, const ExecArgs& a) {
   }
   req.timeout_seconds = static_cast<double>(timeout.count()) / 1000.0;
   auto target = resolve_sandbox(ctx, ctx.ns(), a.name);
+  auto client = sidecar_client(ctx, target);
   InterruptScope scope;
-  auto o = exec_stream(ctx, target, req, ctx.out(), ctx.err(), scope.token());
-  ctx.out() << std::flush;
-  if (o.interrupted) {
+  auto print = [&](const core::ExecEvent& ev) {
+    if (ev.type == core::ExecEvent::Type::stdout_data) ctx.out() << ev.data << std::flush;
+    else if (ev.type == core::ExecEvent::Type::stderr_data) ctx.err() << ev.data << std::flush;
+  };
+  auto r = client.execute_stream(req, print, scope.token());
+  if (!r.done) {
     // Ctrl-C: stop the remote process too, as a terminal would.
-    if (!o.exit_code && o.pid > 0) {
+    if (r.pid) {
       try {
-        signal_remote(ctx, target, o.pid, "SIGTERM");
+        client.signal(*r.pid, "SIGTERM");
       } catch (const std::exception&) {
         // Best effort: the executor's timeout still ends the command.
       }
     }
     throw ExitStatus{130};
   }
-  if (!o.error.empty()) throw Error(ErrorCode::unavailable, fmt::format("sandbox {}: {}", a.name, o.error));
-  if (o.timed_out)
+  if (r.timed_out)
     ctx.err() << fmt::format("command timed out after {} and was killed (raise --timeout)\n",
                              core::format_duration(timeout));
-  int code = o.exit_code.value_or(1);
-  if (code != 0) throw ExitStatus{code};
+  if (r.exit_code != 0) throw ExitStatus{r.exit_code};
 }
 
 std::string read_local_file(const std::string& path, unsigned& mode) {

@@ -2,19 +2,21 @@
 
 #include <fmt/format.h>
 
-#include "sidecar/sidecar_client.h"
+#include "k8s/direct_transport.h"
+#include "k8s/sidecar_client.h"
 
 namespace arl::op {
 namespace {
 
 class SidecarStepRunner : public sidecar::StepRunner {
  public:
-  SidecarStepRunner(const std::string& url, const std::string& token) : client_(url, token) {}
+  SidecarStepRunner(const std::string& address, const std::string& token)
+      : client_(std::make_unique<k8s::DirectTransport>(k8s::DirectOptions{address, token})) {}
   core::ExecuteResponse execute(const core::ExecuteRequest& req) override { return client_.execute(req); }
   void write_file(const core::FileWriteRequest& req) override { client_.write_file(req); }
 
  private:
-  sidecar::SidecarClient client_;
+  k8s::SidecarClient client_;
 };
 
 }  // namespace

@@ -9,11 +9,13 @@
 #include <filesystem>
 #include <thread>
 
+#include <fmt/format.h>
 #include <httplib.h>
 
 #include "core/error.h"
-#include "core/types.h"
+#include "core/log.h"
 #include "sidecar/files.h"
+#include "sidecar/http_errors.h"
 #include "sidecar/spawn.h"
 
 namespace arl::sidecar {
@@ -22,27 +24,6 @@ namespace {
 using nlohmann::json;
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
-int http_status_for(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::invalid:
-    case ErrorCode::usage: return 400;
-    case ErrorCode::unauthorized: return 401;
-    case ErrorCode::forbidden: return 403;
-    case ErrorCode::not_found: return 404;
-    case ErrorCode::already_exists:
-    case ErrorCode::conflict: return 409;
-    case ErrorCode::timeout: return 504;
-    case ErrorCode::unavailable: return 503;
-    default: return 500;
-  }
-}
-
-void reply_error(httplib::Response& res, int status, ErrorCode code, const std::string& message) {
-  core::ErrorResponse e{message, core::field_of_message(message), std::string(to_string(code))};
-  res.status = status;
-  res.set_content(dump(json(e)), "application/json");
-}
 
 void reply_json(httplib::Response& res, const json& j) { res.set_content(dump(j), "application/json"); }
 
@@ -64,28 +45,24 @@ std::string file_path_for(const Executor& ex, const std::string& p) {
   return ex.resolve_path(norm.string());
 }
 
-std::string status_text(int status) {
-  switch (status) {
-    case 404: return "not found: see the sidecar API in SPEC.md";
-    case 405: return "method not allowed";
-    case 413: return "body: request body too large";
-    case 400: return "body: malformed HTTP request";
-    default: return "HTTP error " + std::to_string(status);
+std::string yes_no(bool b) { return b ? "true" : "false"; }
+
+// Only what failed, timed out or keeps running: a successful command is the
+// steady state.
+void log_execute(const core::ExecuteRequest& req, const core::ExecuteResponse& r) {
+  if (r.pid) {
+    log::info("Started background process", {{"command", req.command[0]}, {"pid", std::to_string(*r.pid)}});
+  } else if (r.exit_code != 0 || r.timed_out) {
+    log::info("Finished command", {{"command", req.command[0]}, {"exit_code", std::to_string(r.exit_code)},
+                                   {"timed_out", yes_no(r.timed_out)}, {"duration_ms", fmt::format("{:.1f}", r.duration_ms)}});
   }
 }
 
-}  // namespace
-
-void log_line(const char* level, const std::string& msg, const json& fields) {
-  json j = {{"ts", core::now_rfc3339()}, {"level", level}, {"msg", msg}};
-  if (fields.is_object())
-    for (const auto& [k, v] : fields.items()) j[k] = v;
-  std::string line = dump(j);
-  line += '\n';
-  // One write per line so concurrent threads never interleave.
-  ssize_t ignored = ::write(2, line.data(), line.size());
-  (void)ignored;
+void log_stopped(int signal, int killed_groups) {
+  log::info("Stopped sidecar", {{"signal", std::to_string(signal)}, {"killed_groups", std::to_string(killed_groups)}});
 }
+
+}  // namespace
 
 std::pair<std::string, int> parse_listen_address(const std::string& listen) {
   auto bad = [&](const std::string& why) -> std::pair<std::string, int> {
@@ -112,18 +89,6 @@ struct SidecarServer::Impl {
 
   explicit Impl(ServerOptions o)
       : opts(std::move(o)), executor(ExecutorOptions{opts.workdir}) {}
-
-  template <typename F>
-  void guarded(httplib::Response& res, F&& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      reply_error(res, http_status_for(e.code()), e.code(), e.what());
-    } catch (const std::exception& e) {
-      log_line("error", "handler failed", {{"error", e.what()}});
-      reply_error(res, 500, ErrorCode::internal, std::string("internal error: ") + e.what());
-    }
-  }
 
   void stream_execute(httplib::Response& res, core::ExecuteRequest request) {
     auto req = std::make_shared<core::ExecuteRequest>(std::move(request));
@@ -156,6 +121,11 @@ struct SidecarServer::Impl {
       } catch (const std::exception& e) {
         last.type = core::ExecEvent::Type::error;
         last.data = e.what();
+      } catch (...) {
+        // The 200 is out and httplib would end the process on an exception
+        // thrown from here: the stream's own error event is the only answer.
+        last.type = core::ExecEvent::Type::error;
+        last.data = "internal error: unknown exception";
       }
       emit(last);
       sink.done();
@@ -169,54 +139,45 @@ struct SidecarServer::Impl {
     });
     svr.Post("/files", [this](const httplib::Request& req, httplib::Response& res) {
       if (!authorize(req, res)) return;
-      guarded(res, [&] {
-        auto fr = core::parse_body<core::FileWriteRequest>(req.body);
-        reply_json(res, json(write_file_atomically(file_path_for(executor, fr.path), fr)));
-      });
+      auto fr = core::parse_body<core::FileWriteRequest>(req.body);
+      reply_json(res, json(write_file_atomically(file_path_for(executor, fr.path), fr)));
     });
     svr.Post("/execute", [this](const httplib::Request& req, httplib::Response& res) {
       if (!authorize(req, res)) return;
-      guarded(res, [&] {
-        auto er = core::parse_body<core::ExecuteRequest>(req.body);
-        if (req.get_header_value("Accept").find(core::kNdjsonContentType) != std::string::npos) er.stream = true;
-        if (er.stream && !er.background) {
-          // Checked before the 200 goes out: afterwards errors can only be events.
-          std::string cwd = executor.resolve_path(er.working_dir);
-          struct stat st;
-          if (stat(cwd.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-            throw Error(ErrorCode::invalid, "working_dir: \"" + cwd + "\" is not an existing directory");
-          stream_execute(res, std::move(er));
-          return;
-        }
-        auto r = executor.execute(er);
-        if (opts.log_requests && (r.exit_code != 0 || r.timed_out || r.pid))
-          log_line("info", "execute", {{"command", er.command[0]}, {"exit_code", r.exit_code},
-                                       {"timed_out", r.timed_out}, {"duration_ms", r.duration_ms},
-                                       {"pid", r.pid ? json(*r.pid) : json(nullptr)}});
-        reply_json(res, json(r));
-      });
+      auto er = core::parse_body<core::ExecuteRequest>(req.body);
+      if (req.get_header_value("Accept").find(core::kNdjsonContentType) != std::string::npos) er.stream = true;
+      if (er.stream && !er.background) {
+        // Checked before the 200 goes out: afterwards errors can only be events.
+        std::string cwd = executor.resolve_path(er.working_dir);
+        struct stat st;
+        if (stat(cwd.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+          throw Error(ErrorCode::invalid, "working_dir: \"" + cwd + "\" is not an existing directory");
+        stream_execute(res, std::move(er));
+        return;
+      }
+      auto r = executor.execute(er);
+      if (opts.log_requests) log_execute(er, r);
+      reply_json(res, json(r));
     });
     svr.Post("/signal", [this](const httplib::Request& req, httplib::Response& res) {
       if (!authorize(req, res)) return;
-      guarded(res, [&] {
-        auto sr = core::parse_body<core::SignalRequest>(req.body);
-        auto r = executor.signal(sr.pid, core::parse_signal_name(sr.signal));
-        if (opts.log_requests) log_line("info", "signal", {{"pid", sr.pid}, {"signal", sr.signal}, {"success", r.success}});
-        reply_json(res, json(r));
-      });
+      auto sr = core::parse_body<core::SignalRequest>(req.body);
+      auto r = executor.signal(sr.pid, core::parse_signal_name(sr.signal));
+      if (opts.log_requests)
+        log::info("Signalled process", {{"pid", std::to_string(sr.pid)}, {"signal", sr.signal}, {"success", yes_no(r.success)}});
+      reply_json(res, json(r));
     });
     svr.Post("/reset", [this](const httplib::Request& req, httplib::Response& res) {
       if (!authorize(req, res)) return;
-      guarded(res, [&] {
-        auto rr = core::parse_body<core::ResetRequest>(req.body);
-        auto r = executor.reset(rr.preserve_files);
-        if (opts.log_requests) log_line("info", "reset", {{"preserve_files", rr.preserve_files}, {"message", r.message}});
-        reply_json(res, json(r));
-      });
+      auto rr = core::parse_body<core::ResetRequest>(req.body);
+      auto r = executor.reset(rr.preserve_files);
+      if (opts.log_requests)
+        log::info("Reset workspace", {{"preserve_files", yes_no(rr.preserve_files)}, {"message", r.message}});
+      reply_json(res, json(r));
     });
     svr.Get("/processes", [this](const httplib::Request& req, httplib::Response& res) {
       if (!authorize(req, res)) return;
-      guarded(res, [&] { reply_json(res, json(core::ProcessesResponse{executor.processes()})); });
+      reply_json(res, json(core::ProcessesResponse{executor.processes()}));
     });
   }
 
@@ -244,14 +205,11 @@ struct SidecarServer::Impl {
     svr.set_keep_alive_max_count(1u << 30);
     svr.set_keep_alive_timeout(30);
     svr.set_payload_max_length(opts.max_body_bytes);
-    svr.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-      if (!res.body.empty()) return;
-      ErrorCode code = res.status == 404 ? ErrorCode::not_found : res.status < 500 ? ErrorCode::invalid : ErrorCode::internal;
-      reply_error(res, res.status, code, status_text(res.status));
-    });
+    install_error_replies(svr);
     if (opts.log_requests) {
       svr.set_logger([](const httplib::Request& req, const httplib::Response& res) {
-        if (res.status >= 400) log_line("warn", "request", {{"method", req.method}, {"path", req.path}, {"status", res.status}});
+        if (res.status >= 400)
+          log::warn("Refused request", {{"method", req.method}, {"path", req.path}, {"status", std::to_string(res.status)}});
       });
     }
     routes();
@@ -297,9 +255,8 @@ void run_sidecar_until_signal(const ServerOptions& options) {
 
   SidecarServer server(options);
   int port = server.bind();
-  log_line("info", "sidecar listening",
-           {{"listen", options.listen}, {"port", port}, {"workdir", options.workdir},
-            {"auth", !options.token.empty()}, {"version", options.version}});
+  log::info("Started sidecar", {{"listen", options.listen}, {"port", std::to_string(port)}, {"workdir", options.workdir},
+                                {"auth", yes_no(!options.token.empty())}, {"version", options.version}});
   std::atomic<int> got{0};
   std::atomic<bool> served{false};
   std::thread waiter([&] {
@@ -313,7 +270,7 @@ void run_sidecar_until_signal(const ServerOptions& options) {
     // timeout; the children are gone, so do not make Kubernetes wait.
     for (int i = 0; i < 200 && !served; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     if (!served) {
-      log_line("info", "sidecar stopped", {{"signal", sig}, {"killed_groups", killed}});
+      log_stopped(sig, killed);
       std::_Exit(0);
     }
   });
@@ -323,7 +280,7 @@ void run_sidecar_until_signal(const ServerOptions& options) {
   if (!by_signal) pthread_kill(waiter.native_handle(), SIGTERM);
   waiter.join();
   int killed = server.executor().kill_all();
-  log_line("info", "sidecar stopped", {{"signal", got.load()}, {"killed_groups", killed}});
+  log_stopped(got.load(), killed);
   if (!ok && !by_signal) throw Error(ErrorCode::unavailable, "sidecar server stopped unexpectedly");
 }
 

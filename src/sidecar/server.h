@@ -44,7 +44,4 @@ class SidecarServer {
 /// `arl sidecar`: serves until SIGTERM/SIGINT, then kills every child and returns.
 void run_sidecar_until_signal(const ServerOptions& options);
 
-/// One structured log line on stderr: {"ts":..,"level":..,"msg":..,<fields>}.
-void log_line(const char* level, const std::string& msg, const nlohmann::json& fields = nlohmann::json::object());
-
 }  // namespace arl::sidecar

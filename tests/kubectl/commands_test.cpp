@@ -7,7 +7,6 @@
 
 #include "kubectl/install.h"
 #include "kubectl/manifest.h"
-#include "kubectl/proxy.h"
 #include "kubectl/sandbox.h"
 #include "kubectl/task.h"
 #include "k8s/kubeconfig.h"
@@ -266,29 +265,6 @@ TEST_CASE("NAME:PATH arguments of cp") {
   CHECK_FALSE(parse_remote_path("./local:file"));
   CHECK_FALSE(parse_remote_path("/abs/path"));
   CHECK_FALSE(parse_remote_path("plain"));
-}
-
-TEST_CASE("streamed exec events are printed as they arrive, whatever the chunking") {
-  std::ostringstream out, err;
-  ExecStreamPrinter p(out, err);
-  std::string stream =
-      "{\"type\":\"start\",\"pid\":42}\n{\"type\":\"stdout\",\"data\":\"hel\"}\n"
-      "{\"type\":\"stderr\",\"data\":\"oops\\n\"}\n{\"type\":\"stdout\",\"data\":\"lo\\n\"}\n"
-      "{\"type\":\"exit\",\"exit_code\":3,\"timed_out\":false,\"duration_ms\":1.5}\n";
-  bool more = true;
-  for (size_t i = 0; i < stream.size() && more; i += 7) more = p.feed(std::string_view(stream).substr(i, 7));
-  CHECK_FALSE(more);
-  CHECK(out.str() == "hello\n");
-  CHECK(err.str() == "oops\n");
-  CHECK(p.pid() == 42);
-  REQUIRE(p.exit_code());
-  CHECK(*p.exit_code() == 3);
-
-  ExecStreamPrinter q(out, err);
-  CHECK(q.feed("{\"error\":\"command: must not be empty\"}\n"));
-  CHECK_FALSE(q.finished());
-  CHECK_FALSE(q.feed("{\"type\":\"error\",\"message\":\"spawn failed\"}\n"));
-  CHECK(q.error() == "spawn failed");
 }
 
 TEST_CASE("the embedded manifests are manifests/ in kustomization order") {

@@ -10,11 +10,13 @@
 #include <httplib.h>
 
 #include "core/error.h"
-#include "sidecar/sidecar_client.h"
+#include "k8s/direct_transport.h"
+#include "k8s/sidecar_client.h"
 #include "sidecar_test_util.h"
 
 using namespace arl;
 using namespace arl::sidecar;
+using arl::k8s::SidecarClient;
 using arl::sidecar::testing::RunningServer;
 
 namespace {
@@ -73,12 +75,21 @@ TEST_CASE("streaming execute delivers events then the exit") {
   auto r = c.execute_stream(sh("echo one; sleep 0.1; echo two >&2; exit 2"),
                             [&](const core::ExecEvent& e) { events.push_back(e); });
   CHECK(r.exit_code == 2);
-  CHECK(r.stdout_data == "one\n");
-  CHECK(r.stderr_data == "two\n");
-  REQUIRE(events.size() >= 4);
-  CHECK(events.front().type == core::ExecEvent::Type::start);
-  CHECK(events.back().type == core::ExecEvent::Type::exit);
-  CHECK(events.back().exit_code == 2);
+  CHECK(r.done);
+  CHECK_FALSE(r.pid);
+  CHECK(r.stdout_data.empty());  // it went to on_event
+  REQUIRE(events.size() == 4);
+  CHECK(events[0].type == core::ExecEvent::Type::start);
+  CHECK(events[1].data == "one\n");
+  CHECK(events[2].data == "two\n");
+  CHECK(events[3].type == core::ExecEvent::Type::exit);
+  CHECK(events[3].exit_code == 2);
+
+  // Without on_event the output is collected; the connection is reused.
+  auto collected = c.execute_stream(sh("echo out; echo err >&2"));
+  CHECK(collected.stdout_data == "out\n");
+  CHECK(collected.stderr_data == "err\n");
+  CHECK(collected.exit_code == 0);
 
   // The raw wire form: NDJSON, one object per line.
   httplib::Client raw(s.address());
@@ -211,9 +222,46 @@ TEST_CASE("concurrent executes over several connections") {
 }
 
 TEST_CASE("client reports an unreachable sidecar as unavailable") {
-  ClientOptions o;
-  o.base_url = "127.0.0.1:1";
-  o.connect_timeout_seconds = 1;
-  SidecarClient c(o);
+  SidecarClient c(std::make_unique<k8s::DirectTransport>(k8s::DirectOptions{"127.0.0.1:1", "", 1}));
   CHECK(code_of([&] { c.health(); }) == ErrorCode::unavailable);
+}
+
+TEST_CASE("client errors name the call and carry the sidecar's message, streamed or not") {
+  RunningServer s("s3cret");
+  SidecarClient c(s.address(), "s3cret");
+  auto bad_dir = sh("true");
+  bad_dir.working_dir = "nope";
+  const std::string expected = "POST /execute: sidecar answered 400: working_dir: \"" + s.dir.path +
+                               "/nope\" is not an existing directory";
+  CHECK_THROWS_WITH_AS(c.execute(bad_dir), expected.c_str(), Error);
+  CHECK_THROWS_WITH_AS(c.execute_stream(bad_dir, [](const core::ExecEvent&) {}), expected.c_str(), Error);
+  CHECK(code_of([&] { c.execute_stream(bad_dir); }) == ErrorCode::invalid);
+  SidecarClient wrong(s.address(), "other");
+  CHECK_THROWS_WITH_AS(wrong.execute_stream(sh("true")), "POST /execute: sidecar answered 401: token: wrong token",
+                       Error);
+  CHECK_THROWS_WITH_AS(c.signal(1, "SIGTERM"),
+                       "POST /signal: sidecar answered 404: pid: process 1 was not started by this sidecar (see GET /processes)",
+                       Error);
+  CHECK(c.execute_stream(sh("echo still-usable")).stdout_data == "still-usable\n");
+}
+
+TEST_CASE("stopping a stream returns at once with the running command's pid; the client stays usable") {
+  RunningServer s;
+  SidecarClient c(s.address(), "");
+  std::stop_source stop;
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    stop.request_stop();
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = c.execute_stream(sh("sleep 20"), [](const core::ExecEvent&) {}, stop.get_token());
+  stopper.join();
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(3));
+  CHECK_FALSE(r.done);
+  REQUIRE(r.pid);
+  // A silent command does not notice its caller went away: stop it as
+  // `kubectl arl sandbox exec` does on Ctrl-C.
+  CHECK(c.signal(*r.pid, "SIGTERM").success);
+  CHECK(testing::wait_gone(*r.pid, 2000));
+  CHECK(c.execute(sh("echo next")).stdout_data == "next\n");
 }
