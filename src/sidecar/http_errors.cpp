@@ -2,6 +2,7 @@
 
 #include <exception>
 
+#include <fmt/format.h>
 #include <httplib.h>
 
 #include "core/log.h"
@@ -61,7 +62,7 @@ void install_error_replies(httplib::Server& svr) {
       reply_error(res, http_status_for(e.code()), e.code(), e.what());
     } catch (const std::exception& e) {
       log::error("Failed request", {{"path", req.path}, {"error", e.what()}});
-      reply_error(res, 500, ErrorCode::internal, std::string("internal error: ") + e.what());
+      reply_error(res, 500, ErrorCode::internal, fmt::format("internal error: {}", e.what()));
     } catch (...) {
       log::error("Failed request", {{"path", req.path}, {"error", "unknown exception"}});
       reply_error(res, 500, ErrorCode::internal, "internal error: unknown exception");
