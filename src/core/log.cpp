@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/types.h"
+
 namespace arl::log {
 namespace {
 
@@ -16,16 +18,7 @@ std::atomic<Format> g_format{Format::text};
 std::atomic<bool> g_verbose{false};
 std::mutex g_mu;
 
-std::string timestamp() {
-  auto now = std::chrono::system_clock::now();
-  std::time_t t = std::chrono::system_clock::to_time_t(now);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return fmt::format("{}.{:03d}Z", buf, ms);
-}
+std::string timestamp() { return core::format_rfc3339_fraction(std::chrono::system_clock::now(), 3); }
 
 void emit(const char* level, const std::string& msg, Fields fields) {
   std::string line;

@@ -1,5 +1,6 @@
 #include "core/types.h"
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 
@@ -286,6 +287,19 @@ std::string format_rfc3339(TimePoint now) {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
+}
+
+std::string format_rfc3339_fraction(TimePoint t, int digits) {
+  auto secs = std::chrono::time_point_cast<std::chrono::seconds>(t);
+  if (secs > t) secs -= std::chrono::seconds(1);  // before 1970 the cast rounds up
+  std::string out = format_rfc3339(secs);
+  out.pop_back();  // the 'Z'
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t - secs).count();
+  std::string frac = fmt::format("{:09d}", ns);
+  out += '.';
+  out += frac.substr(0, static_cast<size_t>(std::clamp(digits, 1, 9)));
+  out += 'Z';
+  return out;
 }
 
 std::optional<int64_t> parse_rfc3339(std::string_view ts) {

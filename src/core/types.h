@@ -171,6 +171,9 @@ using TimePoint = std::chrono::system_clock::time_point;
 /// RFC 3339 UTC timestamp, seconds precision as the API server stores it.
 std::string format_rfc3339(TimePoint t);
 std::string now_rfc3339();
+/// RFC 3339 UTC with `digits` (1..9) fractional digits: 6 for the API's
+/// MicroTime fields (Lease renewTime, Pod condition times), 3 for log lines.
+std::string format_rfc3339_fraction(TimePoint t, int digits);
 /// Parses RFC 3339 (as written by the API server); nullopt when malformed.
 std::optional<int64_t> parse_rfc3339(std::string_view ts);
 

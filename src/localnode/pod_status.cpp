@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "core/names.h"
+#include "core/types.h"
 
 namespace arl::localnode {
 
@@ -18,16 +19,7 @@ json condition(const char* type, bool status, const std::string& now, const char
 
 }  // namespace
 
-std::string rfc3339_micro(std::chrono::system_clock::time_point t) {
-  auto secs = std::chrono::time_point_cast<std::chrono::seconds>(t);
-  std::time_t tt = std::chrono::system_clock::to_time_t(secs);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(t - secs).count();
-  return fmt::format("{}.{:06d}Z", buf, us);
-}
+std::string rfc3339_micro(std::chrono::system_clock::time_point t) { return core::format_rfc3339_fraction(t, 6); }
 
 std::string phase_of(const RunState& s) {
   if (!s.exit) return "Running";

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/types.h"
 
 namespace arl::op {
 
@@ -15,15 +16,7 @@ using nlohmann::json;
 
 namespace {
 
-std::string micro_time(std::chrono::system_clock::time_point tp) {
-  std::time_t t = std::chrono::system_clock::to_time_t(tp);
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(tp.time_since_epoch()).count() % 1000000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return fmt::format("{}.{:06d}Z", buf, us);
-}
+std::string micro_time(std::chrono::system_clock::time_point tp) { return core::format_rfc3339_fraction(tp, 6); }
 
 std::optional<std::chrono::system_clock::time_point> parse_micro_time(const std::string& s) {
   std::tm tm{};

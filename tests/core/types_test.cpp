@@ -144,3 +144,13 @@ TEST_CASE("rfc3339 timestamps") {
   CHECK_FALSE(parse_rfc3339("yesterday"));
   CHECK(parse_rfc3339(now_rfc3339()).has_value());
 }
+
+TEST_CASE("format_rfc3339_fraction: MicroTime and log precision, truncated not rounded") {
+  namespace core = arl::core;
+  using namespace std::chrono;
+  core::TimePoint t = system_clock::time_point(seconds(1893456000)) + microseconds(123456) + nanoseconds(789);
+  CHECK(core::format_rfc3339_fraction(t, 6) == "2030-01-01T00:00:00.123456Z");
+  CHECK(core::format_rfc3339_fraction(t, 3) == "2030-01-01T00:00:00.123Z");
+  CHECK(core::format_rfc3339_fraction(t, 9) == "2030-01-01T00:00:00.123456789Z");
+  CHECK(core::format_rfc3339_fraction(system_clock::time_point(seconds(1893456000)), 6) == "2030-01-01T00:00:00.000000Z");
+}
