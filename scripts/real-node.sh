@@ -17,7 +17,9 @@
 # uses 198.18.0.0/16, so both run side by side) and loopback; nothing listens on the machine's
 # external interface. Traffic to other ranges is flagged on our test machines.
 #   bridge arlr0 198.19.128.1/17: the pods, and the node's address (kubelet --node-ip, the API
-#   server's bind/advertise address);  services 198.19.0.0/18 (`kubernetes` = 198.19.0.1).
+#   server's bind/advertise address);  services 198.19.64.0/18 (`kubernetes` = 198.19.64.1).
+#   Not 198.19.0.0/18: a local-node cluster started with ARL_POD_CIDR=198.19.0.0/16 puts its
+#   host address on 198.19.0.1, and kube-proxy would DNAT that machine-wide.
 # State: ARL_REAL_STATE (default /tmp/arl-real). Ports are picked free at each `up`.
 # Env: ARL_IMAGE_TAR (default dist/arl-image.tar, built by scripts/build-image.sh when missing).
 # Needs root, cgroups, overlayfs, bridge/veth, netns and iptables: a missing one fails `up` with
@@ -36,8 +38,8 @@ NODE=arl-real
 BRIDGE=arlr0
 NODE_IP=198.19.128.1
 POD_CIDR=198.19.128.0/17
-SERVICE_CIDR=198.19.0.0/18
-KUBERNETES_SVC_IP=198.19.0.1
+SERVICE_CIDR=198.19.64.0/18
+KUBERNETES_SVC_IP=198.19.64.1
 CGROUP_ROOT=/arl-real
 TIMEOUT="${ARL_STARTUP_TIMEOUT:-120}"
 RELEASE=arl-operator
@@ -51,6 +53,12 @@ SYSCTLS=(vm/overcommit_memory vm/panic_on_oom kernel/panic kernel/panic_on_oops
          kernel/keys/root_maxkeys kernel/keys/root_maxbytes net/ipv4/ip_forward
          net/ipv4/conf/all/route_localnet net/netfilter/nf_conntrack_max
          net/netfilter/nf_conntrack_tcp_timeout_established net/netfilter/nf_conntrack_tcp_timeout_close_wait)
+
+# Paths outside the state dir that the parts write to whatever their flags say (the kubelet's
+# device-plugin socket dir and legacy log links, libcni's result cache, containerd's shim
+# sockets). `down` removes the ones that did not exist before the first `up`. /run/netns is not
+# one: `ip netns` (also the local-node cluster's) keeps it as a shared mount.
+HOST_PATHS=(/var/lib/kubelet /var/lib/cni /var/log/containers /run/containerd)
 
 log() { echo "real-node: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -73,8 +81,6 @@ check_host() {
   ip link add arl-probe1 type veth peer name arl-probe2 2>/dev/null && ip link delete arl-probe1 || die "cannot create a veth pair (the veth module is missing)"
   iptables -t nat -S >/dev/null 2>&1 || die "iptables cannot read the nat table (kube-proxy needs nat: $(iptables -t nat -S 2>&1 | head -1))"
   [[ -e /proc/self/ns/net ]] || die "no network namespaces"
-  # Warn-only facts the verified recipe already works around.
-  echo 0 > /proc/self/oom_score_adj 2>/dev/null || true
 }
 
 install_packages() {
@@ -168,6 +174,23 @@ save_sysctls() {
   for k in "${SYSCTLS[@]}"; do
     [[ -r /proc/sys/$k ]] && printf '%s %s\n' "$k" "$(tr '\t' ' ' < "/proc/sys/$k")"
   done > "$STATE/sysctl.orig"
+}
+
+save_host_paths() {
+  [[ -f "$STATE/host-paths.orig" ]] && return 0
+  local p
+  for p in "${HOST_PATHS[@]}"; do [[ -e "$p" ]] && echo "$p"; done > "$STATE/host-paths.orig"
+  return 0
+}
+
+remove_host_paths() {
+  [[ -f "$STATE/host-paths.orig" ]] || return 0
+  local p
+  for p in "${HOST_PATHS[@]}"; do
+    grep -qxF "$p" "$STATE/host-paths.orig" && continue
+    [[ -e "$p" ]] && ! grep -q " $p" /proc/self/mountinfo && rm -rf "$p"
+  done
+  rm -f "$STATE/host-paths.orig"
 }
 
 restore_sysctls() {
@@ -435,7 +458,7 @@ start_node() {
     ctr_ images import "$tar" >>"$STATE/logs/images.log" 2>&1 || { tail -5 "$STATE/logs/images.log" >&2; die "importing $tar into containerd failed"; }
   done
   start kubelet "$BIN/kubelet" --config "$STATE/kubelet-config.yaml" --kubeconfig "$STATE/kubelet.kubeconfig" \
-    --root-dir "$STATE/kubelet" --hostname-override "$NODE" --node-ip "$NODE_IP" --v=1
+    --root-dir "$STATE/kubelet" --cert-dir "$STATE/kubelet-pki" --hostname-override "$NODE" --node-ip "$NODE_IP" --v=1
   wait_for "node $NODE Ready" kubelet node_ready
   # iptables mode as most clusters; conntrack and timeout sysctls left as they are (0 = keep).
   start kube-proxy "$BIN/kube-proxy" --kubeconfig "$STATE/proxy.kubeconfig" --proxy-mode iptables \
@@ -477,6 +500,7 @@ running_all() {
 cmd_up() {
   if running_all && node_ready_quiet; then
     log "already running (state $STATE)"
+    ((WITH_ARL)) && install_arl
     echo "$STATE/kubeconfig"; return 0
   fi
   cmd_down >/dev/null 2>&1 || true
@@ -488,6 +512,7 @@ cmd_up() {
   # Resolved before anything starts: a missing image fails in seconds, not after the node is up.
   ((WITH_ARL)) && ARL_TAR="$(arl_image_tar)"
   save_sysctls
+  save_host_paths
   setup_bridge
   setup_cgroups
   rm -rf "$STATE/etcd" "$STATE/logs"/*.log
@@ -592,8 +617,8 @@ cmd_down() {
   ip link delete "$BRIDGE" 2>/dev/null || true
   remove_cgroups
   restore_sysctls
-  rm -rf "$STATE/etcd" "$STATE/ports.env" "$STATE/containerd/root" "$STATE/containerd/state" "$STATE/kubelet" "$STATE/cni/ipam"
-  rmdir /run/containerd/s /run/containerd 2>/dev/null || true
+  remove_host_paths
+  rm -rf "$STATE/etcd" "$STATE/ports.env" "$STATE/containerd/root" "$STATE/containerd/state" "$STATE/kubelet" "$STATE/kubelet-pki" "$STATE/cni/ipam"
   verify_clean
 }
 
