@@ -60,6 +60,10 @@ SYSCTLS=(vm/overcommit_memory vm/panic_on_oom kernel/panic kernel/panic_on_oops
 # one: `ip netns` (also the local-node cluster's) keeps it as a shared mount.
 HOST_PATHS=(/var/lib/kubelet /var/lib/cni /var/log/containers /run/containerd)
 
+# One real node per machine: the bridge, the cgroup root, the node address and kube-proxy's
+# iptables chains are machine-wide. This file names the state dir that owns them.
+OWNER=/run/arl-real-node.owner
+
 log() { echo "real-node: $*" >&2; }
 die() { log "$*"; exit 1; }
 
@@ -167,6 +171,16 @@ wait_for() {  # wait_for WHAT PROCESS CMD...: polls CMD every 0.2 s until TIMEOU
 }
 
 # ---------------------------------------------------------------- host state we change
+
+claim_machine() {
+  local other
+  other="$(cat "$OWNER" 2>/dev/null || true)"
+  if [[ -n "$other" && "$other" != "$STATE" ]] && ls "$other"/pids/*.pid >/dev/null 2>&1 \
+     && (STATE="$other"; for c in "${CONTROL_PLANE[@]}" "${NODE_PARTS[@]}"; do live_pid "$c" >/dev/null && exit 0; done; exit 1); then
+    die "a real node from $other is running (one per machine: bridge $BRIDGE, cgroup $CGROUP_ROOT, iptables); stop it with ARL_REAL_STATE=$other $0 down"
+  fi
+  echo "$STATE" > "$OWNER"
+}
 
 save_sysctls() {
   [[ -s "$STATE/sysctl.orig" ]] && return 0  # the first `up` saw the machine's values
@@ -503,9 +517,11 @@ cmd_up() {
     ((WITH_ARL)) && install_arl
     echo "$STATE/kubeconfig"; return 0
   fi
-  cmd_down >/dev/null 2>&1 || true
-  local t0=$SECONDS
   check_host
+  claim_machine
+  cmd_down >/dev/null 2>&1 || true
+  echo "$STATE" > "$OWNER"
+  local t0=$SECONDS
   mkdir -p "$STATE"/{pids,logs}
   install_packages
   binaries
@@ -597,6 +613,11 @@ remove_pod_log_links() {  # the kubelet's legacy /var/log/containers links into 
   return 0
 }
 
+owns_machine() {  # the owner file names us, or nobody claims the machine-wide state
+  local o; o="$(cat "$OWNER" 2>/dev/null || true)"
+  [[ -z "$o" || "$o" == "$STATE" ]]
+}
+
 cmd_down() {
   load_bin
   drain_pods
@@ -607,18 +628,24 @@ cmd_down() {
   stop_shims
   local i
   for ((i=${#CONTROL_PLANE[@]}-1; i>=0; i--)); do stop "${CONTROL_PLANE[$i]}"; done
+  unmount_all
+  rm -rf "$STATE/etcd" "$STATE/ports.env" "$STATE/containerd/root" "$STATE/containerd/state" "$STATE/kubelet" "$STATE/kubelet-pki" "$STATE/cni/ipam"
+  if ! owns_machine; then
+    # Another state dir's node owns the bridge, iptables and cgroups: never touch them.
+    log "down: stopped this state's processes; the machine-wide parts belong to $(cat "$OWNER")"
+    return 0
+  fi
   # `--cleanup` removes most of kube-proxy's rules; it exits 1 without ipset, hence the sweep.
   [[ -x "$BIN/kube-proxy" ]] && "$BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
   clean_iptables
   remove_cni_netns
-  unmount_all
   remove_pod_log_links
   remove_bridge_ports
   ip link delete "$BRIDGE" 2>/dev/null || true
   remove_cgroups
   restore_sysctls
   remove_host_paths
-  rm -rf "$STATE/etcd" "$STATE/ports.env" "$STATE/containerd/root" "$STATE/containerd/state" "$STATE/kubelet" "$STATE/kubelet-pki" "$STATE/cni/ipam"
+  rm -f "$OWNER"
   verify_clean
 }
 
