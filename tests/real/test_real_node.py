@@ -61,7 +61,7 @@ def test_operator_deployment_is_available_with_probes_lease_and_metrics(cluster)
 
 
 @pytest.mark.parametrize("kind", list(IMAGES))
-def test_pool_of_real_containers_gets_ready_allocates_and_runs_a_task(cluster, ns, kind, record_property):
+def test_pool_of_real_containers_gets_ready_allocates_and_runs_a_task(cluster, ns, kind):
     image, hello = IMAGES[kind]
     replicas = 2
     t0 = time.monotonic()
@@ -74,8 +74,7 @@ def test_pool_of_real_containers_gets_ready_allocates_and_runs_a_task(cluster, n
                         and w.get("status", {}).get("readyReplicas") == replicas and w,
                         timeout=120, interval=0.1)
     fill = time.monotonic() - t0
-    record_property(f"{kind}_pool_ready_s", round(fill, 2))
-    print(f"\n{kind}: pool of {replicas} Ready after {fill:.2f}s")
+    print(f"\n{kind}: pool of {replicas} Ready after {fill:.2f}s")  # shown with pytest -s
 
     pods = cluster.pods(ns, kind)
     assert len(pods) == replicas
@@ -93,7 +92,7 @@ def test_pool_of_real_containers_gets_ready_allocates_and_runs_a_task(cluster, n
     t1 = time.monotonic()
     cluster.sandbox(ns, "sb", kind)
     sb = cluster.wait_phase(ns, "sb", "Ready", timeout=30)
-    record_property(f"{kind}_sandbox_ready_s", round(time.monotonic() - t1, 3))
+    print(f"{kind}: sandbox Ready after {time.monotonic() - t1:.3f}s")
     assert sb["status"]["podName"] in [p.metadata.name for p in pods]
     assert sb["status"]["podIP"].startswith(POD_NET)
 
