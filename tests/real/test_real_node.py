@@ -1,7 +1,10 @@
 """ARL on a real node: the operator Deployment installed by Helm runs in a pod with in-cluster
 config, and pools of real containers (busybox, Debian python3, a shell-less non-root image) get
 Ready through the kubelet's readiness probe on the injected sidecar, allocate and run tasks."""
+import os
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from kubernetes import client
@@ -115,3 +118,20 @@ def test_pool_of_real_containers_gets_ready_allocates_and_runs_a_task(cluster, n
                  and w.get("status", {}).get("readyReplicas") == replicas, timeout=120, interval=0.2)
     cluster.delete(ns, "warmpools", kind)
     cluster.wait(f"pool {kind}'s pods gone", lambda: not cluster.pods(ns, kind), timeout=60, interval=0.2)
+
+
+def test_node_listens_only_on_loopback_and_the_node_address():
+    # Every process real-node.sh started (pid files in its state dir, next to the kubeconfig):
+    # nothing may listen on the machine's external interface or a wildcard address.
+    state = Path(os.environ["ARL_REAL_KUBECONFIG"]).parent
+    pids = {f.stem: f.read_text().strip() for f in (state / "pids").glob("*.pid")}
+    assert {"kube-apiserver", "kubelet", "kube-proxy", "containerd", "etcd"} <= set(pids), pids
+    out = subprocess.run(["ss", "-Hltnup"], capture_output=True, text=True, check=True).stdout
+    seen = []
+    for line in out.splitlines():
+        for name, pid in pids.items():
+            if f"pid={pid}," in line:
+                addr = line.split()[4].rsplit(":", 1)[0]
+                seen.append((name, addr))
+                assert addr == "198.19.128.1" or addr.startswith("127."), f"{name} listens on {addr}"
+    assert ("kube-apiserver", "198.19.128.1") in seen and ("kubelet", "198.19.128.1") in seen, seen
