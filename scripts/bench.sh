@@ -4,7 +4,10 @@
 #   operator  sandbox Ready latency, task round trip, a burst of sandboxes,
 #             API writes per allocation, operator RSS (on the local cluster)
 #   sdk       Python SDK episodes/s through Task objects and the direct path
-# Usage: scripts/bench.sh [sidecar|operator|sdk]...   (default: all)
+#   real      on the kubelet + containerd node (scripts/real-node.sh, ARL by
+#             Helm): cold pool fill in pods/s to Ready, warm sandbox Ready
+#             p50; not in the default list (needs root, builds the image)
+# Usage: scripts/bench.sh [sidecar|operator|sdk|real]...   (default: sidecar operator sdk)
 # The local cluster is started in ARL_STATE (default /tmp/arl-bench) and
 # stopped at the end unless ARL_KEEP=1.
 set -euo pipefail
@@ -15,8 +18,11 @@ parts=("$@")
 ((${#parts[@]})) || parts=(sidecar operator sdk)
 
 "$root/scripts/setup.sh" >/dev/null
+# The real node runs the image of `make image`, not build-bench/: nothing to compile for it alone.
+if [[ " ${parts[*]} " != " real " ]]; then
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DARL_TESTS=OFF >/dev/null
 cmake --build "$build" --target arl sidecar_bench cluster_bench -j2 >/dev/null
+fi
 
 cluster_up() {
   [[ -n "${cluster_started:-}" ]] && return
@@ -40,6 +46,15 @@ for part in "${parts[@]}"; do
       "$HOME/.cache/arl/venv/bin/pip" install -q -e "$root/sdk/python/arl-client" >/dev/null
       ARL_E2E_KUBECONFIG="$ARL_STATE/kubeconfig" "$HOME/.cache/arl/venv/bin/python" "$root/bench/sdk_bench.py" \
         --kubeconfig "$ARL_STATE/kubeconfig" --concurrency 1,8,32 ;;
-    *) echo "usage: $0 [sidecar|operator|sdk]..." >&2; exit 2 ;;
+    real)
+      echo "== real node"
+      export ARL_REAL_STATE="${ARL_REAL_STATE:-/tmp/arl-real-bench}"
+      "$root/scripts/real-node.sh" up >/dev/null
+      rc=0
+      "$HOME/.cache/arl/venv/bin/python" "$root/scripts/bench-real.py" --kubeconfig "$ARL_REAL_STATE/kubeconfig" \
+        --pods "${ARL_BENCH_PODS:-20}" --sandboxes "${ARL_BENCH_SANDBOXES:-20}" || rc=$?
+      [[ "${ARL_KEEP:-0}" == 1 ]] || "$root/scripts/real-node.sh" down >/dev/null
+      ((rc == 0)) || exit "$rc" ;;
+    *) echo "usage: $0 [sidecar|operator|sdk|real]..." >&2; exit 2 ;;
   esac
 done
