@@ -192,6 +192,9 @@ ClusterConfig in_cluster_config(const std::string& sa_dir) {
   cfg.token_file = (dir / "token").string();
   cfg.token = trim(read_file(dir / "token", "in-cluster service account token"));
   cfg.ca_pem = read_file(dir / "ca.crt", "in-cluster CA certificate");
+  // Used in place: an operator pod's root filesystem is read-only, so the
+  // REST client must not need to write a copy.
+  cfg.ca_file = (dir / "ca.crt").string();
   if (fs::exists(dir / "namespace")) {
     std::string ns = trim(read_file(dir / "namespace", "in-cluster namespace"));
     if (!ns.empty()) cfg.namespace_ = ns;

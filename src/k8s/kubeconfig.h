@@ -8,6 +8,7 @@ namespace arl::k8s {
 struct ClusterConfig {
   std::string server;                 // https://host:port[/path prefix] (no trailing slash)
   std::string ca_pem;                 // empty: system trust store
+  std::string ca_file;                // the file ca_pem was read from, when it must be trusted as is (in-cluster)
   std::string client_cert_pem;
   std::string client_key_pem;
   std::string token;                  // bearer token

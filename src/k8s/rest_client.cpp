@@ -1,6 +1,7 @@
 #include "k8s/rest_client.h"
 #include "k8s/server_url.h"
 
+#include <fmt/format.h>
 #include <httplib.h>
 #include <openssl/bio.h>
 #include <openssl/pem.h>
@@ -77,11 +78,13 @@ struct RestClient::Pool {
   std::vector<std::unique_ptr<httplib::ClientImpl>> idle;
   std::unique_ptr<X509, X509Deleter> cert;
   std::unique_ptr<EVP_PKEY, PKeyDeleter> key;
-  // The CA bundle as a private file, so each connection's SSL_CTX loads just
-  // these certificates (see make_client).
+  // The CA bundle as a file, so each connection's SSL_CTX loads just these
+  // certificates (see make_client): the kubeconfig's own file when it has
+  // one, else a private copy of the inline data that the pool removes.
   std::string ca_file;
+  bool ca_file_owned = false;
   ~Pool() {
-    if (!ca_file.empty()) ::unlink(ca_file.c_str());
+    if (ca_file_owned) ::unlink(ca_file.c_str());
   }
 };
 
@@ -114,13 +117,22 @@ RestClient::RestClient(ClusterConfig cfg, RestOptions opts)
       ++n;
     }
     if (n == 0) throw Error(ErrorCode::invalid, cfg_.source + ": certificate-authority holds no PEM certificate");
-    char path[] = "/tmp/arl-ca-XXXXXX";
-    int fd = ::mkstemp(path);
-    if (fd < 0) throw Error(ErrorCode::internal, std::string("cannot write the CA bundle to /tmp: ") + std::strerror(errno));
-    bool written = ::write(fd, cfg_.ca_pem.data(), cfg_.ca_pem.size()) == static_cast<ssize_t>(cfg_.ca_pem.size());
-    ::close(fd);
-    pool_->ca_file = path;
-    if (!written) throw Error(ErrorCode::internal, "cannot write the CA bundle to " + pool_->ca_file);
+    if (!cfg_.ca_file.empty()) {
+      pool_->ca_file = cfg_.ca_file;
+    } else {
+      const char* tmp = std::getenv("TMPDIR");
+      std::string dir = tmp && *tmp ? tmp : "/tmp";
+      std::string tmpl = dir + "/arl-ca-XXXXXX";
+      int fd = ::mkstemp(tmpl.data());
+      if (fd < 0)
+        throw Error(ErrorCode::internal, fmt::format("cannot write the CA bundle to {}: {} (set TMPDIR to a writable directory)",
+                                                     dir, std::strerror(errno)));
+      bool written = ::write(fd, cfg_.ca_pem.data(), cfg_.ca_pem.size()) == static_cast<ssize_t>(cfg_.ca_pem.size());
+      ::close(fd);
+      pool_->ca_file = tmpl;
+      pool_->ca_file_owned = true;
+      if (!written) throw Error(ErrorCode::internal, "cannot write the CA bundle to " + pool_->ca_file);
+    }
   }
   token_ = cfg_.token;
   token_read_ = Clock::now();
