@@ -10,12 +10,33 @@
 #   scripts/local-cluster.sh env               print `export KUBECONFIG=...`
 #   scripts/local-cluster.sh status            what runs
 #   scripts/local-cluster.sh restart-operator  restart `arl operator` (tests kill it on purpose)
+#   scripts/local-cluster.sh up|down|env|status --node real
+#                                              the same on a REAL node (kubelet + containerd, ARL
+#                                              installed by its Helm chart): scripts/real-node.sh
 #
 # ARL_STATE (default /tmp/arl-local) holds everything; ARL_BIN names the arl
 # binary (default: built into build/ by this script).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
+
+# `--node real|local` anywhere on the line picks the kind of node; local is the fast default.
+node=local
+args=()
+while (($#)); do
+  case "$1" in
+    --node) node="${2:-}"; shift 2 || { echo "--node needs a value: local or real" >&2; exit 2; } ;;
+    --node=*) node="${1#--node=}"; shift ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+set -- "${args[@]+"${args[@]}"}"
+case "$node" in
+  local) ;;
+  real) exec "$here/real-node.sh" "$@" ;;
+  *) echo "--node $node: expected local or real" >&2; exit 2 ;;
+esac
+
 export ARL_STATE="${ARL_STATE:-/tmp/arl-local}"
 STATE="$ARL_STATE"
 KUBECONFIG_FILE="$STATE/kubeconfig"
@@ -126,5 +147,5 @@ case "${1:-}" in
     stop operator
     start_operator "$(cat "$STATE/arl-bin")"
     log "operator restarted" ;;
-  *) echo "usage: $0 up|down|env|status|restart-operator" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|env|status|restart-operator [--node local|real]" >&2; exit 2 ;;
 esac
