@@ -77,7 +77,10 @@ run_pytest() {  # run_pytest NAME ARGS...
 
 tier_unit() {
   echo "== tier unit: build and doctest suites"
-  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || { record unit 0 1; return; }
+  # ccache keyed relative to the checkout, so every clone (CI's included) shares one cache.
+  export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1 CCACHE_DIR="$ARL_CACHE/ccache"
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null \
+    || { record unit 0 1; return; }
   if ! cmake --build "$build" -j2; then record unit 0 1; return; fi
   local p=0 f=0 c
   for suite in core_tests sidecar_tests k8s_tests operator_tests localnode_tests kubectl_tests cmd_tests; do

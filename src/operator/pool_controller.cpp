@@ -55,6 +55,10 @@ std::string ensure_pool_token(Context& ctx, const json& pool) {
 
 namespace {
 
+// A refused pod create is retried at this pace: often enough to pick up a
+// fixed template or quota, rarely enough not to load the API server.
+constexpr std::chrono::seconds kCreateRetry{10};
+
 void create_pods(Context& ctx, const json& pool, int64_t count) {
   const std::string ns = pool["metadata"].value("namespace", "");
   PodBuildOptions opts{ctx.config.arl_image, ""};
@@ -109,20 +113,32 @@ Result reconcile_pool(Context& ctx, const std::string& ns, const std::string& na
     opts.grace_period_seconds = 0;
     ctx.api.remove(res::pods, ns, pod_name, opts);
   }
+  std::string create_error;
   if (plan.to_create > 0) {
     try {
       create_pods(ctx, pool, plan.to_create);
     } catch (const Error& e) {
       // The namespace is going away and takes the pool with it: nothing to retry.
       if (e.code() == ErrorCode::forbidden && std::string(e.what()).find("being terminated") != std::string::npos) return {};
-      throw;
+      // Refused (admission, quota, an invalid template): the pool says why
+      // instead of retrying silently; a fixed template or quota is picked up
+      // by the next try.
+      if (e.code() != ErrorCode::invalid && e.code() != ErrorCode::forbidden) throw;
+      create_error = e.what();
     }
   }
 
-  core::WarmPoolStatus st = plan_pool_status(wp, plan, ctx.wall_now());
+  core::WarmPoolStatus st = plan_pool_status(wp, plan, ctx.wall_now(), create_error);
   ctx.metrics.set("arl_pool_ready_replicas", fmt::format("namespace=\"{}\",pool=\"{}\"", ns, name), static_cast<double>(plan.ready));
   ctx.metrics.set("arl_pool_allocated_replicas", fmt::format("namespace=\"{}\",pool=\"{}\"", ns, name),
                   static_cast<double>(plan.allocated));
+  if (!create_error.empty()) {
+    if (st == wp.status) return {kCreateRetry};
+    ctx.events.record(pool, EventSpec{"Warning", "PodCreateFailed", create_error});
+    json updated = ctx.api.patch(res::warm_pools, ns, name, k8s::PatchType::merge, json{{"status", core::to_json(st)}}, true);
+    ctx.cache.upsert(res::warm_pools, updated);
+    return {kCreateRetry};
+  }
   if (st == wp.status) return {};
 
   // Coalesce: at most one status write per interval per pool.

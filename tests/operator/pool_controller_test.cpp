@@ -140,7 +140,8 @@ TEST_CASE("a refused pod create stops the fan-out; a terminating namespace is no
       throw arl::Error(arl::ErrorCode::forbidden, message);
     }
   });
-  CHECK_THROWS_AS(reconcile_pool(*f.ctx, "default", "py"), arl::Error);
+  // Refused: said in the pool's status (see below), retried later, not thrown.
+  CHECK(reconcile_pool(*f.ctx, "default", "py").requeue_after == std::chrono::seconds(10));
   CHECK(attempts == 1);
   message = "unable to create new content in namespace default because it is being terminated";
   CHECK_NOTHROW(reconcile_pool(*f.ctx, "default", "py"));
@@ -233,4 +234,28 @@ TEST_CASE("plan_pool_status: counts, phase and the Ready condition") {
     REQUIRE(st.conditions.size() == 1);
     CHECK(st.conditions[0] == arl::core::Condition{"Ready", row.ready, row.reason, row.message, "2030-01-01T00:00:00Z", 3});
   }
+}
+
+TEST_CASE("a pod create refused by admission puts the API server's words in the pool's Ready condition") {
+  Fixture f;
+  f.make_pool("py", 2);
+  const std::string refusal =
+      "pods \"py-x\" is forbidden: violates PodSecurity \"restricted:latest\": runAsNonRoot != true";
+  f.kube.set_hook([&](const std::string& verb, const arl::k8s::Resource& r, const std::string&, const std::string&) {
+    if (verb == "create" && r.plural == "pods") throw arl::Error(arl::ErrorCode::forbidden, refusal);
+  });
+  f.kube.reset_counters();
+  auto result = reconcile_pool(*f.ctx, "default", "py");
+  CHECK(result.requeue_after == std::chrono::seconds(10));
+  CHECK(f.writes() == std::vector<std::string>{"create secrets/arl-pool-py", "create events/py.*", "patch_status warmpools/py"});
+  auto pool = arl::core::warm_pool_from_json(*f.kube.get(res::warm_pools, "default", "py"));
+  REQUIRE(pool.status.conditions.size() == 1);
+  CHECK(pool.status.conditions[0].reason == "PodCreateFailed");
+  CHECK(pool.status.conditions[0].message == "creating pool pods: " + refusal);
+  CHECK(pool.status.phase == "Pending");
+  CHECK(pool.status.replicas == 0);
+
+  f.kube.reset_counters();  // the same refusal again: no new write, no new Event
+  reconcile_pool(*f.ctx, "default", "py");
+  CHECK(f.writes().empty());
 }

@@ -136,6 +136,7 @@ class SandboxStatus(Model):
     allocated_at: Optional[str] = _f("allocatedAt")
     last_activity_at: Optional[str] = _f("lastActivityAt")
     conditions: List[Condition] = _f("conditions", factory=list)
+    observed_generation: Optional[int] = _f("observedGeneration")
     extra: Dict[str, Any] = _extra()
     _NESTED = {"conditions": [Condition]}
 
@@ -208,6 +209,7 @@ class TaskStatus(Model):
     message: Optional[str] = _f("message")
     steps: List[StepStatus] = _f("steps", factory=list)
     conditions: List[Condition] = _f("conditions", factory=list)
+    observed_generation: Optional[int] = _f("observedGeneration")
     extra: Dict[str, Any] = _extra()
     _NESTED = {"steps": [StepStatus], "conditions": [Condition]}
 
