@@ -23,6 +23,14 @@ TEST_CASE("a pool of 3 gets 3 injected pods and a token secret") {
   const json& spec = pod["spec"];
   CHECK(spec["initContainers"][0]["name"] == "arl-init");
   CHECK(spec["initContainers"][0]["command"] == json({"/arl", "sidecar", "copy-self", "/arl-bin/arl"}));
+  // What Pod Security "restricted" asks of every container, so compliant templates stay compliant.
+  const json& sc = spec["initContainers"][0]["securityContext"];
+  CHECK(sc["allowPrivilegeEscalation"] == false);
+  CHECK(sc["capabilities"]["drop"] == json({"ALL"}));
+  CHECK(sc["runAsNonRoot"] == true);
+  CHECK(sc["runAsUser"] == 65532);
+  CHECK(sc["seccompProfile"]["type"] == "RuntimeDefault");
+  CHECK(sc["readOnlyRootFilesystem"] == true);
   const json& c = spec["containers"][0];
   CHECK(c["image"] == "python:3.12");  // the user's image stays
   CHECK(c["command"] == json({"/arl-bin/arl", "sidecar"}));
