@@ -147,6 +147,14 @@ tier_real() {
   fi
   read -r a b < <(ARL_REAL_KUBECONFIG="$ARL_REAL_STATE/kubeconfig" run_pytest real tests/real)
   echo "  tests/real: $a passed, $b failed"; p=$((p + a)); f=$((f + b))
+  # The walkthroughs the local node passes, again on real containers: the operator's (the
+  # operator pod is killed mid-task), the plugin's and the SDK's, on the Debian python image.
+  local dir
+  for dir in tests/e2e/operator tests/e2e/test_cli.py sdk/python/arl-client/tests/e2e; do
+    read -r a b < <(ARL_E2E_KUBECONFIG="$ARL_REAL_STATE/kubeconfig" ARL_E2E_IMAGE=localhost/arl-test/python:1 \
+      ARL_E2E_OPERATOR=deployment ARL_BIN="${ARL_BIN:-$root/dist/arl}" run_pytest "real $dir" "$dir")
+    echo "  $dir on the real node: $a passed, $b failed"; p=$((p + a)); f=$((f + b))
+  done
   # Leaving the machine clean is part of the tier: a leftover process, mount or rule fails it.
   if "$here/real-node.sh" down; then p=$((p + 1)); else echo "real: down left things behind"; f=$((f + 1)); fi
   record real "$p" "$f"

@@ -102,7 +102,8 @@ def arl(plugin, kubeconfig, namespace):
 
 @pytest.fixture(scope="module")
 def pool(arl):
-    p = arl.ok("pool", "create", "e2e-pool", "--image", "python:3.12-slim", "--replicas", "2", "--wait",
+    p = arl.ok("pool", "create", "e2e-pool", "--image", os.environ.get("ARL_E2E_IMAGE", "python:3.12-slim"),
+               "--replicas", "2", "--wait",
                "--timeout", "120s", timeout=180)
     assert p.stdout == "warmpool.arl.infra.io/e2e-pool created\n"
     return "e2e-pool"

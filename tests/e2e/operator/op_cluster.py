@@ -8,6 +8,9 @@ import uuid
 from kubernetes import client, config
 
 GROUP, VERSION = "arl.infra.io", "v1alpha1"
+# The pools' image: any name on the local node (it runs the host's tools); on the real node
+# (scripts/test.sh real) an image built by scripts/build-test-images.sh, present in containerd.
+POOL_IMAGE = os.environ.get("ARL_E2E_IMAGE", "python:3.12-slim")
 
 
 class Cluster:
@@ -39,7 +42,7 @@ class Cluster:
             if e.status != 404:
                 raise
 
-    def pool(self, ns, name, replicas, image="python:3.12-slim"):
+    def pool(self, ns, name, replicas, image=POOL_IMAGE):
         return self.create(ns, "warmpools", {
             "apiVersion": f"{GROUP}/{VERSION}", "kind": "WarmPool", "metadata": {"name": name},
             "spec": {"replicas": replicas,
