@@ -2,27 +2,10 @@
 keep a compliant template compliant (the pods are admitted and run with a read-only root
 filesystem), and a template the namespace refuses gets a pool condition quoting the admission
 error instead of a silent retry loop."""
-import uuid
-
-import pytest
-from kubernetes import client
-
 from op_cluster import GROUP, VERSION
 
 NONROOT = "localhost/arl-test/nonroot:1"   # USER 1000, no shell: /bin/echo and /bin/id only
 BUSYBOX = "localhost/arl-test/busybox:1"
-
-
-@pytest.fixture
-def restricted_ns(cluster):
-    name = f"restricted-{uuid.uuid4().hex[:8]}"
-    cluster.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(
-        name=name, labels={"pod-security.kubernetes.io/enforce": "restricted",
-                           "pod-security.kubernetes.io/enforce-version": "latest"})))
-    yield name
-    cluster.core.delete_namespace(name)
-    cluster.wait(f"namespace {name} gone", lambda: name not in
-                 [n.metadata.name for n in cluster.core.list_namespace().items], timeout=120, interval=0.5)
 
 
 def _pool(name, image, pod_sc=None, container_sc=None):

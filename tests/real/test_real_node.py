@@ -72,10 +72,9 @@ def test_pool_of_real_containers_gets_ready_allocates_and_runs_a_task(cluster, n
         "apiVersion": f"{GROUP}/{VERSION}", "kind": "WarmPool", "metadata": {"name": kind},
         "spec": {"replicas": replicas, "template": {"spec": {"containers": [
             {"name": "main", "image": image, "imagePullPolicy": "Never"}]}}}})
-    pool = cluster.wait(f"pool {kind} readyReplicas={replicas}",
-                        lambda: (w := cluster.get(ns, "warmpools", kind))
-                        and w.get("status", {}).get("readyReplicas") == replicas and w,
-                        timeout=120, interval=0.1)
+    cluster.wait(f"pool {kind} readyReplicas={replicas}",
+                 lambda: (w := cluster.get(ns, "warmpools", kind)) and w.get("status", {}).get("readyReplicas") == replicas,
+                 timeout=120, interval=0.1)
     fill = time.monotonic() - t0
     print(f"\n{kind}: pool of {replicas} Ready after {fill:.2f}s")  # shown with pytest -s
 

@@ -1,6 +1,7 @@
 """Helpers for the operator's end-to-end tests: a real kube-apiserver + etcd +
 kube-controller-manager, the local node and `arl operator`, all started by
 scripts/local-cluster.sh. The cluster is given through ARL_E2E_KUBECONFIG."""
+import contextlib
 import os
 import time
 import uuid
@@ -14,6 +15,30 @@ POOL_IMAGE = os.environ.get("ARL_E2E_IMAGE", "python:3.12-slim")
 
 
 class Cluster:
+    @classmethod
+    def from_env(cls, var, what):
+        """The cluster whose kubeconfig the environment variable `var` names; `what` says
+        which cluster that must be, for the failure message."""
+        path = os.environ.get(var)
+        if not path or not os.path.isfile(path):
+            import pytest
+            pytest.fail(f"set {var} to the kubeconfig of {what}")
+        return cls(path)
+
+    @contextlib.contextmanager
+    def namespace(self, prefix, labels=None, wait_gone=False):
+        """A fresh namespace for one test, deleted afterwards. wait_gone: until the namespace
+        controller (and on a real node the kubelet) has removed everything in it."""
+        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        self.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels=labels)))
+        try:
+            yield name
+        finally:
+            self.core.delete_namespace(name)
+            if wait_gone:
+                self.wait(f"namespace {name} gone", lambda: name not in
+                          [n.metadata.name for n in self.core.list_namespace().items], timeout=120, interval=0.5)
+
     def __init__(self, kubeconfig):
         self.api_client = config.new_client_from_config(config_file=kubeconfig)
         self.api_client.configuration.connection_pool_maxsize = 64
