@@ -4,9 +4,11 @@
 #   operator  sandbox Ready latency, task round trip, a burst of sandboxes,
 #             API writes per allocation, operator RSS (on the local cluster)
 #   sdk       Python SDK episodes/s through Task objects and the direct path
-#   real      on the kubelet + containerd node (scripts/real-node.sh, ARL by
-#             Helm): cold pool fill in pods/s to Ready, warm sandbox Ready
-#             p50; not in the default list (needs root, builds the image)
+#   real      the real node (kubelet + containerd, scripts/real-node.sh, ARL
+#             by Helm) beside a local-node cluster, one table (bench/node_bench.py):
+#             cold pool fill and where its time goes, warm sandbox Ready, task
+#             round trip, exec through the pod proxy; not in the default list
+#             (needs root, builds the image when dist/ has none)
 # Usage: scripts/bench.sh [sidecar|operator|sdk|real]...   (default: sidecar operator sdk)
 # The local cluster is started in ARL_STATE (default /tmp/arl-bench) and
 # stopped at the end unless ARL_KEEP=1.
@@ -47,13 +49,24 @@ for part in "${parts[@]}"; do
       ARL_E2E_KUBECONFIG="$ARL_STATE/kubeconfig" "$HOME/.cache/arl/venv/bin/python" "$root/bench/sdk_bench.py" \
         --kubeconfig "$ARL_STATE/kubeconfig" --concurrency 1,8,32 ;;
     real)
-      echo "== real node"
+      # Both kinds of node side by side, the same figures from one script: the real node
+      # (198.19/16) and a local-node cluster of its own (198.18/16) running the same binary
+      # as the image (dist/arl, from `make image`).
+      echo "== real node beside the local node agent"
       export ARL_REAL_STATE="${ARL_REAL_STATE:-/tmp/arl-real-bench}"
+      local_state="${ARL_BENCH_LOCAL_STATE:-/tmp/arl-bench-local}"
+      [[ -f "$root/dist/arl-image.tar" && -x "$root/dist/arl" ]] || "$root/scripts/build-image.sh" >/dev/null
       "$root/scripts/real-node.sh" up >/dev/null
+      ARL_STATE="$local_state" ARL_BIN="$root/dist/arl" "$root/scripts/local-cluster.sh" up >/dev/null
       rc=0
-      "$HOME/.cache/arl/venv/bin/python" "$root/scripts/bench-real.py" --kubeconfig "$ARL_REAL_STATE/kubeconfig" \
-        --pods "${ARL_BENCH_PODS:-20}" --sandboxes "${ARL_BENCH_SANDBOXES:-20}" || rc=$?
-      [[ "${ARL_KEEP:-0}" == 1 ]] || "$root/scripts/real-node.sh" down >/dev/null
+      "$HOME/.cache/arl/venv/bin/python" "$root/bench/node_bench.py" \
+        --cluster "real=$ARL_REAL_STATE/kubeconfig" --cluster "local=$local_state/kubeconfig" \
+        --pods "${ARL_BENCH_PODS:-20}" --sandboxes "${ARL_BENCH_SANDBOXES:-20}" \
+        --tasks "${ARL_BENCH_TASKS:-20}" --execs "${ARL_BENCH_EXECS:-100}" || rc=$?
+      if [[ "${ARL_KEEP:-0}" != 1 ]]; then
+        ARL_STATE="$local_state" "$root/scripts/local-cluster.sh" down >/dev/null
+        "$root/scripts/real-node.sh" down >/dev/null
+      fi
       ((rc == 0)) || exit "$rc" ;;
     *) echo "usage: $0 [sidecar|operator|sdk|real]..." >&2; exit 2 ;;
   esac

@@ -66,6 +66,12 @@ std::optional<json> claim_first(Context& ctx, const json& sandbox, const std::st
   return std::nullopt;
 }
 
+void enqueue_tasks_of(Context& ctx, const std::string& ns, const std::string& sandbox) {
+  for (const auto& t : ctx.cache.list(res::tasks, ns))
+    if (t->contains("spec") && (*t)["spec"].value("sandboxRef", "") == sandbox)
+      ctx.enqueue.task(key_of(ns, (*t)["metadata"].value("name", "")), milliseconds(0));
+}
+
 Result apply(Context& ctx, const json& obj, const SandboxPlan& plan, core::TimePoint now) {
   const std::string ns = obj["metadata"].value("namespace", "");
   const std::string name = obj["metadata"].value("name", "");
@@ -84,6 +90,7 @@ Result apply(Context& ctx, const json& obj, const SandboxPlan& plan, core::TimeP
     ctx.metrics.inc("arl_sandboxes_allocated_total");
   }
   if (plan.enqueue_pool) ctx.enqueue.pool(key_of(ns, obj["spec"].value("poolRef", "")), milliseconds(0));
+  if (plan.wake_tasks) enqueue_tasks_of(ctx, ns, name);
   if (plan.delete_sandbox) ctx.api.remove(res::sandboxes, ns, name);
   return {plan.requeue_after};
 }
@@ -112,9 +119,7 @@ void on_sandbox_deleted(Context& ctx, const json& obj) {
   } catch (const Error&) {
     // The garbage collector deletes it through the ownerReference anyway.
   }
-  for (const auto& t : ctx.cache.list(res::tasks, ns))
-    if (t->contains("spec") && (*t)["spec"].value("sandboxRef", "") == sb.metadata.name)
-      ctx.enqueue.task(key_of(ns, (*t)["metadata"].value("name", "")), milliseconds(0));
+  enqueue_tasks_of(ctx, ns, sb.metadata.name);
   ctx.enqueue.pool(key_of(ns, sb.spec.pool_ref), milliseconds(0));
 }
 

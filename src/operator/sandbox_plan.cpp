@@ -128,6 +128,7 @@ SandboxPlan plan_allocated(const json& sandbox, const json& pod, core::TimePoint
   plan.status = next.status;
   plan.allocated = true;
   plan.enqueue_pool = true;
+  plan.wake_tasks = true;
   expire_idle(plan, sb, next.status.allocated_at, now);
   return plan;
 }
@@ -153,6 +154,7 @@ SandboxPlan plan_sandbox(const SandboxView& view, core::TimePoint now) {
     std::string msg = fmt::format("pod {} of sandbox {} is gone or failed", sb.status.pod_name, sb.metadata.name);
     set_ready(next, "False", "PodLost", msg, now);
     write_if_changed(plan, sb, next);
+    plan.wake_tasks = plan.status.has_value();
     plan.event = EventSpec{"Warning", "PodLost", msg};
     return plan;
   }

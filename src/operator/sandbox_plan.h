@@ -48,6 +48,10 @@ struct SandboxPlan {
   std::string delete_pod;
   bool delete_sandbox = false;                // its TTL passed
   bool enqueue_pool = false;                  // refill, off the sandbox's latency path
+  /// The phase changes (Ready, Failed): tasks waiting on this sandbox decide
+  /// again. The informer cannot tell them: the status write is put into the
+  /// cache at once, so its watch event shows no change of phase.
+  bool wake_tasks = false;
   bool allocated = false;                     // count the allocation in the metrics
   std::chrono::milliseconds requeue_after{0};
 };

@@ -71,7 +71,12 @@ TaskPlan plan_task(const TaskView& view, std::chrono::seconds missing_sandbox_gr
   core::Sandbox sb = core::sandbox_from_json(*view.sandbox);
   if (sb.status.phase == "Released" || sb.status.phase == "Failed")
     return fail(t, "SandboxUnavailable", fmt::format("sandbox \"{}\" is {}", sb.metadata.name, sb.status.phase), now);
-  if (sb.status.phase != "Ready" && sb.status.phase != "Bound") return plan;  // the sandbox's update enqueues us
+  if (sb.status.phase != "Ready" && sb.status.phase != "Bound") {
+    // The sandbox controller wakes us when the phase changes; the slow
+    // requeue is a safety net against a missed wake-up, cheap (cache only).
+    plan.requeue_after = kWaitingTaskRecheck;
+    return plan;
+  }
   plan.run = true;
   return plan;
 }

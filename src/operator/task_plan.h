@@ -13,6 +13,9 @@
 
 namespace arl::op {
 
+/// How often a task waiting for its sandbox looks again without being woken.
+inline constexpr std::chrono::milliseconds kWaitingTaskRecheck{5000};
+
 /// What the cache (and this process) shows about one task.
 struct TaskView {
   nlohmann::json object;                  // the Task

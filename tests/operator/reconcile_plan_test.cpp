@@ -123,7 +123,7 @@ TEST_CASE("plan_task: terminal, busy, restarted, missing, unavailable, ready") {
       {"no sandbox, 30 s", {task(json::object())}, T0 + std::chrono::seconds(30), "SandboxMissing", false, false, milliseconds(0)},
       {"sandbox Failed", {task(json::object()), false, sandbox({{"phase", "Failed"}})}, T0, "SandboxUnavailable", false, false,
        milliseconds(0)},
-      {"sandbox Pending", {task(json::object()), false, sandbox({{"phase", "Pending"}})}, T0, "", false, false, milliseconds(0)},
+      {"sandbox Pending", {task(json::object()), false, sandbox({{"phase", "Pending"}})}, T0, "", false, false, kWaitingTaskRecheck},
       {"sandbox Bound", {task(json::object()), false, sandbox({{"phase", "Bound"}})}, T0, "", true, false, milliseconds(0)},
   };
   for (const auto& row : rows) {

@@ -3,6 +3,7 @@
 #include <functional>
 #include <set>
 
+#include "operator/task_plan.h"
 #include "operator_fixture.h"
 
 using namespace arl::op;
@@ -375,4 +376,22 @@ TEST_CASE("a deleted Pending sandbox is forgotten by the latency clock") {
   f.kube.remove(res::sandboxes, "default", "sb");
   on_sandbox_deleted(*f.ctx, sb);
   CHECK(f.ctx->first_seen.size() == 0);
+}
+
+TEST_CASE("tasks waiting on a Pending sandbox are woken by the sandbox's own Ready write") {
+  // The informer cannot wake them: the operator's status write is in its cache before the watch
+  // event arrives, so the event shows no change of phase. Seen on a real node as a task that
+  // never started.
+  Fixture f;
+  f.make_pool("py", 1);
+  reconcile_pool(*f.ctx, "default", "py");
+  f.make_sandbox("sb", "py");
+  f.make_task("t", "sb", json::array({{{"name", "a"}, {"type", "Command"}, {"command", {"true"}}}}));
+  reconcile_sandbox(*f.ctx, "default", "sb");
+  CHECK(reconcile_task(*f.ctx, "default", "t").requeue_after == kWaitingTaskRecheck);
+  f.enqueued.clear();
+  f.make_all_ready("py");
+  reconcile_sandbox(*f.ctx, "default", "sb");
+  REQUIRE(f.get(res::sandboxes, "sb")["status"]["phase"] == "Ready");
+  CHECK(std::count(f.enqueued.begin(), f.enqueued.end(), "task:default/t") == 1);
 }

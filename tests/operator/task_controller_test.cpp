@@ -2,6 +2,7 @@
 
 #include <functional>
 
+#include "operator/task_plan.h"
 #include "operator_fixture.h"
 
 using namespace arl::op;
@@ -220,13 +221,13 @@ TEST_CASE("task reconcile: exact writes per world") {
          f.make_task("t", "sb", one_step());
        },
        milliseconds(0), {}, milliseconds(0), 1},
-      {"sandbox Pending: waits for the sandbox's update",
+      {"sandbox Pending: waits for the sandbox's wake-up, rechecks slowly",
        [](Fixture& f) {
          f.make_sandbox("sb", "nopool");
          reconcile_sandbox(*f.ctx, "default", "sb");
          f.make_task("t", "sb", one_step());
        },
-       milliseconds(0), {}, milliseconds(0), 0},
+       milliseconds(0), {}, kWaitingTaskRecheck, 0},
       {"sandbox missing, within the 30 s grace: requeue at its end", [](Fixture& f) { f.make_task("t", "sb", one_step()); },
        milliseconds(10000), {}, milliseconds(20050), 0},
       {"sandbox missing past the grace: Failed with SandboxMissing and a Warning",
