@@ -155,6 +155,10 @@ tier_real() {
       ARL_E2E_OPERATOR=deployment ARL_BIN="${ARL_BIN:-$root/dist/arl}" run_pytest "real $dir" "$dir")
     echo "  $dir on the real node: $a passed, $b failed"; p=$((p + a)); f=$((f + b))
   done
+  # The operator's log outlives the node for whoever reads a failure.
+  "$ARL_CACHE/bin/k8s-v${K8S_VERSION:-1.33.13}/kubectl" --kubeconfig "$ARL_REAL_STATE/kubeconfig" -n arl-system \
+    logs deployment/arl-operator --all-containers --tail=-1 >"$ARL_REAL_STATE/logs/operator.log" 2>&1 || true
+  ((f == 0)) || echo "real: the operator's log is in $ARL_REAL_STATE/logs/operator.log"
   # Leaving the machine clean is part of the tier: a leftover process, mount or rule fails it.
   if "$here/real-node.sh" down; then p=$((p + 1)); else echo "real: down left things behind"; f=$((f + 1)); fi
   record real "$p" "$f"
