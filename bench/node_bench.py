@@ -13,8 +13,11 @@ Per cluster, in a fresh namespace:
   task             create -> Succeeded of a one-step `echo` on a keepAlive sandbox
   exec `true`      POST /api/v1/namespaces/NS/pods/POD:8080/proxy/execute with the pool token
 
+  variants         (--variants real) bare pods of the pool pod's spec: as injected, with a
+                   startupProbe, without the init container; create -> Ready, one at a time
+
 Usage: node_bench.py --cluster NAME=KUBECONFIG [--cluster ...] [--pods 20] [--sandboxes 20]
-                     [--tasks 20] [--execs 100] [--image IMAGE]
+                     [--tasks 20] [--execs 100] [--image IMAGE] [--variants NAME,...] [--json FILE]
 """
 import argparse
 import base64
@@ -127,6 +130,41 @@ def kubelet_cri_means(core, node):
     return out
 
 
+def pod_variants(core, ns, pool_pod, n):
+    """create -> Ready of bare pods with a pool pod's spec, as the operator injects it and changed
+    the ways that could shorten the cold path, n sequential each."""
+    spec = client.ApiClient().sanitize_for_serialization(pool_pod)["spec"]
+    spec.pop("nodeName", None)
+
+    def variant(kind):
+        s = json.loads(json.dumps(spec))
+        c = s["containers"][0]
+        if kind == "+ startupProbe":
+            c["startupProbe"] = {"httpGet": {"path": "/health", "port": 8080}, "periodSeconds": 1, "failureThreshold": 60}
+        if kind == "no init container":  # the executor's own image as the main container: the floor
+            c["image"], c["command"] = s["initContainers"][0]["image"], ["/arl", "sidecar"]
+            c["volumeMounts"] = [m for m in c["volumeMounts"] if m["mountPath"] != "/arl-bin"]
+            s["initContainers"] = s["initContainers"][1:]
+        return s
+
+    out = {}
+    for kind in ("as injected", "+ startupProbe", "no init container"):
+        lat = []
+        for i in range(n):
+            name = f"v{len(out)}-{i}"
+            t = time.monotonic()
+            core.create_namespaced_pod(ns, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+                                            "spec": variant(kind)})
+            w = watch.Watch()
+            for ev in w.stream(core.list_namespaced_pod, ns, field_selector=f"metadata.name={name}", timeout_seconds=60):
+                if any(c.type == "Ready" and c.status == "True" for c in ev["object"].status.conditions or []):
+                    lat.append((time.monotonic() - t) * 1000)
+                    w.stop()
+            core.delete_namespaced_pod(name, ns, grace_period_seconds=0)
+        out[f"  single pod create -> Ready, {kind} p50 (ms)"] = pct(lat, 50)
+    return out
+
+
 def bench(name, kubeconfig, a):
     api = config.new_client_from_config(config_file=kubeconfig)
     core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
@@ -169,6 +207,10 @@ def bench(name, kubeconfig, a):
                 r[f"  kubelet CRI {op} mean (ms)"] = (s1 - s0) / (c1 - c0) * 1000 if c1 > c0 else float("nan")
         for key in sorted(k for k in cri1 if k.startswith("readiness probes")):
             r[f"  kubelet {key} (per pod)"] = (cri1[key][0] - cri0.get(key, [0.0])[0]) / a.pods
+
+        if a.variants and nodes and name in a.variants.split(","):
+            r.update(pod_variants(core, ns, core.list_namespaced_pod(ns, label_selector=f"{POOL_LABEL}=cold").items[0],
+                                  a.variants_n))
 
         # Warm allocations, one at a time, each timed by a watch on sandboxes.
         sbx = Seen(custom.list_namespaced_custom_object, ns,
@@ -247,6 +289,8 @@ def main():
     ap.add_argument("--tasks", type=int, default=20)
     ap.add_argument("--execs", type=int, default=100)
     ap.add_argument("--image", default="localhost/arl-test/busybox:1")
+    ap.add_argument("--variants", default="", help="clusters (NAME,...) to time bare-pod variants of the pool pod on")
+    ap.add_argument("--variants-n", type=int, default=5)
     ap.add_argument("--json", help="also write the figures here")
     a = ap.parse_args()
 

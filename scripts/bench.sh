@@ -62,7 +62,7 @@ for part in "${parts[@]}"; do
       "$HOME/.cache/arl/venv/bin/python" "$root/bench/node_bench.py" \
         --cluster "real=$ARL_REAL_STATE/kubeconfig" --cluster "local=$local_state/kubeconfig" \
         --pods "${ARL_BENCH_PODS:-20}" --sandboxes "${ARL_BENCH_SANDBOXES:-20}" \
-        --tasks "${ARL_BENCH_TASKS:-20}" --execs "${ARL_BENCH_EXECS:-100}" || rc=$?
+        --tasks "${ARL_BENCH_TASKS:-20}" --execs "${ARL_BENCH_EXECS:-100}" --variants real || rc=$?
       if [[ "${ARL_KEEP:-0}" != 1 ]]; then
         ARL_STATE="$local_state" "$root/scripts/local-cluster.sh" down >/dev/null
         "$root/scripts/real-node.sh" down >/dev/null
