@@ -86,6 +86,7 @@ void add_all_namespaces_flag(CLI::App& cmd, PluginContext& ctx);
 void add_pool_commands(CLI::App& app, std::shared_ptr<PluginContext> ctx);
 void add_sandbox_commands(CLI::App& app, std::shared_ptr<PluginContext> ctx);
 void add_exec_commands(CLI::App& sandbox, std::shared_ptr<PluginContext> ctx);  // exec, cp
+void add_api_command(CLI::App& sandbox, std::shared_ptr<PluginContext> ctx);    // api
 void add_task_commands(CLI::App& app, std::shared_ptr<PluginContext> ctx);
 void add_admin_commands(CLI::App& app, std::shared_ptr<PluginContext> ctx);     // version, install, uninstall
 void add_completion_command(CLI::App& app);

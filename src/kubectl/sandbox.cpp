@@ -109,6 +109,7 @@ void add_sandbox_commands(CLI::App& app, std::shared_ptr<PluginContext> ctx) {
                                       "Delete sandboxes (their pods are deleted, never reused)"});
 
   add_exec_commands(*sandbox, ctx);
+  add_api_command(*sandbox, ctx);
 }
 
 }  // namespace arl::kubectl

@@ -272,6 +272,25 @@ def test_exec_output_and_exit_code(arl, sandbox):
     assert arl("sandbox", "exec", sandbox, "--", "true").returncode == 0
 
 
+def test_sandbox_api_calls_the_executor_through_the_api_server(arl, sandbox):
+    health = json.loads(arl.ok("sandbox", "api", sandbox, "GET", "/health").stdout)
+    assert health["status"] == "ok", health
+    r = json.loads(arl.ok("sandbox", "api", sandbox, "POST", "/execute", "-d", '{"command": ["echo", "hi"]}').stdout)
+    assert (r["stdout"], r["exit_code"]) == ("hi\n", 0), r
+    r = json.loads(arl.ok("sandbox", "api", sandbox, "post", "/execute", "-d", "@-",
+                          input='{"command": ["sh", "-c", "exit 4"]}').stdout)
+    assert r["exit_code"] == 4
+    # The executor refuses: its JSON error on stdout, exit 1, what failed on stderr.
+    p = arl("sandbox", "api", sandbox, "POST", "/execute", "-d", '{"command": []}')
+    assert p.returncode == 1, p
+    assert "command" in json.loads(p.stdout)["error"]
+    assert f"sandbox {sandbox}: POST /execute: HTTP 400" in p.stderr
+    # Usage errors never reach the cluster.
+    assert arl("sandbox", "api", sandbox, "PUT", "/execute").returncode == 2
+    assert arl("sandbox", "api", sandbox, "GET", "health").returncode == 2
+    assert arl("sandbox", "api", sandbox, "POST", "/execute", "-d", "{not json").returncode == 2
+
+
 def test_exec_env_and_workdir(arl, sandbox):
     p = arl.ok("sandbox", "exec", sandbox, "--env", "GREETING=hi", "--workdir", "/tmp", "--",
                "sh", "-c", 'echo "$GREETING"; pwd')
