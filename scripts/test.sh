@@ -10,8 +10,9 @@
 #               installed by Helm from `make image`; pools of real
 #               containers, sandboxes, tasks. Needs root, cgroups,
 #               overlayfs, bridges, iptables: fails (never skips)
-#               when one is missing. Not in the default list yet.    ~5 min (first run ~15)
-# Usage: scripts/test.sh [unit|cluster|static|real]...   (default: unit cluster static)
+#               when one is missing; then the operator, CLI and SDK
+#               suites again on real containers               ~10 min (first run ~15)
+# Usage: scripts/test.sh [unit|cluster|static|real]...   (default: all four)
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -20,7 +21,7 @@ export ARL_CACHE="${ARL_CACHE:-$HOME/.cache/arl}"
 venv="$ARL_CACHE/venv"
 build="${ARL_BUILD_DIR:-$root/build}"
 tiers=("$@")
-((${#tiers[@]})) || tiers=(unit cluster static)
+((${#tiers[@]})) || tiers=(unit cluster static real)
 
 total_passed=0
 total_failed=0

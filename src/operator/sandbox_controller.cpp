@@ -80,8 +80,15 @@ Result apply(Context& ctx, const json& obj, const SandboxPlan& plan, core::TimeP
 
   delete_pod(ctx, ns, plan.delete_pod);
   if (plan.status) {
-    json updated = ctx.api.patch(res::sandboxes, ns, name, k8s::PatchType::merge, json{{"status", core::to_json(*plan.status)}}, true);
-    ctx.cache.upsert(res::sandboxes, updated);
+    try {
+      json updated = ctx.api.patch(res::sandboxes, ns, name, k8s::PatchType::merge, json{{"status", core::to_json(*plan.status)}}, true);
+      ctx.cache.upsert(res::sandboxes, updated);
+    } catch (const Error& e) {
+      // Deleted since the cache showed it: nothing left to decide (its delete
+      // event cleans up), and not an error to retry.
+      if (e.code() == ErrorCode::not_found) return {};
+      throw;
+    }
   }
   if (plan.event) ctx.events.record(obj, *plan.event);
   if (plan.allocated) {

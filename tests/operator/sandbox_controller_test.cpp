@@ -395,3 +395,17 @@ TEST_CASE("tasks waiting on a Pending sandbox are woken by the sandbox's own Rea
   REQUIRE(f.get(res::sandboxes, "sb")["status"]["phase"] == "Ready");
   CHECK(std::count(f.enqueued.begin(), f.enqueued.end(), "task:default/t") == 1);
 }
+
+TEST_CASE("a sandbox deleted between the cache read and its status write is left alone, not retried") {
+  Fixture f;
+  f.make_pool("py", 1);
+  reconcile_pool(*f.ctx, "default", "py");
+  f.make_sandbox("sb", "nopool");  // waits: its first visit writes a PoolNotFound status
+  f.kube.set_hook([](const std::string& verb, const arl::k8s::Resource& r, const std::string&, const std::string&) {
+    if (verb == "patch_status" && r.plural == "sandboxes")
+      throw arl::Error(arl::ErrorCode::not_found, "sandboxes.arl.infra.io \"sb\" not found");
+  });
+  Result r;
+  CHECK_NOTHROW(r = reconcile_sandbox(*f.ctx, "default", "sb"));
+  CHECK(r.requeue_after == std::chrono::milliseconds(0));
+}

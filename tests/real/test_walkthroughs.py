@@ -260,7 +260,12 @@ spec:
   poolRef: python-pool
   keepAlive: false
   ttlSecondsAfterFinished: 3
----
+""")
+    # The task comes after Ready is seen: with both applied at once the sandbox may pass through
+    # Ready, Bound and Released before `kubectl wait` looks.
+    kubectl("wait", "--for=jsonpath={.status.phase}=Ready", "sandbox/temp-workspace", "--timeout=60s")
+    pod = kubectl.jsonpath("sandbox/temp-workspace", "{.status.podName}")
+    kubectl.apply("""
 apiVersion: arl.infra.io/v1alpha1
 kind: Task
 metadata:
@@ -272,8 +277,6 @@ spec:
       type: Command
       command: ["echo", "hello"]
 """)
-    kubectl("wait", "--for=jsonpath={.status.phase}=Ready", "sandbox/temp-workspace", "--timeout=60s")
-    pod = kubectl.jsonpath("sandbox/temp-workspace", "{.status.podName}")
     assert kubectl.wait_task("once")["stdout"] == "hello\n"
     kubectl("wait", "--for=jsonpath={.status.phase}=Released", "sandbox/temp-workspace", "--timeout=30s")
     kubectl("wait", "--for=delete", f"pod/{pod}", "--timeout=60s")
