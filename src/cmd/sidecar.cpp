@@ -63,7 +63,7 @@ void add_sidecar_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("sidecar", "Run the in-pod executor (HTTP API on --listen)");
   auto opts = std::make_shared<sidecar::ServerOptions>();
   opts->listen = env_or("ARL_SIDECAR_LISTEN", ":8080");
-  opts->workdir = env_or("ARL_SIDECAR_WORKDIR", core::kSidecarDefaultWorkdir);
+  opts->workdir = env_or("ARL_SIDECAR_WORKDIR", std::string(kDefaultWorkDir));
   opts->token = env_or("ARL_SIDECAR_TOKEN", "");
   cmd->add_option("--listen", opts->listen, "Address to listen on, HOST:PORT or :PORT (env ARL_SIDECAR_LISTEN)")
       ->capture_default_str();

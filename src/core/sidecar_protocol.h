@@ -35,11 +35,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/names.h"
+
 namespace arl::core {
 
-inline constexpr int kSidecarDefaultPort = 8080;
-inline constexpr const char* kSidecarDefaultWorkdir = "/workspace";
-inline constexpr const char* kSidecarTokenHeader = "X-Arl-Token";
+// The port, token header and workdir are in core/names.h (kSidecarPort,
+// kTokenHeader, kDefaultWorkDir), shared with the pod the operator builds.
 inline constexpr const char* kNdjsonContentType = "application/x-ndjson";
 /// Used when an ExecuteRequest has no timeout_seconds (same as Task's default).
 inline constexpr double kSidecarDefaultTimeoutSeconds = 30;

@@ -22,7 +22,7 @@ std::string normalize_base(std::string url) {
   bool has_port = false;
   if (url.front() == '[') has_port = url.find("]:") != std::string::npos;
   else has_port = url.find(':') != std::string::npos;
-  if (!has_port) url += ":" + std::to_string(core::kSidecarDefaultPort);
+  if (!has_port) url += ":" + std::to_string(kSidecarPort);
   return "http://" + url;
 }
 
@@ -74,7 +74,7 @@ void DirectTransport::throw_transport(std::string_view what, int err, std::chron
 SidecarReply DirectTransport::request(std::string_view method, std::string_view endpoint, const std::string* body,
                                       std::chrono::milliseconds timeout) {
   httplib::Headers headers;
-  if (!token_.empty()) headers.emplace(core::kSidecarTokenHeader, token_);
+  if (!token_.empty()) headers.emplace(std::string(kTokenHeader), token_);
   const std::string path(endpoint);
   std::lock_guard lock(mu_);
   set_read_timeout(*cli_, timeout);
@@ -91,7 +91,7 @@ int DirectTransport::post_stream(std::string_view endpoint, const std::string& b
   httplib::Request req;
   req.method = "POST";
   req.path = std::string(endpoint);
-  if (!token_.empty()) req.headers.emplace(core::kSidecarTokenHeader, token_);
+  if (!token_.empty()) req.headers.emplace(std::string(kTokenHeader), token_);
   req.headers.emplace("Accept", core::kNdjsonContentType);
   req.headers.emplace("Content-Type", "application/json");
   req.body = body;

@@ -22,7 +22,7 @@
 namespace arl::sidecar {
 
 struct ExecutorOptions {
-  std::string workdir = core::kSidecarDefaultWorkdir;
+  std::string workdir = std::string(kDefaultWorkDir);
   /// After the command exits, pipes still held by its background children
   /// are drained this long, then abandoned.
   std::chrono::milliseconds pipe_grace{100};

@@ -187,7 +187,7 @@ struct SidecarServer::Impl {
   // proxy reuses connections across callers).
   bool authorize(const httplib::Request& req, httplib::Response& res) const {
     if (opts.token.empty()) return true;
-    std::string given = req.get_header_value(core::kSidecarTokenHeader);
+    std::string given = req.get_header_value(std::string(kTokenHeader));
     if (given.empty()) {
       std::string auth = req.get_header_value("Authorization");
       if (auth.rfind("Bearer ", 0) == 0) given = auth.substr(7);

@@ -10,7 +10,7 @@ namespace arl::sidecar {
 
 struct ServerOptions {
   std::string listen = ":8080";  // ":PORT" = all interfaces; "HOST:0" = ephemeral port
-  std::string workdir = core::kSidecarDefaultWorkdir;
+  std::string workdir = std::string(kDefaultWorkDir);
   std::string token;             // empty: no auth
   std::string version;
   size_t max_body_bytes = 64 * 1024 * 1024;
