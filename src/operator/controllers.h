@@ -15,8 +15,9 @@ Result reconcile_task(Context& ctx, const std::string& ns, const std::string& na
 /// The pool's sidecar token: from memory, else its Secret, else a new Secret.
 std::string ensure_pool_token(Context& ctx, const nlohmann::json& pool);
 
-/// Starts the allocation-latency clock of a Pending sandbox (informer add,
-/// first reconcile); the first sighting counts.
+/// Starts the allocation-latency clock of a Pending sandbox. Called by the
+/// informer's add handler (the initial list included), before the sandbox is
+/// queued, so the latency includes the wait in the queue.
 void note_sandbox_seen(Context& ctx, const nlohmann::json& sandbox);
 
 /// A sandbox object is gone: delete its pod now rather than waiting for the

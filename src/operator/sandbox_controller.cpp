@@ -133,7 +133,6 @@ void on_sandbox_deleted(Context& ctx, const json& obj) {
 Result reconcile_sandbox(Context& ctx, const std::string& ns, const std::string& name) {
   auto obj = ctx.cache.get(res::sandboxes, ns, name);
   if (!obj || pod_is_terminating(*obj)) return {};
-  note_sandbox_seen(ctx, *obj);
   const core::TimePoint now = ctx.wall_now();
   SandboxView view = observe(ctx, std::move(*obj));
   SandboxPlan plan = plan_sandbox(view, now);

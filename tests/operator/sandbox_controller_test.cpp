@@ -357,8 +357,8 @@ TEST_CASE("allocation latency is measured on the monotonic clock from the first 
   f.ctx->steady_now = [&] { return mono; };
   f.make_pool("py", 1);
   f.make_pod("py-a", "py", false);
-  sandbox_with(f, json::object());
-  reconcile_sandbox(*f.ctx, "default", "sb");  // first seen: waits for a ready pod
+  note_sandbox_seen(*f.ctx, sandbox_with(f, json::object()));  // as the informer's add handler does
+  reconcile_sandbox(*f.ctx, "default", "sb");  // waits for a ready pod
   f.make_pod("py-b", "py", true);
   mono += std::chrono::milliseconds(1500);
   reconcile_sandbox(*f.ctx, "default", "sb");
@@ -371,6 +371,7 @@ TEST_CASE("allocation latency is measured on the monotonic clock from the first 
 TEST_CASE("a deleted Pending sandbox is forgotten by the latency clock") {
   Fixture f;
   json sb = sandbox_with(f, json::object());
+  note_sandbox_seen(*f.ctx, sb);
   reconcile_sandbox(*f.ctx, "default", "sb");
   CHECK(f.ctx->first_seen.size() == 1);
   f.kube.remove(res::sandboxes, "default", "sb");
