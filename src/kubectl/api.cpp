@@ -42,7 +42,9 @@ void call_api(PluginContext& ctx, const ApiArgs& a) {
 
   auto target = resolve_sandbox(ctx, ctx.ns(), a.name);
   k8s::PodProxyTransport transport(ctx.rest(), target);
-  auto reply = transport.request(method, a.path, body.empty() ? nullptr : &body, ctx.timeout_or(std::chrono::seconds(60)));
+  // The pod proxy's buffered calls wait as long as the API client's request
+  // timeout allows (pod_proxy_transport.h), whatever is passed here.
+  auto reply = transport.request(method, a.path, body.empty() ? nullptr : &body, std::chrono::milliseconds(0));
   // JSON replies are printed indented; anything else (NDJSON streams) as it came.
   auto parsed = nlohmann::json::parse(reply.body, nullptr, false);
   ctx.out() << (parsed.is_discarded() ? reply.body : parsed.dump(2) + "\n") << std::flush;
@@ -61,7 +63,8 @@ void add_api_command(CLI::App& sandbox, std::shared_ptr<PluginContext> ctx) {
       "  kubectl arl sandbox api my-sb GET /processes\n"
       "  kubectl arl sandbox api my-sb POST /execute -d '{\"command\": [\"python\", \"-V\"]}'\n"
       "  kubectl arl sandbox api my-sb POST /files -d @file-request.json\n\n"
-      "Prints the JSON response; exits 1 when the executor answers with an HTTP error. From inside\n"
+      "Prints the JSON response; exits 1 when the executor answers with an HTTP error. A call waits\n"
+      "at most 30 s for its reply: run long commands with `kubectl arl sandbox exec`. From inside\n"
       "the cluster, callers the NetworkPolicy admits can use curl against <podIP>:8080 instead,\n"
       "with the token in the X-Arl-Token header.\n");
   api->add_option("name", a->name, "Sandbox name")->required();
