@@ -132,11 +132,14 @@ Result reconcile_pool(Context& ctx, const std::string& ns, const std::string& na
   ctx.metrics.set("arl_pool_ready_replicas", fmt::format("namespace=\"{}\",pool=\"{}\"", ns, name), static_cast<double>(plan.ready));
   ctx.metrics.set("arl_pool_allocated_replicas", fmt::format("namespace=\"{}\",pool=\"{}\"", ns, name),
                   static_cast<double>(plan.allocated));
+  auto write_status = [&] {
+    json updated = ctx.api.patch(res::warm_pools, ns, name, k8s::PatchType::merge, json{{"status", core::to_json(st)}}, true);
+    ctx.cache.upsert(res::warm_pools, updated);
+  };
   if (!create_error.empty()) {
     if (st == wp.status) return {kCreateRetry};
     ctx.events.record(pool, EventSpec{"Warning", "PodCreateFailed", create_error});
-    json updated = ctx.api.patch(res::warm_pools, ns, name, k8s::PatchType::merge, json{{"status", core::to_json(st)}}, true);
-    ctx.cache.upsert(res::warm_pools, updated);
+    write_status();
     return {kCreateRetry};
   }
   if (st == wp.status) return {};
@@ -150,8 +153,7 @@ Result reconcile_pool(Context& ctx, const std::string& ns, const std::string& na
     if (now < due) return {std::chrono::duration_cast<std::chrono::milliseconds>(due - now) + std::chrono::milliseconds(1)};
     last = now;
   }
-  json updated = ctx.api.patch(res::warm_pools, ns, name, k8s::PatchType::merge, json{{"status", core::to_json(st)}}, true);
-  ctx.cache.upsert(res::warm_pools, updated);
+  write_status();
   return {};
 }
 

@@ -15,10 +15,11 @@ core::WarmPoolStatus plan_pool_status(const core::WarmPool& pool, const PoolPlan
   st.allocated_replicas = plan.allocated;
   st.replicas = plan.total - static_cast<int64_t>(plan.to_delete.size()) + (create_error.empty() ? plan.to_create : 0);
   st.observed_generation = generation;
-  st.phase = plan.ready >= replicas ? "Ready" : (plan.total == 0 && plan.to_create > 0 ? "Pending" : "Scaling");
+  // Refused creates: Pending (not Scaling) until the template or quota is fixed.
+  const bool starting = plan.total == 0 && plan.to_create > 0;
+  st.phase = plan.ready >= replicas ? "Ready" : (starting || !create_error.empty() ? "Pending" : "Scaling");
   st.conditions = pool.status.conditions;
   if (!create_error.empty()) {
-    st.phase = plan.ready >= replicas ? "Ready" : "Pending";
     core::set_condition(st.conditions, {"Ready", "False", "PodCreateFailed", create_error, "", generation}, now);
     return st;
   }
