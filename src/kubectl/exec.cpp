@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "kubectl/common.h"
 #include "kubectl/context.h"
 #include "kubectl/proxy.h"
 #include "kubectl/sandbox.h"
@@ -44,12 +45,7 @@ void run_exec(PluginContext& ctx, const ExecArgs& a) {
   core::ExecuteRequest req;
   req.command = a.command;
   req.working_dir = a.workdir;
-  for (const auto& kv : a.env) {
-    auto eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0)
-      throw Error(ErrorCode::usage, fmt::format("--env \"{}\": expected KEY=VALUE", kv));
-    req.env[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
+  req.env = parse_key_values(a.env, "--env");
   std::chrono::milliseconds timeout;
   try {
     timeout = core::parse_duration(a.timeout, "--timeout");
