@@ -35,3 +35,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- define "arl-operator.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
+
+{{/* The image the pool pods' init container copies `arl` from; the operator's own by default. */}}
+{{- define "arl-operator.sidecarImage" -}}
+{{- $repo := default .Values.image.repository .Values.sidecar.image.repository -}}
+{{- $tag := default (default .Chart.AppVersion .Values.image.tag) .Values.sidecar.image.tag -}}
+{{- printf "%s:%s" $repo $tag -}}
+{{- end -}}
