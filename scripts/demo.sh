@@ -15,18 +15,16 @@ bin="$(scripts/install-kube-tools.sh control-plane 2>/dev/null | tail -1)"
 kubectl="$bin/kubectl"
 arl="${ARL_BIN:-$root/build/arl}"
 
-echo "== creating the sample pool, sandbox and task (manifests/samples)"
-"$kubectl" apply -f manifests/samples/warmpool.yaml
-"$kubectl" apply -f manifests/samples/sandbox.yaml
-"$kubectl" delete task hello --ignore-not-found >/dev/null
-"$kubectl" apply -f manifests/samples/task.yaml
-"$kubectl" wait --for=jsonpath='{.status.phase}'=Ready sandbox/python-sandbox --timeout=60s
-if ! "$kubectl" wait --for=jsonpath='{.status.state}'=Succeeded task/hello --timeout=60s; then
-  "$kubectl" get task hello -o yaml
+echo "== creating the sample pool, sandbox and task (kubectl apply -f manifests/samples/)"
+"$kubectl" delete task my-task --ignore-not-found >/dev/null
+"$kubectl" apply -f manifests/samples/
+"$kubectl" wait --for=jsonpath='{.status.phase}'=Ready sandbox/my-agent-workspace --timeout=60s
+if ! "$kubectl" wait --for=jsonpath='{.status.state}'=Succeeded task/my-task --timeout=60s; then
+  "$kubectl" get task my-task -o yaml
   exit 1
 fi
-echo "== task hello succeeded; its output:"
-"$kubectl" get task hello -o jsonpath='{.status.stdout}'
+echo "== task my-task succeeded; its output:"
+"$kubectl" get task my-task -o jsonpath='{.status.stdout}'
 echo "== the same sandbox, straight through the executor:"
-"$arl" kubectl sandbox exec python-sandbox -- python -c 'print(6 * 7)' || true
+"$arl" kubectl sandbox exec my-agent-workspace -- python -c 'print(6 * 7)' || true
 echo "== try more:  export KUBECONFIG=$KUBECONFIG; $arl kubectl --help"

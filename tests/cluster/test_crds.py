@@ -111,20 +111,20 @@ def test_crds_are_established_with_short_names_and_category(kubectl, crds):
 
 def test_samples_are_accepted_by_dry_run_then_for_real(kubectl, namespace):
     samples = MANIFESTS / "samples"
-    dry = kubectl.run("apply", "-n", namespace, "--dry-run=server", "-k", str(samples))
-    assert "warmpool.arl.infra.io/python-pool created (server dry run)" in dry.stdout
+    dry = kubectl.run("apply", "-n", namespace, "--dry-run=server", "-f", str(samples))
+    assert "warmpool.arl.infra.io/python-3.9-std created (server dry run)" in dry.stdout
     assert kubectl.run("get", "arl", "-n", namespace, "-o", "name").stdout.strip() == ""
-    kubectl.run("apply", "-n", namespace, "-k", str(samples))
+    kubectl.run("apply", "-n", namespace, "-f", str(samples))
     names = set(kubectl.run("get", "arl", "-n", namespace, "-o", "name").stdout.split())
-    assert names == {"warmpool.arl.infra.io/python-pool", "sandbox.arl.infra.io/python-sandbox",
-                     "task.arl.infra.io/hello"}
-    t = json.loads(kubectl.run("get", "tk", "hello", "-n", namespace, "-o", "json").stdout)
+    assert names == {"warmpool.arl.infra.io/python-3.9-std", "sandbox.arl.infra.io/my-agent-workspace",
+                     "task.arl.infra.io/my-task"}
+    t = json.loads(kubectl.run("get", "tk", "my-task", "-n", namespace, "-o", "json").stdout)
     assert [s["type"] for s in t["spec"]["steps"]] == ["FilePatch", "Command"]
     assert t["spec"]["retries"] == 0  # defaulted
-    p = json.loads(kubectl.run("get", "wp", "python-pool", "-n", namespace, "-o", "json").stdout)
+    p = json.loads(kubectl.run("get", "wp", "python-3.9-std", "-n", namespace, "-o", "json").stdout)
     # The pod template is passed through whole, including fields the schema does not declare.
     assert p["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"] == "512Mi"
-    assert p["spec"]["template"]["metadata"]["labels"] == {"app": "python-sandbox"}
+    assert p["spec"]["template"]["metadata"]["labels"] == {"warmpool": "python-3.9-std"}
 
 
 def test_defaults_are_filled_by_the_api_server(kubectl, namespace):

@@ -241,7 +241,7 @@ def test_missing_objects_exit_1(arl):
 
 def test_pool_create_from_file_and_delete(arl, tmp_path):
     f = tmp_path / "pool.yaml"
-    f.write_text((ROOT / "manifests/samples/warmpool.yaml").read_text().replace("python-pool", "file-pool")
+    f.write_text((ROOT / "manifests/samples/warmpool.yaml").read_text().replace("python-3.9-std", "file-pool")
                  .replace("replicas: 2", "replicas: 0"))
     assert arl.ok("pool", "create", "-f", str(f)).stdout == "warmpool.arl.infra.io/file-pool created\n"
     assert arl.ok("pool", "delete", "file-pool").stdout == 'warmpool.arl.infra.io "file-pool" deleted\n'
