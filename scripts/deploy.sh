@@ -78,16 +78,26 @@ push() {
 
 # CRDs that exist but belong to no release (applied with kubectl, or installed by an earlier
 # chart from its crds/ folder) would make Helm refuse the chart's CRD templates: hand them to
-# this release, as `helm upgrade` from the earlier chart needs.
-adopt_crds() {
-  local crd owner
+# this release, as `helm upgrade` from the earlier chart needs. With crds.keep=false, also drop
+# a `keep` policy left by an uninstall that kept them: Helm adopts them with their annotations
+# as they are, and the policy would keep them again.
+prepare_crds() {
+  local keep="$1" crd meta owner policy
   for crd in warmpools.arl.infra.io sandboxes.arl.infra.io tasks.arl.infra.io; do
-    owner="$("$KUBECTL" get crd "$crd" -o 'jsonpath={.metadata.annotations.meta\.helm\.sh/release-name}' 2>/dev/null)" || continue
-    [ -z "$owner" ] || continue
-    log "CRD $crd exists without a Helm release: adopting it into release $RELEASE"
-    "$KUBECTL" label --overwrite crd "$crd" app.kubernetes.io/managed-by=Helm >/dev/null
-    "$KUBECTL" annotate --overwrite crd "$crd" meta.helm.sh/release-name="$RELEASE" \
-      meta.helm.sh/release-namespace="$NAMESPACE" >/dev/null
+    meta="$("$KUBECTL" get crd "$crd" --ignore-not-found -o \
+      'jsonpath={.metadata.name}|{.metadata.annotations.meta\.helm\.sh/release-name}|{.metadata.annotations.helm\.sh/resource-policy}')"
+    [ -n "$meta" ] || continue  # not installed yet: Helm creates it
+    IFS='|' read -r _ owner policy <<<"$meta"
+    if [ -z "$owner" ]; then
+      log "CRD $crd exists without a Helm release: adopting it into release $RELEASE"
+      "$KUBECTL" label --overwrite crd "$crd" app.kubernetes.io/managed-by=Helm >/dev/null
+      "$KUBECTL" annotate --overwrite crd "$crd" meta.helm.sh/release-name="$RELEASE" \
+        meta.helm.sh/release-namespace="$NAMESPACE" >/dev/null
+    fi
+    if [ "$keep" = false ] && [ "$policy" = keep ]; then
+      log "CRD $crd: removing the helm.sh/resource-policy=keep an earlier release left (crds.keep=false)"
+      "$KUBECTL" annotate crd "$crd" helm.sh/resource-policy- >/dev/null
+    fi
   done
 }
 
@@ -105,7 +115,9 @@ deploy() {
     log "loading $tar into minikube"
     minikube image load "$tar"
   fi
-  case " ${HELM_ARGS:-} " in *crds.install=false*) ;; *) adopt_crds ;; esac
+  local keep=true
+  case " ${HELM_ARGS:-} " in *crds.keep=false*) keep=false ;; esac
+  case " ${HELM_ARGS:-} " in *crds.install=false*) ;; *) prepare_crds "$keep" ;; esac
   # shellcheck disable=SC2086 # HELM_ARGS is a list of flags
   "$HELM" upgrade --install "$RELEASE" "$root/charts/arl-operator" -n "$NAMESPACE" --create-namespace \
     --wait --timeout 5m "${args[@]}" ${HELM_ARGS:-} ||
