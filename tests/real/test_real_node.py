@@ -63,6 +63,22 @@ def test_operator_deployment_is_available_with_probes_lease_and_metrics(cluster)
     assert "# TYPE" in metrics
 
 
+def test_manuals_log_command_finds_the_operator(cluster):
+    # `kubectl logs -n arl-system -l app=arl-operator` as the operations guide types it: the chart
+    # puts the label on the pod template (not the immutable selector).
+    pod = operator_pod(cluster)
+    assert pod.metadata.labels.get("app") == "arl-operator", pod.metadata.labels
+    kubectl = Path(os.environ.get("ARL_CACHE", Path.home() / ".cache" / "arl")) / "bin" / "k8s-v1.33.13" / "kubectl"
+    kc = [str(kubectl), "--kubeconfig", os.environ["ARL_REAL_KUBECONFIG"]]
+    names = subprocess.run(kc + ["get", "pods", "-n", ARL_NS, "-l", "app=arl-operator", "-o", "name"],
+                           capture_output=True, text=True, check=True).stdout.split()
+    assert names == [f"pod/{pod.metadata.name}"]
+    r = subprocess.run(kc + ["logs", "-n", ARL_NS, "-l", "app=arl-operator", "--tail=-1"], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert '"msg":"operator started"' in r.stdout, r.stdout[:2000]
+
+
 @pytest.mark.parametrize("kind", list(IMAGES))
 def test_pool_of_real_containers_gets_ready_allocates_and_runs_a_task(cluster, ns, kind):
     image, hello = IMAGES[kind]
