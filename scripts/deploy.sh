@@ -14,7 +14,8 @@
 #   scripts/deploy.sh minikube start|stop|delete
 # Env: KUBECTL, HELM, CRANE (tools), RELEASE (arl-operator), NAMESPACE (arl-system), REGISTRY,
 # HELM_ARGS (extra helm flags, e.g. "--set crds.keep=false"), LOGS_FOLLOW (-f; empty: no follow),
-# ARL_STATE (the local cluster's state dir, for its operator's log).
+# ARL_STATE (the local cluster's state dir, for its operator's log), ARL_IMAGE_TAR (the archive
+# push reads, default dist/arl-image.tar).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -27,7 +28,7 @@ RELEASE="${RELEASE:-arl-operator}"
 NAMESPACE="${NAMESPACE:-arl-system}"
 REGISTRY="${REGISTRY%/}"
 version="$(sed -nE 's/^project\(arl VERSION ([0-9][0-9.]*).*/\1/p' "$root/CMakeLists.txt")"
-tar="$root/dist/arl-image.tar"
+tar="${ARL_IMAGE_TAR:-$root/dist/arl-image.tar}"
 log() { echo "deploy: $*" >&2; }
 die() { echo "deploy: $*" >&2; exit 1; }
 

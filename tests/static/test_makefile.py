@@ -5,12 +5,18 @@ in the cluster tier (tests/e2e/test_samples.py, tests/static/test_chart.py)."""
 import os
 import re
 import shutil
+import socket
 import subprocess
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+TOOLS = Path(os.environ.get("ARL_CACHE", Path.home() / ".cache" / "arl")) / "bin" / "k8s-v1.33.13"
+CRANE = TOOLS / "crane"
+VERSION = re.search(r"^project\(arl VERSION ([0-9.]+)", (ROOT / "CMakeLists.txt").read_text(), re.M).group(1)
 GUIDE_TARGETS = ["help", "docker-build", "docker-push", "k8s-build-push", "deploy", "undeploy", "k8s-deploy",
                  "k8s-undeploy", "deploy-samples", "logs", "minikube-start", "minikube-stop", "minikube-delete",
                  "quickstart", "test-integration", "fmt", "fmt-check", "manifests"]
@@ -62,11 +68,50 @@ def test_registry_targets_say_registry_is_missing():
 
 
 def test_docker_push_without_an_image_archive_says_to_build_it(tmp_path):
-    if (ROOT / "dist" / "arl-image.tar").exists():
-        pytest.skip("dist/arl-image.tar exists in this checkout")
-    r = make("docker-push", REGISTRY="registry.invalid/team")
+    r = make("docker-push", REGISTRY="registry.invalid/team", ARL_IMAGE_TAR=str(tmp_path / "arl-image.tar"))
     assert r.returncode != 0
-    assert f"{ROOT}/dist/arl-image.tar is missing: run make docker-build first" in r.stderr, r.stderr
+    assert f"{tmp_path}/arl-image.tar is missing: run make docker-build first" in r.stderr, r.stderr
+
+
+@pytest.fixture
+def registry(tmp_path):
+    """crane's in-memory registry on a loopback port, as scripts/build-image.sh uses one."""
+    if not CRANE.is_file():
+        pytest.fail(f"{CRANE} is missing: run scripts/install-kube-tools.sh release")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    p = subprocess.Popen([str(CRANE), "registry", "serve", "--address", f"127.0.0.1:{port}"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "crane registry serve did not answer"
+                time.sleep(0.1)
+        yield f"127.0.0.1:{port}"
+    finally:
+        p.terminate()
+        p.wait(timeout=10)
+
+
+def test_docker_push_pushes_the_archive_under_both_guide_names(tmp_path, registry):
+    # A one-file image archive stands in for dist/arl-image.tar (built by the static tier).
+    (tmp_path / "hello").write_text("hi\n")
+    subprocess.run(["tar", "-C", str(tmp_path), "-cf", str(tmp_path / "layer.tar"), "hello"], check=True)
+    subprocess.run([str(CRANE), "append", "-f", str(tmp_path / "layer.tar"), "-t", f"{registry}/src:1"],
+                   check=True, capture_output=True)
+    subprocess.run([str(CRANE), "pull", f"{registry}/src:1", str(tmp_path / "img.tar")], check=True, capture_output=True)
+    r = make("docker-push", REGISTRY=f"{registry}/team", ARL_IMAGE_TAR=str(tmp_path / "img.tar"))
+    assert r.returncode == 0, r.stderr
+    want = subprocess.run([str(CRANE), "digest", f"{registry}/src:1"], capture_output=True, text=True,
+                          check=True).stdout
+    for name in ("arl-operator", "arl-sidecar"):
+        got = subprocess.run([str(CRANE), "digest", f"{registry}/team/{name}:{VERSION}"], capture_output=True, text=True)
+        assert got.returncode == 0 and got.stdout == want, (name, got.stderr)
 
 
 @pytest.mark.parametrize("target", ["deploy", "undeploy", "k8s-undeploy", "logs"])
