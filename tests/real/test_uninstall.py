@@ -61,7 +61,8 @@ def test_helm_and_kubectl_arl_uninstall_leave_nothing_behind(cluster):
     cluster.wait("the release's objects gone", lambda: not _release_objects(cluster), timeout=120, interval=0.5)
     cluster.wait("no pod left in arl-system", lambda: not cluster.core.list_namespaced_pod(ARL_NS).items,
                  timeout=120, interval=0.5)
-    # Helm never deletes what a chart's crds/ installed: the CRDs stay, as with any chart.
+    # crds.keep, the chart's default (helm.sh/resource-policy: keep): the CRDs stay, and with them
+    # every WarmPool, Sandbox and Task. tests/static/test_chart.py covers crds.keep=false.
     assert _arl_crds(cluster) == ["sandboxes.arl.infra.io", "tasks.arl.infra.io", "warmpools.arl.infra.io"]
 
     binary = os.environ.get("ARL_BIN", str(ROOT / "dist" / "arl"))
