@@ -42,7 +42,12 @@ def ns(cluster):
             "metadata": {"name": "stuck"},
             "spec": {"nodeName": "no-such-node", "containers": [{"name": "main", "image": "busybox:1",
                                                                  "resources": {"requests": {"cpu": "50m"}}}]}})
-        yield name
+        try:
+            yield name
+        finally:
+            # No node agent will ever confirm its end: without grace 0 it stays Terminating and
+            # keeps the namespace from going.
+            cluster.core.delete_namespaced_pod("stuck", name, grace_period_seconds=0)
 
 
 def pool_pods(cluster, ns):
