@@ -20,6 +20,7 @@ in-cluster ServiceAccount when neither exists.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import sys
@@ -176,17 +177,14 @@ def summary(dep: Obj, pods: Sequence[Obj]) -> str:
 
 # ---- the cluster part
 
-def import_kubernetes():
-    """The `kubernetes` package, or a re-exec through uv, which reads this file's dependency header.
+def ensure_kubernetes() -> None:
+    """Makes sure `kubernetes` imports: if not, re-execs through uv, which reads this file's header.
 
     `uv run python script.py` (the operations guide's form) runs a plain interpreter and ignores
     the header; only `uv run --script` honours it. uv sets $UV for what it runs.
     """
-    try:
-        import kubernetes  # noqa: F401
-        return kubernetes
-    except ImportError:
-        pass
+    if importlib.util.find_spec("kubernetes") is not None:
+        return
     uv = os.environ.get("UV") or shutil.which("uv")
     if uv and not os.environ.get(REEXEC_MARK):
         os.environ[REEXEC_MARK] = "1"
@@ -198,7 +196,7 @@ def import_kubernetes():
 
 
 class Cluster:
-    def __init__(self, kubernetes: Any):
+    def __init__(self):
         from kubernetes import client, config
         self.client = client
         try:
@@ -253,7 +251,8 @@ class Cluster:
 
 def main(argv: Sequence[str]) -> int:
     name, namespace, timeout = parse_args(argv)
-    cluster = Cluster(import_kubernetes())
+    ensure_kubernetes()
+    cluster = Cluster()
     what = f"deployment {namespace}/{name}"
     deadline = time.monotonic() + timeout
     shown: List[str] = []

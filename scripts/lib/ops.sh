@@ -32,13 +32,15 @@ ops_check_seconds() {  # ops_check_seconds VALUE
   [[ "$1" =~ ^[0-9]+$ ]] || ops_usage_error "timeout '$1': expected whole seconds, e.g. 300"
 }
 
-# One line per pod of namespace $1: name|phase|deletionTimestamp|containers|ready containers|why not.
-# "containers" and "ready containers" are one letter per container, so ${#x} counts them; "why not"
-# lists the non-ready containers' waiting/terminated reasons and the pod's False conditions
-# (e.g. PodScheduled=Unschedulable before any container exists). Names never contain '|'.
+# One line per pod of namespace $1:
+#   name|phase|deletionTimestamp|containers|ready containers|containers' reasons|conditions' reasons
+# "containers" and "ready containers" are one letter per container, so ${#x} counts them. The
+# reasons: each non-ready container's waiting/terminated reason (name=Reason, or name= while it
+# runs unready), and the pod's False conditions (type=Reason: e.g. PodScheduled=Unschedulable
+# before any container exists). Names never contain '|'.
 OPS_POD_FIELDS='{range .items[*]}{.metadata.name}{"|"}{.status.phase}{"|"}{.metadata.deletionTimestamp}{"|"}'\
 '{range .spec.containers[*]}c{end}{"|"}{range .status.containerStatuses[?(@.ready==true)]}r{end}{"|"}'\
-'{range .status.containerStatuses[?(@.ready==false)]}{.name}={.state.waiting.reason}{.state.terminated.reason} {end}'\
+'{range .status.containerStatuses[?(@.ready==false)]}{.name}={.state.waiting.reason}{.state.terminated.reason} {end}{"|"}'\
 '{range .status.conditions[?(@.status=="False")]}{.type}={.reason} {end}{"\n"}{end}'
 
 ops_list_pods() {  # ops_list_pods NAMESPACE: the lines above on stdout; kubectl's error on stderr, status 1
@@ -47,18 +49,28 @@ ops_list_pods() {  # ops_list_pods NAMESPACE: the lines above on stdout; kubectl
 
 # ops_pod_line_ready LINE: true when the pod is Running, not being deleted, all containers ready.
 ops_pod_line_ready() {
-  local name phase deleting containers ready why
-  IFS='|' read -r name phase deleting containers ready why <<<"$1"
+  local name phase deleting containers ready _rest
+  IFS='|' read -r name phase deleting containers ready _rest <<<"$1"
   [[ "$phase" == Running && -z "$deleting" && ${#containers} -gt 0 && ${#ready} -eq ${#containers} ]]
 }
 
-# ops_describe_line LINE: "NAME: PHASE, R/N containers ready[, deleting][; why]" for messages.
+# ops_describe_line LINE: "NAME: PHASE, R/N containers ready[, being deleted][; reasons]" for messages.
+# The containers' reasons say it best; the pod's conditions only while no container has one (they
+# then say e.g. Ready=ContainersNotReady, which adds nothing).
 ops_describe_line() {
-  local name phase deleting containers ready why out
-  IFS='|' read -r name phase deleting containers ready why <<<"$1"
+  local name phase deleting containers ready cwhy pwhy out word why=()
+  IFS='|' read -r name phase deleting containers ready cwhy pwhy <<<"$1"
+  for word in $cwhy; do
+    [[ "$word" == *= ]] && word="${word}NotReady"  # running, but its readiness probe fails
+    why+=("$word")
+  done
+  if ((${#why[@]} == 0)); then
+    for word in $pwhy; do
+      [[ "$word" == *= ]] || why+=("$word")
+    done
+  fi
   out="$name: ${phase:-no phase yet}, ${#ready}/${#containers} containers ready"
   [[ -z "$deleting" ]] || out+=", being deleted"
-  why="${why% }"
-  [[ -z "$why" ]] || out+="; $why"
+  ((${#why[@]} == 0)) || out+="; ${why[*]}"
   echo "$out"
 }
