@@ -168,6 +168,7 @@ EOF
     --max-requests-inflight 3000 --max-mutating-requests-inflight 1500 \
     --allow-privileged=true --profiling=false \
     --endpoint-reconciler-type none \
+    --kubelet-preferred-address-types InternalIP \
     ${ARL_APISERVER_FLAGS:-}
 
   start kube-controller-manager "$BIN/kube-controller-manager" \

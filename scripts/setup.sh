@@ -45,4 +45,6 @@ if [ "$("$venv/bin/python" -c 'import kubernetes; print(kubernetes.__version__)'
   echo "setup: installing kubernetes==$k8s_floor (the SDK's declared floor)"
   "$venv/bin/pip" install -q "kubernetes==$k8s_floor"
 fi
+# uv: the operations guide runs scripts/verify_deployment.py with `uv run`.
+"$venv/bin/python" -c 'import uv' 2>/dev/null || "$venv/bin/pip" install -q uv
 echo "setup: python venv ready at $venv"
