@@ -58,18 +58,31 @@ TEST_CASE("a failing step stops the task; later steps are skipped; the exit code
   CHECK(f.script->executed.size() == 1);
 }
 
-TEST_CASE("timeout fails with reason Timeout and is not retried") {
+TEST_CASE("timeout fails with reason Timeout once no retry is left") {
   Fixture f;
   ready_sandbox(f);
   f.script->replies.push_back(reply(124, "", "", true));
-  f.make_task("t", "sb", json::parse(R"([{"name":"a","type":"Command","command":["sleep","99"]}])"),
-              json{{"timeout", "2s"}, {"retries", 2}});
+  f.make_task("t", "sb", json::parse(R"([{"name":"a","type":"Command","command":["sleep","99"]}])"), json{{"timeout", "2s"}});
   reconcile_task(*f.ctx, "default", "t");
   auto t = f.get(res::tasks, "t");
   CHECK(t["status"]["state"] == "Failed");
   CHECK(t["status"]["reason"] == "Timeout");
+  CHECK(t["status"]["message"] == "attempt 1 exceeded its timeout of 2s in step a");
   CHECK(t["status"]["attempts"] == 1);
   CHECK(f.script->executed[0].timeout_seconds.value() <= 2.0);
+}
+
+TEST_CASE("each attempt gets the whole spec.timeout and a timed-out attempt is retried") {
+  Fixture f;
+  ready_sandbox(f);
+  f.script->replies = {reply(124, "", "", true), reply(124, "", "", true), reply(0, "ok")};
+  f.make_task("t", "sb", json::parse(R"([{"name":"a","type":"Command","command":["slow"]}])"), json{{"timeout", "60s"}, {"retries", 3}});
+  reconcile_task(*f.ctx, "default", "t");
+  auto t = f.get(res::tasks, "t");
+  CHECK(t["status"]["state"] == "Succeeded");
+  CHECK(t["status"]["attempts"] == 3);
+  REQUIRE(f.script->executed.size() == 3);
+  for (const auto& req : f.script->executed) CHECK(req.timeout_seconds.value() == doctest::Approx(60).epsilon(0.01));
 }
 
 TEST_CASE("retries rerun the steps until one attempt succeeds") {
@@ -341,4 +354,63 @@ TEST_CASE("keepAlive=false: the run ends with the sandbox Released and its pod d
   CHECK(f.writes() == Writes{"patch_status tasks/t", "patch_status sandboxes/sb", "patch_status tasks/t",
                              "patch_status sandboxes/sb", "delete pods/" + pod});
   CHECK(f.kube.write_log()[3].body["status"]["conditions"][0]["reason"] == "Released");
+}
+
+// When the run itself throws, the sandbox must still leave Bound: the idle
+// TTL counts only from Ready, so a Bound sandbox would hold its pod forever.
+TEST_CASE("a run that throws takes its sandbox back: exact writes") {
+  struct ThrowRow {
+    const char* name;
+    bool keep_alive;
+    std::function<void(Fixture&)> sabotage;  // makes the run throw
+    std::function<Writes(const std::string& pod)> writes;
+    const char* sandbox_phase;
+  };
+  auto unreachable = [](Fixture& f) {
+    f.ctx->runners = [](const std::string& ip, const std::string&) -> std::unique_ptr<arl::sidecar::StepRunner> {
+      throw arl::Error(arl::ErrorCode::unavailable, "sidecar at " + ip + ":8080 unreachable");
+    };
+  };
+  // The user deletes the task while it runs: its outcome write gets 404.
+  auto task_deleted = [](Fixture& f) {
+    auto runs = std::make_shared<int>(0);
+    f.kube.set_hook([runs](const std::string& verb, const arl::k8s::Resource& r, const std::string&, const std::string&) {
+      if (verb == "patch_status" && r.plural == "tasks" && ++*runs >= 2) throw arl::Error(arl::ErrorCode::not_found, "tasks \"t\" not found");
+    });
+  };
+  const std::vector<ThrowRow> rows = {
+      {"sidecar unreachable, keepAlive: task Failed, sandbox Ready", true, unreachable,
+       [](const std::string&) {
+         return Writes{"patch_status tasks/t", "patch_status sandboxes/sb", "patch_status tasks/t", "patch_status sandboxes/sb"};
+       },
+       "Ready"},
+      {"sidecar unreachable, keepAlive=false: task Failed, sandbox Released, pod deleted", false, unreachable,
+       [](const std::string& pod) {
+         return Writes{"patch_status tasks/t", "patch_status sandboxes/sb", "patch_status tasks/t", "patch_status sandboxes/sb",
+                       "delete pods/" + pod};
+       },
+       "Released"},
+      {"task deleted mid-run: no task write lands, the sandbox is Ready again", true, task_deleted,
+       [](const std::string&) { return Writes{"patch_status tasks/t", "patch_status sandboxes/sb", "patch_status sandboxes/sb"}; },
+       "Ready"},
+  };
+  for (const auto& row : rows) {
+    INFO(std::string(row.name));
+    Fixture f;
+    std::string pod = f.allocate_sandbox(row.keep_alive);
+    f.make_task("t", "sb", one_step());
+    row.sabotage(f);
+    f.kube.reset_counters();
+    reconcile_task(*f.ctx, "default", "t");
+    CHECK(f.writes() == row.writes(pod));
+    auto sb = f.get(res::sandboxes, "sb");
+    CHECK(sb["status"]["phase"] == row.sandbox_phase);
+    CHECK_FALSE(sb["status"].value("lastActivityAt", "").empty());
+    if (f.kube.writes("patch_status", "tasks") == 2) {  // the failure was written
+      auto t = f.get(res::tasks, "t")["status"];
+      CHECK(t["state"] == "Failed");
+      CHECK(t["reason"] == "ExecutionError");
+      CHECK(t["message"] == "sidecar at 198.18.0.2:8080 unreachable");
+    }
+  }
 }
