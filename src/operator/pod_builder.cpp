@@ -98,6 +98,7 @@ json build_pool_pod(const json& pool, const PodBuildOptions& opts) {
   pod_meta["namespace"] = meta.value("namespace", "");
   if (!pod_meta.contains("labels") || !pod_meta["labels"].is_object()) pod_meta["labels"] = json::object();
   pod_meta["labels"][std::string(labels::kWarmPool)] = pool_name;
+  pod_meta["labels"][std::string(labels::kWarmPoolShort)] = pool_name;
   pod_meta["labels"][std::string(labels::kPodState)] = std::string(labels::kPodStateReady);
   pod_meta["ownerReferences"] = json::array({controller_ref(pool)});
 

@@ -57,7 +57,9 @@ TEST_CASE("plan_sandbox: a Pending sandbox claims idle ready pods of its pool, o
   CHECK(p.claims[0].resource_version == "7");
   auto patch = claim_patch(v.object, p.claims[0]);
   CHECK(patch["metadata"]["resourceVersion"] == "7");
-  CHECK(patch["metadata"]["labels"]["arl.infra.io/sandbox"] == v.object["metadata"]["name"]);
+  CHECK(patch["metadata"]["labels"] == json{{"arl.infra.io/pod-state", "allocated"},
+                                             {"arl.infra.io/sandbox", v.object["metadata"]["name"]},
+                                             {"sandbox", v.object["metadata"]["name"]}});  // `kubectl get pods -l sandbox=S`, same patch
   CHECK(patch["metadata"]["ownerReferences"][0]["uid"] == "u1");
   // if every claim is lost: the NoIdlePod wait
   REQUIRE(p.status);
