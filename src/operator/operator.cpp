@@ -141,7 +141,10 @@ struct Operator::Impl {
       log_reconciling("WarmPool", &o, p);
       queue.add("pool:" + key_of_obj(p));
     });
-    pools.on_delete([](const json& p) { log_reconciling("WarmPool", nullptr, p, true); });
+    pools.on_delete([this](const json& p) {
+      log_reconciling("WarmPool", nullptr, p, true);
+      queue.add("pool:" + key_of_obj(p));  // its token Secret may go now (release_pool_token)
+    });
     pods.on_add([this](const json& p) { on_pod(nullptr, p, false); });
     pods.on_update([this](const json& o, const json& p) { on_pod(&o, p, false); });
     pods.on_delete([this](const json& p) { on_pod(nullptr, p, true); });

@@ -77,8 +77,10 @@ json build_pool_secret(const json& pool, const std::string& token) {
               {"metadata",
                {{"name", pool_secret_name(name)},
                 {"namespace", pool["metadata"].value("namespace", "")},
-                {"labels", {{std::string(labels::kWarmPool), name}}},
-                {"ownerReferences", json::array({controller_ref(pool)})}}},
+                // No ownerReference to the pool: the garbage collector would
+                // delete the token with the pool while sandboxes still use it
+                // (pool_secret_plan.h says when the operator deletes it).
+                {"labels", {{std::string(labels::kWarmPool), name}}}}},
               {"type", "Opaque"},
               {"stringData", {{std::string(kPoolSecretKey), token}}}};
 }

@@ -64,9 +64,7 @@ void execute_task(Context& ctx, json task_obj, json sandbox_obj) {
   bool sandbox_ended = false;
 
   try {
-    std::string token;
-    if (auto pool = ctx.cache.get(res::warm_pools, ns, sb.spec.pool_ref)) token = ensure_pool_token(ctx, *pool);
-    else throw Error(ErrorCode::not_found, fmt::format("warmpool \"{}\" of sandbox \"{}\" is gone", sb.spec.pool_ref, sb.metadata.name));
+    const std::string token = sandbox_pool_token(ctx, ns, sb.spec.pool_ref, sb.metadata.name);
 
     t.status.state = "Running";
     t.status.started_at = core::format_rfc3339(ctx.wall_now());
