@@ -100,7 +100,18 @@ void release_pool_token(Context& ctx, const std::string& ns, const std::string& 
     if (ctx.pool_secrets_deleted.count(key)) return;
   }
   if (pool_token_in_use(pool, ctx.cache.list(res::sandboxes, ns))) return;  // the last one's release enqueues us again
-  ctx.api.remove(res::secrets, ns, pool_secret_name(pool));  // false: already gone
+  // Only a Secret the operator made (it carries the pool label): pods labelled
+  // with a pool that never existed must not cost anyone a Secret of that name.
+  if (auto secret = ctx.api.get(res::secrets, ns, pool_secret_name(pool));
+      secret && pod_label(*secret, labels::kWarmPool) == pool) {
+    k8s::DeleteOptions opts;
+    opts.precondition_uid = (*secret)["metadata"].value("uid", "");  // not a Secret recreated since the GET
+    try {
+      ctx.api.remove(res::secrets, ns, pool_secret_name(pool), opts);  // false: already gone
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::conflict) throw;  // conflict: a new pool made a new one
+    }
+  }
   ctx.tokens.forget(key);
   std::lock_guard lock(ctx.busy_mu);
   ctx.pool_secrets_deleted.insert(key);

@@ -112,3 +112,13 @@ TEST_CASE("a Secret made by an older operator loses its pool owner once, then is
   reconcile_pool(*f.ctx, "default", "py");
   CHECK(f.writes() == Writes{});
 }
+
+TEST_CASE("a Secret of that name the operator did not make (no pool label) is never deleted") {
+  Fixture f;
+  f.kube.create(res::secrets, "default", json{{"metadata", {{"name", "arl-pool-p"}}}, {"stringData", {{"token", "mine"}}}});
+  f.make_pod("p-aaaaa", "p", true);  // labelled with a pool that does not exist
+  f.kube.reset_counters();
+  reconcile_pool(*f.ctx, "default", "p");
+  CHECK(f.writes() == Writes{});
+  CHECK(f.kube.get(res::secrets, "default", "arl-pool-p"));
+}
