@@ -124,6 +124,7 @@ struct Context {
   TokenCache tokens;
   std::mutex busy_mu;
   std::set<std::string> busy_sandboxes;  // "<ns>/<sandbox>" with a task executing in this process
+  std::set<std::string> running_tasks;   // "<ns>/<task>" executing in this process
   std::map<std::string, std::chrono::steady_clock::time_point> last_pool_status;  // guarded by busy_mu
   FirstSeen first_seen;  // "<ns>/<sandbox>" -> first sight while Pending
   /// Pools ("<ns>/<pool>") whose token Secret this process deleted: their

@@ -25,6 +25,16 @@ json patch_status(Context& ctx, const k8s::Resource& r, const std::string& ns, c
   return updated;
 }
 
+// A task's status as a merge patch: an empty reason or message is sent as
+// null, because to_json leaves empty fields out and a merge patch keeps what
+// it does not name, so a waiting task's reason would outlive its wait.
+json task_status_patch(const core::TaskStatus& st) {
+  json j = core::to_json(st);
+  for (const char* key : {"reason", "message"})
+    if (!j.contains(key)) j[key] = nullptr;
+  return j;
+}
+
 // The sandbox once a run is over, whatever its outcome: Ready again
 // (keepAlive) or Released with its pod deleted. Shared by the outcome and the
 // exception path, so no run leaves its sandbox Bound, where the idle TTL
@@ -72,7 +82,7 @@ void execute_task(Context& ctx, json task_obj, json sandbox_obj) {
     t.status.attempts += 1;
     t.status.message.clear();
     t.status.reason.clear();
-    patch_status(ctx, res::tasks, ns, t.metadata.name, core::to_json(t.status));
+    patch_status(ctx, res::tasks, ns, t.metadata.name, task_status_patch(t.status));
 
     // The sandbox shows Bound while the steps run; the write overlaps them.
     bound_st.phase = "Bound";
@@ -101,7 +111,7 @@ void execute_task(Context& ctx, json task_obj, json sandbox_obj) {
     core::set_condition(t.status.conditions,
                         {"Complete", "True", outcome.ok ? "Succeeded" : outcome.reason, outcome.message, "", t.metadata.generation}, done);
     bound.wait();
-    patch_status(ctx, res::tasks, ns, t.metadata.name, core::to_json(t.status));
+    patch_status(ctx, res::tasks, ns, t.metadata.name, task_status_patch(t.status));
     ctx.metrics.observe("arl_task_duration_seconds", "", static_cast<double>(took.count()) / 1000.0);
     ctx.metrics.inc("arl_tasks_total", fmt::format("state=\"{}\"", t.status.state));
 
@@ -136,6 +146,7 @@ void execute_task(Context& ctx, json task_obj, json sandbox_obj) {
   {
     std::lock_guard lock(ctx.busy_mu);
     ctx.busy_sandboxes.erase(sandbox_key);
+    ctx.running_tasks.erase(key_of(ns, t.metadata.name));
   }
   for (const auto& ptr : ctx.cache.list(res::tasks, ns)) {
     const json& other = *ptr;

@@ -154,7 +154,10 @@ TEST_CASE("a task waits for a Pending sandbox, and fails when its sandbox never 
   reconcile_sandbox(*f.ctx, "default", "sb");
   f.make_task("t", "sb", json::parse(R"([{"name":"a","type":"Command","command":["true"]}])"));
   reconcile_task(*f.ctx, "default", "t");
-  CHECK_FALSE(f.get(res::tasks, "t")["status"].contains("state"));
+  auto waiting = f.get(res::tasks, "t")["status"];
+  CHECK(waiting["state"] == "Pending");
+  CHECK(waiting["reason"] == "SandboxNotReady");
+  CHECK(waiting["message"] == "sandbox \"sb\" is Pending");
 
   f.ctx->config.missing_sandbox_grace = std::chrono::seconds(0);
   f.make_task("orphan", "ghost", json::parse(R"([{"name":"a","type":"Command","command":["true"]}])"));
@@ -234,15 +237,23 @@ TEST_CASE("task reconcile: exact writes per world") {
          f.make_task("t", "sb", one_step());
        },
        milliseconds(0), {}, milliseconds(0), 1},
-      {"sandbox Pending: waits for the sandbox's wake-up, rechecks slowly",
+      {"sandbox Pending: says why it waits, waits for the sandbox's wake-up, rechecks slowly",
        [](Fixture& f) {
          f.make_sandbox("sb", "nopool");
          reconcile_sandbox(*f.ctx, "default", "sb");
          f.make_task("t", "sb", one_step());
        },
+       milliseconds(0), {"patch_status tasks/t"}, kWaitingTaskRecheck, 0},
+      {"sandbox Pending, the task already says so: no write",
+       [](Fixture& f) {
+         f.make_sandbox("sb", "nopool");
+         reconcile_sandbox(*f.ctx, "default", "sb");
+         f.make_task("t", "sb", one_step());
+         f.set_status(res::tasks, "t", {{"state", "Pending"}, {"reason", "SandboxNotReady"}, {"message", "sandbox \"sb\" is Pending"}});
+       },
        milliseconds(0), {}, kWaitingTaskRecheck, 0},
-      {"sandbox missing, within the 30 s grace: requeue at its end", [](Fixture& f) { f.make_task("t", "sb", one_step()); },
-       milliseconds(10000), {}, milliseconds(20050), 0},
+      {"sandbox missing, within the 30 s grace: says so, requeue at its end", [](Fixture& f) { f.make_task("t", "sb", one_step()); },
+       milliseconds(10000), {"patch_status tasks/t"}, milliseconds(20050), 0},
       {"sandbox missing past the grace: Failed with SandboxMissing and a Warning",
        [](Fixture& f) { f.make_task("t", "sb", one_step()); }, milliseconds(30000), {"patch_status tasks/t", "create events/t.*"},
        milliseconds(0), 0},
@@ -273,18 +284,26 @@ TEST_CASE("task reconcile: exact writes per world") {
          f.make_task("t", "sb", one_step());
        },
        milliseconds(0), {"patch_status tasks/t", "create events/t.*"}, milliseconds(0), 0},
-      {"second in line on its sandbox: waits for the first",
+      {"second in line on its sandbox: says it waits for the first",
        [](Fixture& f) {
          ready_sandbox(f);
          f.make_task("s", "sb", one_step());
          f.make_task("t", "sb", one_step());
        },
-       milliseconds(0), {}, milliseconds(0), 0},
-      {"its sandbox busy in this process: nothing",
+       milliseconds(0), {"patch_status tasks/t"}, milliseconds(0), 0},
+      {"its sandbox busy with another task in this process: says it waits",
        [](Fixture& f) {
          ready_sandbox(f);
          f.make_task("t", "sb", one_step());
          f.ctx->busy_sandboxes.insert("default/sb");
+       },
+       milliseconds(0), {"patch_status tasks/t"}, milliseconds(0), 0},
+      {"its sandbox busy with this very task (Running not written yet): nothing",
+       [](Fixture& f) {
+         ready_sandbox(f);
+         f.make_task("t", "sb", one_step());
+         f.ctx->busy_sandboxes.insert("default/sb");
+         f.ctx->running_tasks.insert("default/t");
        },
        milliseconds(0), {}, milliseconds(0), 0},
       {"finished without a TTL: kept", [](Fixture& f) { finished(f, json::object()); }, milliseconds(3600000), {},
@@ -295,7 +314,7 @@ TEST_CASE("task reconcile: exact writes per world") {
        milliseconds(60000), {"delete tasks/t"}, milliseconds(0), 0},
   };
   for (const auto& row : rows) {
-    INFO(row.name);
+    INFO(std::string(row.name));
     Fixture f;
     std::vector<std::function<void()>> started;
     f.ctx->spawn = [&](std::function<void()> fn) { started.push_back(std::move(fn)); };
@@ -413,4 +432,22 @@ TEST_CASE("a run that throws takes its sandbox back: exact writes") {
       CHECK(t["message"] == "sidecar at 198.18.0.2:8080 unreachable");
     }
   }
+}
+
+TEST_CASE("a task that waited loses its wait reason once it runs") {
+  Fixture f;
+  ready_sandbox(f);
+  f.make_task("t", "sb", one_step());
+  f.set_status(res::tasks, "t", {{"state", "Pending"}, {"reason", "WaitingForTask"}, {"message", "another task of sandbox \"sb\" is running"}});
+  f.kube.reset_counters();
+  reconcile_task(*f.ctx, "default", "t");
+  auto log = f.kube.write_log();
+  REQUIRE(log.size() == 4);
+  CHECK(log[0].body["status"]["state"] == "Running");
+  CHECK(log[0].body["status"]["reason"].is_null());  // sent as null: a merge patch keeps what it does not name
+  CHECK(log[0].body["status"]["message"].is_null());
+  auto st = f.get(res::tasks, "t")["status"];
+  CHECK(st["state"] == "Succeeded");
+  CHECK_FALSE(st.contains("reason"));
+  CHECK_FALSE(st.contains("message"));
 }

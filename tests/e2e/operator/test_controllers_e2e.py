@@ -41,6 +41,10 @@ def test_a_task_that_has_not_started_reads_pending(cluster, ns):
     assert cluster.get(ns, "tasks", "t")["status"]["state"] == "Pending"
     assert kubectl("-n", ns, "get", "task", "t", "--no-headers").stdout.split()[1] == "Pending"
     kubectl("-n", ns, "wait", "--for=jsonpath={.status.state}=Pending", "task/t", "--timeout=10s")
+    # Why it waits is in reason/message, the state stays Pending.
+    st = cluster.wait("the wait reason", lambda: (cluster.get(ns, "tasks", "t")["status"].get("reason") == "WaitingForSandbox"
+                                                 and cluster.get(ns, "tasks", "t")["status"]), timeout=10)
+    assert st["state"] == "Pending" and st["message"].startswith('sandbox "sb" does not exist yet')
 
     states = []
     w = watch.Watch()
@@ -61,6 +65,19 @@ def test_a_task_that_has_not_started_reads_pending(cluster, ns):
     ready_sandbox(cluster, ns)
     th.join(timeout=60)
     assert states == ["Pending", "Running", "Succeeded"]
+
+
+def test_a_task_queued_behind_another_reads_pending_with_the_reason(cluster, ns):
+    cluster.ready_pool(ns, "py", 1)
+    ready_sandbox(cluster, ns)
+    cluster.task(ns, "first", "sb", [{"name": "a", "type": "Command", "command": ["sleep", "2"]}])
+    cluster.wait("first Running", lambda: cluster.get(ns, "tasks", "first")["status"].get("state") == "Running", timeout=10)
+    cluster.task(ns, "second", "sb", ECHO)
+    st = cluster.wait("second says it waits", lambda: (s := cluster.get(ns, "tasks", "second")["status"])
+                      .get("reason") == "WaitingForTask" and s, timeout=10)
+    assert st["state"] == "Pending"
+    t = cluster.wait_task(ns, "second")
+    assert (t["status"]["state"], t["status"].get("reason", "")) == ("Succeeded", "")
 
 
 def test_each_attempt_gets_the_whole_timeout_and_a_timeout_is_retried(cluster, ns):
