@@ -13,6 +13,10 @@ namespace labels {
 inline constexpr std::string_view kWarmPool = "arl.infra.io/warmpool";
 inline constexpr std::string_view kPodState = "arl.infra.io/pod-state";
 inline constexpr std::string_view kSandbox = "arl.infra.io/sandbox";
+/// The short twins the manuals select on (`kubectl get pods -l warmpool=P`,
+/// `-l sandbox=S`); set in the same writes as their arl.infra.io/ forms.
+inline constexpr std::string_view kWarmPoolShort = "warmpool";
+inline constexpr std::string_view kSandboxShort = "sandbox";
 inline constexpr std::string_view kPodStateReady = "ready";
 inline constexpr std::string_view kPodStateAllocated = "allocated";
 }  // namespace labels

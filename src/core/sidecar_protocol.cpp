@@ -4,6 +4,8 @@
 #include <cmath>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "core/error.h"
 
 namespace arl::core {
@@ -240,8 +242,12 @@ void from_json(const json& j, ExecuteRequest& v) {
     }
   }
   v.timeout_seconds = get_number(j, "timeout_seconds");
-  if (v.timeout_seconds && !(*v.timeout_seconds > 0 && *v.timeout_seconds <= 7 * 86400.0))
-    bad("timeout_seconds", "must be greater than 0 and at most 604800");
+  // 0 is "no timeout" (a background server, a long job the caller stops
+  // itself); a negative or absurdly long one is a mistake worth a 400.
+  if (v.timeout_seconds && *v.timeout_seconds < 0)
+    bad("timeout_seconds", fmt::format("must be 0 (no timeout) or a number of seconds up to 604800, got {}", *v.timeout_seconds));
+  if (v.timeout_seconds && *v.timeout_seconds > 7 * 86400.0)
+    bad("timeout_seconds", fmt::format("must be at most 604800 (7 days; 0 means no timeout), got {}", *v.timeout_seconds));
   v.background = get_bool(j, "background", false);
   v.stdin_data.reset();
   if (member(j, "stdin")) {

@@ -76,7 +76,7 @@ struct ExecuteRequest {
   std::vector<std::string> command;          // argv; no shell unless argv[0] is one
   std::string working_dir;                   // "" -> sidecar workdir; relative -> under it
   std::map<std::string, std::string> env;    // merged over the sidecar's environment
-  std::optional<double> timeout_seconds;     // > 0; absent -> kSidecarDefaultTimeoutSeconds
+  std::optional<double> timeout_seconds;     // 0: none; absent -> kSidecarDefaultTimeoutSeconds
   bool background = false;                   // start, record pid, reply at once
   std::optional<std::string> stdin_data;     // JSON "stdin"; not allowed with background
   bool stream = false;                       // NDJSON reply (see top of file)

@@ -30,7 +30,7 @@ void add_object_commands(CLI::App& group, std::shared_ptr<PluginContext> ctx, co
   auto* del = add_command(group, "delete", kind.delete_description, fmt::format("{} delete {}\n", cmd, kind.example_name));
   del->alias("rm");
   del->add_option("names", *del_names, "Names of the " + kind.plural)->required();
-  del->callback([ctx, kind, del_names] { delete_named(*ctx, kind.resource, kind.view, *del_names); });
+  del->callback([ctx, kind, del_names] { delete_named(*ctx, kind.resource, kind.view, *del_names, kind.delete_warning); });
 }
 
 nlohmann::json get_required(k8s::KubeApi& api, const k8s::Resource& r, const std::string& ns,
@@ -77,10 +77,13 @@ void print_get(PluginContext& ctx, const k8s::Resource& r, const KindView& view,
 }
 
 void delete_named(PluginContext& ctx, const k8s::Resource& r, const KindView& view,
-                  const std::vector<std::string>& names) {
+                  const std::vector<std::string>& names, const DeleteWarning& warning) {
   const std::string ns = ctx.ns();
   std::vector<std::string> missing;
   for (const auto& n : names) {
+    if (warning)
+      if (auto obj = ctx.api().get(r, ns, n))
+        if (std::string w = warning(*obj); !w.empty()) ctx.err() << "Warning: " << w << "\n";
     k8s::DeleteOptions opts;
     opts.propagation_policy = "Background";
     if (ctx.api().remove(r, ns, n, opts))

@@ -1,6 +1,7 @@
 #pragma once
 // Small pieces every plugin command group uses: get-or-fail, list/get/delete
 // printing, K=V flags.
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -25,9 +26,14 @@ void print_list(PluginContext& ctx, const k8s::Resource& r, const KindView& view
 /// the others were printed, as kubectl does.
 void print_get(PluginContext& ctx, const k8s::Resource& r, const KindView& view,
                const std::vector<std::string>& names);
-/// `delete NAME...`: `warmpool.arl.infra.io "p1" deleted` per object.
+/// Before an object is deleted: a line to print as `Warning: ...` on stderr
+/// ("" for none), as kubectl prints the API server's warnings.
+using DeleteWarning = std::function<std::string(const nlohmann::json& obj)>;
+
+/// `delete NAME...`: `warmpool.arl.infra.io "p1" deleted` per object, after
+/// `warning`'s line when it has one (the object is read first only then).
 void delete_named(PluginContext& ctx, const k8s::Resource& r, const KindView& view,
-                  const std::vector<std::string>& names);
+                  const std::vector<std::string>& names, const DeleteWarning& warning = {});
 
 /// What `list`, `get` and `delete` need to know about a kind.
 struct ObjectCommands {
@@ -36,6 +42,7 @@ struct ObjectCommands {
   std::string plural;        // "warm pools": used in the help texts
   std::string example_name;  // "py": used in the examples
   std::string delete_description;
+  DeleteWarning delete_warning = {};
 };
 
 /// Adds `list` (alias ls), `get NAME...` and `delete NAME...` (alias rm) to a

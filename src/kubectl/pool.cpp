@@ -73,6 +73,16 @@ json wait_pool(PluginContext& ctx, const json& pool) {
   return wait_for(ctx.api(), w);
 }
 
+// The same words as the ValidatingAdmissionPolicy in
+// manifests/warmpool-delete-warning.yaml, so `kubectl delete warmpool` and
+// `kubectl arl pool delete` say one thing.
+std::string pool_delete_warning(const json& pool) {
+  int64_t allocated = pool.value("/status/allocatedReplicas"_json_pointer, int64_t{0});
+  if (allocated <= 0) return "";
+  return fmt::format("warmpool \"{}\" still has {} allocated sandbox(es): they keep their pods and keep working until released or deleted",
+                     pool["metadata"].value("name", ""), allocated);
+}
+
 void print_created(PluginContext& ctx, const json& obj, bool explicit_output) {
   if (explicit_output)
     ctx.out() << render_objects({obj}, pool_view(), ctx.print_options(), true);
@@ -135,7 +145,7 @@ void add_pool_commands(CLI::App& app, std::shared_ptr<PluginContext> ctx) {
   create->callback([ctx, args] { pool_create(*ctx, *args); });
 
   add_object_commands(*pool, ctx, {k8s::resources::warm_pools, pool_view(), "warm pools", "py",
-                                   "Delete warm pools and their idle pods"});
+                                   "Delete warm pools and their idle pods (allocated sandboxes keep working)", pool_delete_warning});
 
   auto scale_name = std::make_shared<std::string>();
   auto scale_replicas = std::make_shared<int64_t>(-1);

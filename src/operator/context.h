@@ -100,6 +100,10 @@ class TokenCache {
     std::lock_guard lock(mu_);
     tokens_[key] = token;
   }
+  void forget(const std::string& key) {
+    std::lock_guard lock(mu_);
+    tokens_.erase(key);
+  }
 
  private:
   std::mutex mu_;
@@ -120,8 +124,12 @@ struct Context {
   TokenCache tokens;
   std::mutex busy_mu;
   std::set<std::string> busy_sandboxes;  // "<ns>/<sandbox>" with a task executing in this process
+  std::set<std::string> running_tasks;   // "<ns>/<task>" executing in this process
   std::map<std::string, std::chrono::steady_clock::time_point> last_pool_status;  // guarded by busy_mu
   FirstSeen first_seen;  // "<ns>/<sandbox>" -> first sight while Pending
+  /// Pools ("<ns>/<pool>") whose token Secret this process deleted: their
+  /// pods' later events need no second delete. Guarded by busy_mu.
+  std::set<std::string> pool_secrets_deleted;
   /// Clocks, replaced in tests so TTL and latency rows need no sleeping.
   std::function<core::TimePoint()> wall_now = [] { return std::chrono::system_clock::now(); };
   std::function<std::chrono::steady_clock::time_point()> steady_now = [] { return std::chrono::steady_clock::now(); };

@@ -15,6 +15,14 @@ Result reconcile_task(Context& ctx, const std::string& ns, const std::string& na
 /// The pool's sidecar token: from memory, else its Secret, else a new Secret.
 std::string ensure_pool_token(Context& ctx, const nlohmann::json& pool);
 
+/// The token a sandbox's sidecar expects: its pool's, also after the pool
+/// was deleted (from memory or the Secret the pool left behind).
+std::string sandbox_pool_token(Context& ctx, const std::string& ns, const std::string& pool, const std::string& sandbox);
+
+/// The pool is gone: deletes its token Secret once no sandbox holds a pod
+/// of it (pool_secret_plan.h). Called by the pool reconcile of a missing pool.
+void release_pool_token(Context& ctx, const std::string& ns, const std::string& pool);
+
 /// Starts the allocation-latency clock of a Pending sandbox. Called by the
 /// informer's add handler (the initial list included), before the sandbox is
 /// queued, so the latency includes the wait in the queue.

@@ -19,6 +19,7 @@
 #include "operator/informer_cache.h"
 #include "operator/leader_election.h"
 #include "operator/pod_state.h"
+#include "operator/reconcile_log.h"
 #include "core/work_queue.h"
 
 namespace arl::op {
@@ -64,6 +65,10 @@ k8s::InformerOptions pod_informer_options(const std::string& ns) {
     st = std::move(kept);
   };
   return o;
+}
+
+void log_reconciling(const char* kind, const json* old, const json& obj, bool deleted = false) {
+  if (auto line = reconcile_log_line(kind, old, obj, deleted)) log::info(line->message, {{"cause", line->cause}});
 }
 
 }  // namespace
@@ -128,32 +133,50 @@ struct Operator::Impl {
 
   void wire_handlers() {
     pools.on_add([this](const json& p) {
+      log_reconciling("WarmPool", nullptr, p);
       queue.add("pool:" + key_of_obj(p));
       enqueue_waiting_sandboxes(p["metadata"].value("namespace", ""), p["metadata"].value("name", ""));
     });
-    pools.on_update([this](const json&, const json& p) { queue.add("pool:" + key_of_obj(p)); });
+    pools.on_update([this](const json& o, const json& p) {
+      log_reconciling("WarmPool", &o, p);
+      queue.add("pool:" + key_of_obj(p));
+    });
+    pools.on_delete([this](const json& p) {
+      log_reconciling("WarmPool", nullptr, p, true);
+      queue.add("pool:" + key_of_obj(p));  // its token Secret may go now (release_pool_token)
+    });
     pods.on_add([this](const json& p) { on_pod(nullptr, p, false); });
     pods.on_update([this](const json& o, const json& p) { on_pod(&o, p, false); });
     pods.on_delete([this](const json& p) { on_pod(nullptr, p, true); });
     sandboxes.on_add([this](const json& s) {
       note_sandbox_seen(ctx, s);  // allocation latency includes the wait in the queue
       queue.add("sandbox:" + key_of_obj(s));
+      log_reconciling("Sandbox", nullptr, s);  // after the enqueue: off the allocation's latency
     });
     sandboxes.on_update([this](const json& o, const json& s) {
+      log_reconciling("Sandbox", &o, s);
       queue.add("sandbox:" + key_of_obj(s));
       std::string before = o.contains("status") ? o["status"].value("phase", "") : "";
       std::string after = s.contains("status") ? s["status"].value("phase", "") : "";
       if (before != after) enqueue_tasks_of(s["metadata"].value("namespace", ""), s["metadata"].value("name", ""));
     });
     sandboxes.on_delete([this](const json& s) {
+      log_reconciling("Sandbox", nullptr, s, true);
       try {
         on_sandbox_deleted(ctx, s);
       } catch (const std::exception& e) {
         log::warn("cleaning up deleted sandbox", {{"sandbox", key_of_obj(s)}, {"error", e.what()}});
       }
     });
-    tasks.on_add([this](const json& t) { queue.add("task:" + key_of_obj(t)); });
-    tasks.on_update([this](const json&, const json& t) { queue.add("task:" + key_of_obj(t)); });
+    tasks.on_add([this](const json& t) {
+      queue.add("task:" + key_of_obj(t));
+      log_reconciling("Task", nullptr, t);
+    });
+    tasks.on_update([this](const json& o, const json& t) {
+      log_reconciling("Task", &o, t);
+      queue.add("task:" + key_of_obj(t));
+    });
+    tasks.on_delete([](const json& t) { log_reconciling("Task", nullptr, t, true); });
   }
 
   void work() {

@@ -77,8 +77,10 @@ json build_pool_secret(const json& pool, const std::string& token) {
               {"metadata",
                {{"name", pool_secret_name(name)},
                 {"namespace", pool["metadata"].value("namespace", "")},
-                {"labels", {{std::string(labels::kWarmPool), name}}},
-                {"ownerReferences", json::array({controller_ref(pool)})}}},
+                // No ownerReference to the pool: the garbage collector would
+                // delete the token with the pool while sandboxes still use it
+                // (pool_secret_plan.h says when the operator deletes it).
+                {"labels", {{std::string(labels::kWarmPool), name}}}}},
               {"type", "Opaque"},
               {"stringData", {{std::string(kPoolSecretKey), token}}}};
 }
@@ -98,6 +100,7 @@ json build_pool_pod(const json& pool, const PodBuildOptions& opts) {
   pod_meta["namespace"] = meta.value("namespace", "");
   if (!pod_meta.contains("labels") || !pod_meta["labels"].is_object()) pod_meta["labels"] = json::object();
   pod_meta["labels"][std::string(labels::kWarmPool)] = pool_name;
+  pod_meta["labels"][std::string(labels::kWarmPoolShort)] = pool_name;
   pod_meta["labels"][std::string(labels::kPodState)] = std::string(labels::kPodStateReady);
   pod_meta["ownerReferences"] = json::array({controller_ref(pool)});
 

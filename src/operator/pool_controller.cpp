@@ -13,6 +13,7 @@
 #include "operator/controllers.h"
 #include "operator/pod_builder.h"
 #include "operator/pod_state.h"
+#include "operator/pool_secret_plan.h"
 #include "operator/pool_status_plan.h"
 
 namespace arl::op {
@@ -21,21 +22,47 @@ using nlohmann::json;
 
 namespace res = k8s::resources;
 
+namespace {
+
+std::string read_token(const json& secret) {
+  if (secret.contains("data") && secret["data"].contains(kPoolSecretKey))
+    return core::base64_decode(secret["data"][std::string(kPoolSecretKey)].get<std::string>(), "secret data");
+  if (secret.contains("stringData")) return secret["stringData"].value(std::string(kPoolSecretKey), "");
+  return "";
+}
+
+std::string checked(const std::string& token, const std::string& ns, const std::string& pool) {
+  if (token.empty())
+    throw Error(ErrorCode::invalid, fmt::format("secrets \"{}\" in namespace {} has no key \"{}\": delete it and the operator recreates it",
+                                                pool_secret_name(pool), ns, kPoolSecretKey));
+  return token;
+}
+
+// Secrets made before the token outlived its pool are owned by the pool:
+// drop that owner once, or the garbage collector deletes the token together
+// with the pool under sandboxes that still use it.
+void disown(Context& ctx, const json& secret) {
+  const json& meta = secret["metadata"];
+  if (!meta.contains("ownerReferences") || meta["ownerReferences"].empty()) return;
+  ctx.api.patch(res::secrets, meta.value("namespace", ""), meta.value("name", ""), k8s::PatchType::merge,
+                json{{"metadata", {{"ownerReferences", nullptr}}}});
+}
+
+}  // namespace
+
 std::string ensure_pool_token(Context& ctx, const json& pool) {
   const std::string ns = pool["metadata"].value("namespace", "");
   const std::string name = pool["metadata"].value("name", "");
   const std::string key = key_of(ns, name);
   if (auto t = ctx.tokens.get(key); !t.empty()) return t;
-  auto read = [&](const json& secret) -> std::string {
-    if (secret.contains("data") && secret["data"].contains(kPoolSecretKey)) {
-      return core::base64_decode(secret["data"][std::string(kPoolSecretKey)].get<std::string>(), "secret data");
-    }
-    if (secret.contains("stringData")) return secret["stringData"].value(std::string(kPoolSecretKey), "");
-    return "";
-  };
+  {
+    std::lock_guard lock(ctx.busy_mu);
+    ctx.pool_secrets_deleted.erase(key);
+  }
   std::string token;
   if (auto secret = ctx.api.get(res::secrets, ns, pool_secret_name(name))) {
-    token = read(*secret);
+    token = read_token(*secret);
+    disown(ctx, *secret);
   } else {
     token = random_token();
     try {
@@ -43,14 +70,51 @@ std::string ensure_pool_token(Context& ctx, const json& pool) {
     } catch (const Error& e) {
       if (e.code() != ErrorCode::already_exists) throw;
       auto again = ctx.api.get(res::secrets, ns, pool_secret_name(name));
-      token = again ? read(*again) : "";
+      token = again ? read_token(*again) : "";
     }
   }
-  if (token.empty())
-    throw Error(ErrorCode::invalid, fmt::format("secrets \"{}\" in namespace {} has no key \"{}\": delete it and the operator recreates it",
-                                                pool_secret_name(name), ns, kPoolSecretKey));
+  ctx.tokens.put(key, checked(token, ns, name));
+  return token;
+}
+
+std::string sandbox_pool_token(Context& ctx, const std::string& ns, const std::string& pool, const std::string& sandbox) {
+  if (auto obj = ctx.cache.get(res::warm_pools, ns, pool); obj && !pod_is_terminating(*obj)) return ensure_pool_token(ctx, *obj);
+  // The pool is gone: its sandboxes keep working on the token it left.
+  const std::string key = key_of(ns, pool);
+  if (auto t = ctx.tokens.get(key); !t.empty()) return t;
+  auto secret = ctx.api.get(res::secrets, ns, pool_secret_name(pool));
+  if (!secret)
+    throw Error(ErrorCode::not_found,
+                fmt::format("sandbox \"{}\": warmpool \"{}\" is gone and so is its token, secrets \"{}\" in namespace {}: "
+                            "the sidecar cannot be called; delete the sandbox and create one on a live pool",
+                            sandbox, pool, pool_secret_name(pool), ns));
+  std::string token = checked(read_token(*secret), ns, pool);
   ctx.tokens.put(key, token);
   return token;
+}
+
+void release_pool_token(Context& ctx, const std::string& ns, const std::string& pool) {
+  const std::string key = key_of(ns, pool);
+  {
+    std::lock_guard lock(ctx.busy_mu);
+    if (ctx.pool_secrets_deleted.count(key)) return;
+  }
+  if (pool_token_in_use(pool, ctx.cache.list(res::sandboxes, ns))) return;  // the last one's release enqueues us again
+  // Only a Secret the operator made (it carries the pool label): pods labelled
+  // with a pool that never existed must not cost anyone a Secret of that name.
+  if (auto secret = ctx.api.get(res::secrets, ns, pool_secret_name(pool));
+      secret && pod_label(*secret, labels::kWarmPool) == pool) {
+    k8s::DeleteOptions opts;
+    opts.precondition_uid = (*secret)["metadata"].value("uid", "");  // not a Secret recreated since the GET
+    try {
+      ctx.api.remove(res::secrets, ns, pool_secret_name(pool), opts);  // false: already gone
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::conflict) throw;  // conflict: a new pool made a new one
+    }
+  }
+  ctx.tokens.forget(key);
+  std::lock_guard lock(ctx.busy_mu);
+  ctx.pool_secrets_deleted.insert(key);
 }
 
 namespace {
@@ -99,7 +163,11 @@ void create_pods(Context& ctx, const json& pool, int64_t count) {
 
 Result reconcile_pool(Context& ctx, const std::string& ns, const std::string& name) {
   auto obj = ctx.cache.get(res::warm_pools, ns, name);
-  if (!obj || pod_is_terminating(*obj)) return {};
+  if (!obj) {
+    release_pool_token(ctx, ns, name);
+    return {};
+  }
+  if (pod_is_terminating(*obj)) return {};
   const json& pool = *obj;
   core::WarmPool wp = core::warm_pool_from_json(pool);
   const int64_t replicas = std::max<int64_t>(0, wp.spec.replicas.value_or(0));

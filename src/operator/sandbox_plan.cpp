@@ -110,7 +110,8 @@ json claim_patch(const json& sandbox, const PodClaim& claim) {
   return {{"metadata",
            {{"resourceVersion", claim.resource_version},
             {"labels", {{std::string(labels::kPodState), std::string(labels::kPodStateAllocated)},
-                        {std::string(labels::kSandbox), sandbox.at("metadata").value("name", "")}}},
+                        {std::string(labels::kSandbox), sandbox.at("metadata").value("name", "")},
+                        {std::string(labels::kSandboxShort), sandbox.at("metadata").value("name", "")}}},
             {"ownerReferences", json::array({controller_ref(sandbox)})}}}};
 }
 

@@ -1,3 +1,5 @@
+#include <fmt/format.h>
+
 #include "core/types.h"
 #include "operator/controllers.h"
 #include "operator/pod_state.h"
@@ -23,19 +25,34 @@ TaskView observe(Context& ctx, json obj) {
   const std::string state = obj.contains("status") && obj["status"].is_object() ? obj["status"].value("state", "") : "";
   if (state != "Succeeded" && state != "Failed") {
     view.sandbox_busy = sandbox_busy(ctx, key_of(ns, sandbox));
+    if (view.sandbox_busy) {
+      std::lock_guard lock(ctx.busy_mu);
+      view.self_running = ctx.running_tasks.count(key_of(ns, obj["metadata"].value("name", ""))) > 0;
+    }
     if (!view.sandbox_busy) view.sandbox = ctx.cache.get(res::sandboxes, ns, sandbox);
   }
   view.object = std::move(obj);
   return view;
 }
 
+void write_status(Context& ctx, const core::Task& t, const core::TaskStatus& st) {
+  json updated = ctx.api.patch(res::tasks, t.metadata.namespace_, t.metadata.name, k8s::PatchType::merge,
+                               json{{"status", core::to_json(st)}}, true);
+  ctx.cache.upsert(res::tasks, updated);
+}
+
 void start(Context& ctx, const TaskView& view) {
   core::Task t = core::task_from_json(view.object);
   const std::string& ns = t.metadata.namespace_;
-  if (!first_in_line(t, ctx.cache.list(res::tasks, ns))) return;  // the predecessor's completion enqueues us
+  if (!first_in_line(t, ctx.cache.list(res::tasks, ns))) {  // the predecessor's completion enqueues us
+    if (auto st = waiting_status(t, "WaitingForTask", fmt::format("an earlier task of sandbox \"{}\" runs first", t.spec.sandbox_ref)))
+      write_status(ctx, t, *st);
+    return;
+  }
   {
     std::lock_guard lock(ctx.busy_mu);
     if (!ctx.busy_sandboxes.insert(key_of(ns, t.spec.sandbox_ref)).second) return;
+    ctx.running_tasks.insert(key_of(ns, t.metadata.name));
   }
   json task_obj = view.object, sandbox_obj = *view.sandbox;
   ctx.spawn([&ctx, task_obj, sandbox_obj] { execute_task(ctx, task_obj, sandbox_obj); });
@@ -49,10 +66,7 @@ Result reconcile_task(Context& ctx, const std::string& ns, const std::string& na
   TaskView view = observe(ctx, std::move(*obj));
   TaskPlan plan = plan_task(view, ctx.config.missing_sandbox_grace, ctx.wall_now());
 
-  if (plan.status) {
-    json updated = ctx.api.patch(res::tasks, ns, name, k8s::PatchType::merge, json{{"status", core::to_json(*plan.status)}}, true);
-    ctx.cache.upsert(res::tasks, updated);
-  }
+  if (plan.status) write_status(ctx, core::task_from_json(view.object), *plan.status);
   if (plan.event) ctx.events.record(view.object, *plan.event);
   if (plan.delete_task) ctx.api.remove(res::tasks, ns, name);
   if (plan.run) start(ctx, view);

@@ -25,6 +25,41 @@ json patch_status(Context& ctx, const k8s::Resource& r, const std::string& ns, c
   return updated;
 }
 
+// A task's status as a merge patch: an empty reason or message is sent as
+// null, because to_json leaves empty fields out and a merge patch keeps what
+// it does not name, so a waiting task's reason would outlive its wait.
+json task_status_patch(const core::TaskStatus& st) {
+  json j = core::to_json(st);
+  for (const char* key : {"reason", "message"})
+    if (!j.contains(key)) j[key] = nullptr;
+  return j;
+}
+
+// The sandbox once a run is over, whatever its outcome: Ready again
+// (keepAlive) or Released with its pod deleted. Shared by the outcome and the
+// exception path, so no run leaves its sandbox Bound, where the idle TTL
+// never fires.
+void end_run(Context& ctx, const core::Sandbox& sb, core::SandboxStatus after, const std::string& completed_at, core::TimePoint done) {
+  const std::string& ns = sb.metadata.namespace_;
+  after.last_activity_at = completed_at;
+  if (sb.spec.keep_alive) {
+    after.phase = "Ready";
+  } else {
+    after.phase = "Released";  // released after its first task; its pod is never reused
+    core::set_condition(after.conditions,
+                        {"Ready", "False", "Released", "released after its first task (keepAlive=false)", "", sb.metadata.generation}, done);
+  }
+  patch_status(ctx, res::sandboxes, ns, sb.metadata.name, core::to_json(after));
+  if (!sb.spec.keep_alive && !sb.status.pod_name.empty()) {
+    k8s::DeleteOptions opts;
+    opts.grace_period_seconds = 0;
+    try {
+      ctx.api.remove(res::pods, ns, sb.status.pod_name, opts);
+    } catch (const Error&) {
+    }
+  }
+}
+
 }  // namespace
 
 void execute_task(Context& ctx, json task_obj, json sandbox_obj) {
@@ -35,11 +70,11 @@ void execute_task(Context& ctx, json task_obj, json sandbox_obj) {
   const std::string sandbox_key = key_of(ns, sb.metadata.name);
   auto started = Clock::now();
   std::future<void> bound;
+  core::SandboxStatus bound_st = sb.status;
+  bool sandbox_ended = false;
 
   try {
-    std::string token;
-    if (auto pool = ctx.cache.get(res::warm_pools, ns, sb.spec.pool_ref)) token = ensure_pool_token(ctx, *pool);
-    else throw Error(ErrorCode::not_found, fmt::format("warmpool \"{}\" of sandbox \"{}\" is gone", sb.spec.pool_ref, sb.metadata.name));
+    const std::string token = sandbox_pool_token(ctx, ns, sb.spec.pool_ref, sb.metadata.name);
 
     t.status.state = "Running";
     t.status.started_at = core::format_rfc3339(ctx.wall_now());
@@ -47,10 +82,9 @@ void execute_task(Context& ctx, json task_obj, json sandbox_obj) {
     t.status.attempts += 1;
     t.status.message.clear();
     t.status.reason.clear();
-    patch_status(ctx, res::tasks, ns, t.metadata.name, core::to_json(t.status));
+    patch_status(ctx, res::tasks, ns, t.metadata.name, task_status_patch(t.status));
 
     // The sandbox shows Bound while the steps run; the write overlaps them.
-    core::SandboxStatus bound_st = sb.status;
     bound_st.phase = "Bound";
     bound_st.last_activity_at = t.status.started_at;
     bound_st.observed_generation = sb.metadata.generation;
@@ -62,10 +96,9 @@ void execute_task(Context& ctx, json task_obj, json sandbox_obj) {
     });
 
     auto budget = core::parse_duration(t.spec.timeout, "spec.timeout");
-    auto deadline = started + budget;
     auto runner = ctx.runners(sb.status.pod_ip, token);
     sidecar::TaskRun run(t, *runner, ctx.config.status_output_cap);
-    sidecar::AttemptOutcome outcome = run.run_with_retries(deadline, budget);
+    sidecar::AttemptOutcome outcome = run.run_with_retries(budget);
     run.store_full_output();
 
     t.status.state = outcome.ok ? "Succeeded" : "Failed";
@@ -78,46 +111,42 @@ void execute_task(Context& ctx, json task_obj, json sandbox_obj) {
     core::set_condition(t.status.conditions,
                         {"Complete", "True", outcome.ok ? "Succeeded" : outcome.reason, outcome.message, "", t.metadata.generation}, done);
     bound.wait();
-    patch_status(ctx, res::tasks, ns, t.metadata.name, core::to_json(t.status));
+    patch_status(ctx, res::tasks, ns, t.metadata.name, task_status_patch(t.status));
     ctx.metrics.observe("arl_task_duration_seconds", "", static_cast<double>(took.count()) / 1000.0);
     ctx.metrics.inc("arl_tasks_total", fmt::format("state=\"{}\"", t.status.state));
 
-    core::SandboxStatus after = bound_st;
-    after.last_activity_at = t.status.completed_at;
-    if (sb.spec.keep_alive) {
-      after.phase = "Ready";
-    } else {
-      after.phase = "Released";  // released after its first task; its pod is never reused
-      core::set_condition(after.conditions,
-                          {"Ready", "False", "Released", "released after its first task (keepAlive=false)", "", sb.metadata.generation}, done);
-    }
-    patch_status(ctx, res::sandboxes, ns, sb.metadata.name, core::to_json(after));
-    if (!sb.spec.keep_alive && !sb.status.pod_name.empty()) {
-      k8s::DeleteOptions opts;
-      opts.grace_period_seconds = 0;
-      try {
-        ctx.api.remove(res::pods, ns, sb.status.pod_name, opts);
-      } catch (const Error&) {
-      }
-    }
+    sandbox_ended = true;  // set first: a failed write here is not retried below
+    end_run(ctx, sb, bound_st, t.status.completed_at, done);
   } catch (const std::exception& e) {
     if (bound.valid()) bound.wait();
+    const core::TimePoint done = ctx.wall_now();
     try {
       t.status.state = "Failed";
       t.status.reason = "ExecutionError";
       t.status.message = e.what();
-      t.status.completed_at = core::format_rfc3339(ctx.wall_now());
+      t.status.completed_at = core::format_rfc3339(done);
       t.status.observed_generation = t.metadata.generation;
       patch_status(ctx, res::tasks, ns, t.metadata.name, core::to_json(t.status));
     } catch (const std::exception&) {
-      // The status write failed too: the task stays Running and the next
-      // operator start resolves it (reason OperatorRestarted).
+      // The status write failed too (the task may be deleted): a task left
+      // Running is resolved by the next operator start (OperatorRestarted).
+    }
+    // Once Bound was written the sandbox is taken back whatever failed, the
+    // task's own write included.
+    if (bound.valid() && !sandbox_ended) {
+      try {
+        end_run(ctx, sb, bound_st, core::format_rfc3339(done), done);
+      } catch (const std::exception&) {
+        // Deleted meanwhile (nothing to take back) or the API server is
+        // down; the error is the task's, already reported above.
+      }
     }
   }
 
   {
     std::lock_guard lock(ctx.busy_mu);
     ctx.busy_sandboxes.erase(sandbox_key);
+    ctx.running_tasks.erase(key_of(ns, t.metadata.name));
   }
   for (const auto& ptr : ctx.cache.list(res::tasks, ns)) {
     const json& other = *ptr;

@@ -24,6 +24,17 @@ TaskPlan fail(const core::Task& t, const std::string& reason, const std::string&
 
 }  // namespace
 
+std::optional<core::TaskStatus> waiting_status(const core::Task& t, const std::string& reason, const std::string& message) {
+  if ((t.status.state.empty() || t.status.state == "Pending") && t.status.reason == reason && t.status.message == message)
+    return std::nullopt;
+  core::TaskStatus st = t.status;
+  st.state = "Pending";
+  st.reason = reason;
+  st.message = message;
+  st.observed_generation = t.metadata.generation;
+  return st;
+}
+
 core::TaskStatus failed_status(const core::Task& t, const std::string& reason, const std::string& message, core::TimePoint now) {
   core::TaskStatus st = t.status;
   st.state = "Failed";
@@ -48,7 +59,11 @@ TaskPlan plan_task(const TaskView& view, std::chrono::seconds missing_sandbox_gr
     }
     return plan;
   }
-  if (view.sandbox_busy) return plan;  // running here, or queued behind the running one
+  if (view.sandbox_busy) {  // running here, or queued behind the running one
+    if (!view.self_running && (t.status.state.empty() || t.status.state == "Pending"))
+      plan.status = waiting_status(t, "WaitingForTask", fmt::format("another task of sandbox \"{}\" is running", t.spec.sandbox_ref));
+    return plan;
+  }
 
   // Found Running with no execution in this process: the operator restarted
   // mid-task. Steps may have had side effects, so the outcome is unknown:
@@ -65,6 +80,9 @@ TaskPlan plan_task(const TaskView& view, std::chrono::seconds missing_sandbox_gr
     auto d = deadline_after(missing_sandbox_grace.count(), created, now);
     if (t.status.state == "Running" || d->passed)
       return fail(t, "SandboxMissing", fmt::format("sandbox \"{}\" does not exist", t.spec.sandbox_ref), now);
+    plan.status = waiting_status(t, "WaitingForSandbox",
+                                 fmt::format("sandbox \"{}\" does not exist yet; the task fails if it does not appear within {}s",
+                                             t.spec.sandbox_ref, missing_sandbox_grace.count()));
     plan.requeue_after = d->requeue_after;
     return plan;
   }
@@ -74,6 +92,8 @@ TaskPlan plan_task(const TaskView& view, std::chrono::seconds missing_sandbox_gr
   if (sb.status.phase != "Ready" && sb.status.phase != "Bound") {
     // The sandbox controller wakes us when the phase changes; the slow
     // requeue is a safety net against a missed wake-up, cheap (cache only).
+    plan.status = waiting_status(t, "SandboxNotReady",
+                                 fmt::format("sandbox \"{}\" is {}", t.spec.sandbox_ref, sb.status.phase.empty() ? "Pending" : sb.status.phase));
     plan.requeue_after = kWaitingTaskRecheck;
     return plan;
   }

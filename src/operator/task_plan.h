@@ -21,6 +21,7 @@ struct TaskView {
   nlohmann::json object;                  // the Task
   bool sandbox_busy = false;              // a task of its sandbox is executing in this process
   std::optional<nlohmann::json> sandbox;  // spec.sandboxRef's Sandbox, if cached
+  bool self_running = false;              // the task executing on its sandbox is this one
 };
 
 struct TaskPlan {
@@ -32,6 +33,11 @@ struct TaskPlan {
 };
 
 TaskPlan plan_task(const TaskView& view, std::chrono::seconds missing_sandbox_grace, core::TimePoint now);
+
+/// A task that has to wait says why in reason/message, state Pending; the
+/// write happens only when the reason changes, never on the path of a task
+/// whose sandbox is Ready and free. nullopt: already says so.
+std::optional<core::TaskStatus> waiting_status(const core::Task& t, const std::string& reason, const std::string& message);
 
 /// The status of `t` failed now with `reason` (the Complete condition's too).
 core::TaskStatus failed_status(const core::Task& t, const std::string& reason, const std::string& message, core::TimePoint now);

@@ -230,7 +230,8 @@ core::ExecuteResponse Executor::execute(const core::ExecuteRequest& req, const O
   if (handler && handler->on_start) handler->on_start(pid);
 
   const double timeout_s = req.timeout_seconds.value_or(core::kSidecarDefaultTimeoutSeconds);
-  const auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_s));
+  const auto deadline = timeout_s > 0 ? start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_s))
+                                      : Clock::time_point::max();  // timeout_seconds: 0 is "no timeout"
   Clock::time_point grace_deadline{};
   bool exited = false, timed_out = false;
   int status = 0;

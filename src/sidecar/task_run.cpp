@@ -23,7 +23,8 @@ std::string tail(const std::string& s, size_t cap, bool& truncated) {
 
 }  // namespace
 
-AttemptOutcome TaskRun::attempt(Clock::time_point deadline, std::chrono::milliseconds budget) {
+AttemptOutcome TaskRun::attempt(std::chrono::milliseconds budget) {
+  const Clock::time_point deadline = Clock::now() + budget;
   auto& st = t_.status;
   st.steps.clear();
   st.stdout_.clear();
@@ -41,7 +42,7 @@ AttemptOutcome TaskRun::attempt(Clock::time_point deadline, std::chrono::millise
     }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) {
-      out = {false, "Timeout", fmt::format("task exceeded its timeout of {}", core::format_duration(budget))};
+      out = {false, "Timeout", fmt::format("attempt {} exceeded its timeout of {}", st.attempts, core::format_duration(budget))};
       ss.state = "Failed";
       st.steps.push_back(ss);
       continue;
@@ -69,7 +70,8 @@ AttemptOutcome TaskRun::attempt(Clock::time_point deadline, std::chrono::millise
         st.stderr_ += r.stderr_data;
         if (r.timed_out) {
           ss.state = "Failed";
-          out = {false, "Timeout", fmt::format("task exceeded its timeout of {} in step {}", core::format_duration(budget), step.name)};
+          out = {false, "Timeout",
+                 fmt::format("attempt {} exceeded its timeout of {} in step {}", st.attempts, core::format_duration(budget), step.name)};
         } else if (r.exit_code != 0) {
           ss.state = "Failed";
           out = {false, "StepFailed", fmt::format("step {} exited with code {}", step.name, r.exit_code)};
@@ -107,11 +109,11 @@ void TaskRun::store_full_output() {
   }
 }
 
-AttemptOutcome TaskRun::run_with_retries(Clock::time_point deadline, std::chrono::milliseconds budget) {
-  AttemptOutcome outcome = attempt(deadline, budget);
-  while (!outcome.ok && outcome.reason != "Timeout" && t_.status.attempts <= t_.spec.retries && Clock::now() < deadline) {
+AttemptOutcome TaskRun::run_with_retries(std::chrono::milliseconds budget) {
+  AttemptOutcome outcome = attempt(budget);
+  while (!outcome.ok && t_.status.attempts <= t_.spec.retries) {
     t_.status.attempts += 1;
-    outcome = attempt(deadline, budget);
+    outcome = attempt(budget);
   }
   return outcome;
 }

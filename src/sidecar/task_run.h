@@ -21,15 +21,18 @@ class TaskRun {
   /// Output kept in status per stream is the tail of at most output_cap bytes.
   TaskRun(core::Task& task, StepRunner& runner, size_t output_cap) : t_(task), runner_(runner), cap_(output_cap) {}
 
-  /// One attempt: every step in order until the first failure (later steps
-  /// Skipped); fills task.status.steps, stdout, stderr, exitCode.
-  AttemptOutcome attempt(std::chrono::steady_clock::time_point deadline, std::chrono::milliseconds budget);
+  /// One attempt of at most `budget` (spec.timeout): every step in order
+  /// until the first failure (later steps Skipped); fills task.status.steps,
+  /// stdout, stderr, exitCode.
+  AttemptOutcome attempt(std::chrono::milliseconds budget);
 
   /// The first attempt (already counted in status.attempts by the caller,
   /// who reports the task Running with it), then retries while spec.retries
-  /// allows, the failure was not a timeout and the deadline has not passed.
-  /// Every attempt is counted in status.attempts. Returns the last outcome.
-  AttemptOutcome run_with_retries(std::chrono::steady_clock::time_point deadline, std::chrono::milliseconds budget);
+  /// allows, whatever the failure, a timeout included. spec.timeout is per
+  /// attempt (the manual: `retries: 3` with `timeout: 60s` gives each attempt
+  /// 60 s). Every attempt is counted in status.attempts. Returns the last
+  /// outcome, so the task's reason is the last attempt's.
+  AttemptOutcome run_with_retries(std::chrono::milliseconds budget);
 
   /// Writes the full output of truncated steps into the sandbox at
   /// /workspace/.arl/tasks/<task>/<step>.stdout|.stderr (best effort).

@@ -41,7 +41,8 @@ def crds(kubectl):
 
 @pytest.fixture(scope="session")
 def rbac(kubectl):
-    kubectl.run("apply", "-f", str(MANIFESTS / "namespace.yaml"), "-f", str(MANIFESTS / "rbac.yaml"))
+    kubectl.run("apply", "-f", str(MANIFESTS / "namespace.yaml"), "-f", str(MANIFESTS / "rbac.yaml"),
+                "-f", str(MANIFESTS / "rbac-pool-secrets.yaml"))
 
 
 @pytest.fixture

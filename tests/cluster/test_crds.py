@@ -260,6 +260,9 @@ PERMISSIONS = [
     ("patch", "sandboxes.arl.infra.io/status", "team-a", True),
     ("delete", "tasks.arl.infra.io", "default", True),
     ("create", "secrets", "default", True),
+    # A pool's token Secret outlives the pool; the operator deletes it once unused (rbac-pool-secrets.yaml).
+    ("delete", "secrets", "default", True),
+    ("patch", "secrets", "team-a", True),
     ("create", "events", "default", True),
     ("update", "leases.coordination.k8s.io", "arl-system", True),
     # Least privilege: nothing it does not need.
@@ -267,7 +270,6 @@ PERMISSIONS = [
     ("delete", "nodes", "*", False),
     ("get", "configmaps", "*", False),
     ("list", "configmaps", "default", False),
-    ("delete", "secrets", "default", False),
     ("update", "secrets", "default", False),
     ("create", "tasks.arl.infra.io", "default", False),
     ("create", "pods/exec", "default", False),

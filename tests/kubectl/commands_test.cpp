@@ -105,7 +105,18 @@ TEST_CASE("pool scale and delete") {
   CHECK(json::parse(h.out.str())["spec"]["replicas"] == 7);
   REQUIRE(h.run({"pool", "delete", "py"}) == 0);
   CHECK(h.out.str() == "warmpool.arl.infra.io \"py\" deleted\n");
+  CHECK(h.err.str() == "");  // no allocated sandboxes: nothing to warn about
   CHECK_FALSE(h.kube->get(k8s::resources::warm_pools, "default", "py"));
+}
+
+TEST_CASE("pool delete says how many sandboxes still hold pods, as the API server's policy does") {
+  Harness h;
+  REQUIRE(h.run({"pool", "create", "py", "--image", "i"}) == 0);
+  h.kube->patch(k8s::resources::warm_pools, "default", "py", k8s::PatchType::merge, json{{"status", {{"allocatedReplicas", 2}}}}, true);
+  REQUIRE(h.run({"pool", "delete", "py"}) == 0);
+  CHECK(h.out.str() == "warmpool.arl.infra.io \"py\" deleted\n");
+  CHECK(h.err.str() ==
+        "Warning: warmpool \"py\" still has 2 allocated sandbox(es): they keep their pods and keep working until released or deleted\n");
 }
 
 TEST_CASE("sandbox create without a name lets the server generate one and prints it") {

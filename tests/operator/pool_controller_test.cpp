@@ -16,7 +16,8 @@ TEST_CASE("a pool of 3 gets 3 injected pods and a token secret") {
   auto pods = f.pods("py");
   REQUIRE(pods.size() == 3);
   const json& pod = pods[0];
-  CHECK(pod["metadata"]["labels"]["arl.infra.io/pod-state"] == "ready");
+  // `kubectl get pods -l warmpool=py` (the manuals) finds them as well as the arl.infra.io/ label.
+  CHECK(pod["metadata"]["labels"] == json{{"arl.infra.io/warmpool", "py"}, {"arl.infra.io/pod-state", "ready"}, {"warmpool", "py"}});
   CHECK(pod["metadata"]["ownerReferences"][0]["kind"] == "WarmPool");
   CHECK(pod["metadata"]["ownerReferences"][0]["controller"] == true);
   CHECK(pod["metadata"]["name"].get<std::string>().rfind("py-", 0) == 0);

@@ -57,7 +57,9 @@ TEST_CASE("plan_sandbox: a Pending sandbox claims idle ready pods of its pool, o
   CHECK(p.claims[0].resource_version == "7");
   auto patch = claim_patch(v.object, p.claims[0]);
   CHECK(patch["metadata"]["resourceVersion"] == "7");
-  CHECK(patch["metadata"]["labels"]["arl.infra.io/sandbox"] == v.object["metadata"]["name"]);
+  CHECK(patch["metadata"]["labels"] == json{{"arl.infra.io/pod-state", "allocated"},
+                                             {"arl.infra.io/sandbox", v.object["metadata"]["name"]},
+                                             {"sandbox", v.object["metadata"]["name"]}});  // `kubectl get pods -l sandbox=S`, same patch
   CHECK(patch["metadata"]["ownerReferences"][0]["uid"] == "u1");
   // if every claim is lost: the NoIdlePod wait
   REQUIRE(p.status);
@@ -104,9 +106,10 @@ TEST_CASE("plan_task: terminal, busy, restarted, missing, unavailable, ready") {
     const char* name;
     TaskView view;
     arl::core::TimePoint now;
-    std::string failed_reason;  // "" = no status write
+    std::string failed_reason;  // "" = no Failed status
     bool run, del;
     milliseconds requeue;
+    std::string wait_reason = "";  // a Pending status saying why it waits
   };
   const json ready_sb = sandbox({{"phase", "Ready"}});
   const std::vector<Row> rows = {
@@ -114,23 +117,34 @@ TEST_CASE("plan_task: terminal, busy, restarted, missing, unavailable, ready") {
        T0 + std::chrono::seconds(1), "", false, false, milliseconds(4050)},
       {"failed, TTL 5 s, 5 s later", {task({{"state", "Failed"}, {"completedAt", "2030-01-01T00:00:00Z"}}, {{"ttlSecondsAfterFinished", 5}})},
        T0 + std::chrono::seconds(5), "", false, true, milliseconds(0)},
-      {"busy sandbox", {task(json::object()), true, ready_sb}, T0, "", false, false, milliseconds(0)},
+      {"busy sandbox: waits for the running task", {task(json::object()), true, ready_sb}, T0, "", false, false, milliseconds(0),
+       "WaitingForTask"},
+      {"busy sandbox, already saying so: no write",
+       {task({{"state", "Pending"}, {"reason", "WaitingForTask"}, {"message", "another task of sandbox \"sb\" is running"}}), true, ready_sb},
+       T0, "", false, false, milliseconds(0)},
+      {"busy running itself: nothing", {task({{"state", "Running"}, {"attempts", 1}}), true, ready_sb, true}, T0, "", false, false,
+       milliseconds(0)},
+      {"busy with itself before its Running write: no Pending write", {task(json::object()), true, ready_sb, true}, T0, "", false, false,
+       milliseconds(0)},
       {"Running, no retry left", {task({{"state", "Running"}, {"attempts", 1}}), false, ready_sb}, T0, "OperatorRestarted", false, false,
        milliseconds(0)},
       {"Running, a retry left", {task({{"state", "Running"}, {"attempts", 1}}, {{"retries", 1}}), false, ready_sb}, T0, "", true, false,
        milliseconds(0)},
-      {"no sandbox, 29 s", {task(json::object())}, T0 + std::chrono::seconds(29), "", false, false, milliseconds(1050)},
+      {"no sandbox, 29 s", {task(json::object())}, T0 + std::chrono::seconds(29), "", false, false, milliseconds(1050), "WaitingForSandbox"},
       {"no sandbox, 30 s", {task(json::object())}, T0 + std::chrono::seconds(30), "SandboxMissing", false, false, milliseconds(0)},
       {"sandbox Failed", {task(json::object()), false, sandbox({{"phase", "Failed"}})}, T0, "SandboxUnavailable", false, false,
        milliseconds(0)},
-      {"sandbox Pending", {task(json::object()), false, sandbox({{"phase", "Pending"}})}, T0, "", false, false, kWaitingTaskRecheck},
+      {"sandbox Pending", {task(json::object()), false, sandbox({{"phase", "Pending"}})}, T0, "", false, false, kWaitingTaskRecheck,
+       "SandboxNotReady"},
       {"sandbox Bound", {task(json::object()), false, sandbox({{"phase", "Bound"}})}, T0, "", true, false, milliseconds(0)},
   };
   for (const auto& row : rows) {
-    INFO(row.name);
+    INFO(std::string(row.name));
     TaskPlan p = plan_task(row.view, grace, row.now);
-    CHECK((p.status ? p.status->reason : "") == row.failed_reason);
-    CHECK((p.event ? p.event->reason : "") == row.failed_reason);
+    std::string want_reason = row.failed_reason.empty() ? row.wait_reason : row.failed_reason;
+    CHECK((p.status ? p.status->reason : "") == want_reason);
+    if (p.status) CHECK(p.status->state == (row.failed_reason.empty() ? "Pending" : "Failed"));
+    CHECK((p.event ? p.event->reason : "") == row.failed_reason);  // a wait is no Event
     CHECK(p.run == row.run);
     CHECK(p.delete_task == row.del);
     CHECK(p.requeue_after == row.requeue);

@@ -325,7 +325,7 @@ TEST_CASE("an allocation's two writes carry the claim precondition and the full 
   REQUIRE(f.writes() == Writes{"patch pods/py-a", "patch_status sandboxes/sb"});
   json claim = f.body("patch", "pods", "py-a")["metadata"];
   CHECK(claim["resourceVersion"] == pod["metadata"]["resourceVersion"]);
-  CHECK(claim["labels"] == json{{"arl.infra.io/pod-state", "allocated"}, {"arl.infra.io/sandbox", "sb"}});
+  CHECK(claim["labels"] == json{{"arl.infra.io/pod-state", "allocated"}, {"arl.infra.io/sandbox", "sb"}, {"sandbox", "sb"}});
   CHECK(claim["ownerReferences"].size() == 1);
   CHECK(claim["ownerReferences"][0]["kind"] == "Sandbox");
   CHECK(claim["ownerReferences"][0]["controller"] == true);

@@ -58,18 +58,31 @@ TEST_CASE("a failing step stops the task; later steps are skipped; the exit code
   CHECK(f.script->executed.size() == 1);
 }
 
-TEST_CASE("timeout fails with reason Timeout and is not retried") {
+TEST_CASE("timeout fails with reason Timeout once no retry is left") {
   Fixture f;
   ready_sandbox(f);
   f.script->replies.push_back(reply(124, "", "", true));
-  f.make_task("t", "sb", json::parse(R"([{"name":"a","type":"Command","command":["sleep","99"]}])"),
-              json{{"timeout", "2s"}, {"retries", 2}});
+  f.make_task("t", "sb", json::parse(R"([{"name":"a","type":"Command","command":["sleep","99"]}])"), json{{"timeout", "2s"}});
   reconcile_task(*f.ctx, "default", "t");
   auto t = f.get(res::tasks, "t");
   CHECK(t["status"]["state"] == "Failed");
   CHECK(t["status"]["reason"] == "Timeout");
+  CHECK(t["status"]["message"] == "attempt 1 exceeded its timeout of 2s in step a");
   CHECK(t["status"]["attempts"] == 1);
   CHECK(f.script->executed[0].timeout_seconds.value() <= 2.0);
+}
+
+TEST_CASE("each attempt gets the whole spec.timeout and a timed-out attempt is retried") {
+  Fixture f;
+  ready_sandbox(f);
+  f.script->replies = {reply(124, "", "", true), reply(124, "", "", true), reply(0, "ok")};
+  f.make_task("t", "sb", json::parse(R"([{"name":"a","type":"Command","command":["slow"]}])"), json{{"timeout", "60s"}, {"retries", 3}});
+  reconcile_task(*f.ctx, "default", "t");
+  auto t = f.get(res::tasks, "t");
+  CHECK(t["status"]["state"] == "Succeeded");
+  CHECK(t["status"]["attempts"] == 3);
+  REQUIRE(f.script->executed.size() == 3);
+  for (const auto& req : f.script->executed) CHECK(req.timeout_seconds.value() == doctest::Approx(60).epsilon(0.01));
 }
 
 TEST_CASE("retries rerun the steps until one attempt succeeds") {
@@ -141,7 +154,10 @@ TEST_CASE("a task waits for a Pending sandbox, and fails when its sandbox never 
   reconcile_sandbox(*f.ctx, "default", "sb");
   f.make_task("t", "sb", json::parse(R"([{"name":"a","type":"Command","command":["true"]}])"));
   reconcile_task(*f.ctx, "default", "t");
-  CHECK_FALSE(f.get(res::tasks, "t")["status"].contains("state"));
+  auto waiting = f.get(res::tasks, "t")["status"];
+  CHECK(waiting["state"] == "Pending");
+  CHECK(waiting["reason"] == "SandboxNotReady");
+  CHECK(waiting["message"] == "sandbox \"sb\" is Pending");
 
   f.ctx->config.missing_sandbox_grace = std::chrono::seconds(0);
   f.make_task("orphan", "ghost", json::parse(R"([{"name":"a","type":"Command","command":["true"]}])"));
@@ -221,15 +237,23 @@ TEST_CASE("task reconcile: exact writes per world") {
          f.make_task("t", "sb", one_step());
        },
        milliseconds(0), {}, milliseconds(0), 1},
-      {"sandbox Pending: waits for the sandbox's wake-up, rechecks slowly",
+      {"sandbox Pending: says why it waits, waits for the sandbox's wake-up, rechecks slowly",
        [](Fixture& f) {
          f.make_sandbox("sb", "nopool");
          reconcile_sandbox(*f.ctx, "default", "sb");
          f.make_task("t", "sb", one_step());
        },
+       milliseconds(0), {"patch_status tasks/t"}, kWaitingTaskRecheck, 0},
+      {"sandbox Pending, the task already says so: no write",
+       [](Fixture& f) {
+         f.make_sandbox("sb", "nopool");
+         reconcile_sandbox(*f.ctx, "default", "sb");
+         f.make_task("t", "sb", one_step());
+         f.set_status(res::tasks, "t", {{"state", "Pending"}, {"reason", "SandboxNotReady"}, {"message", "sandbox \"sb\" is Pending"}});
+       },
        milliseconds(0), {}, kWaitingTaskRecheck, 0},
-      {"sandbox missing, within the 30 s grace: requeue at its end", [](Fixture& f) { f.make_task("t", "sb", one_step()); },
-       milliseconds(10000), {}, milliseconds(20050), 0},
+      {"sandbox missing, within the 30 s grace: says so, requeue at its end", [](Fixture& f) { f.make_task("t", "sb", one_step()); },
+       milliseconds(10000), {"patch_status tasks/t"}, milliseconds(20050), 0},
       {"sandbox missing past the grace: Failed with SandboxMissing and a Warning",
        [](Fixture& f) { f.make_task("t", "sb", one_step()); }, milliseconds(30000), {"patch_status tasks/t", "create events/t.*"},
        milliseconds(0), 0},
@@ -260,18 +284,26 @@ TEST_CASE("task reconcile: exact writes per world") {
          f.make_task("t", "sb", one_step());
        },
        milliseconds(0), {"patch_status tasks/t", "create events/t.*"}, milliseconds(0), 0},
-      {"second in line on its sandbox: waits for the first",
+      {"second in line on its sandbox: says it waits for the first",
        [](Fixture& f) {
          ready_sandbox(f);
          f.make_task("s", "sb", one_step());
          f.make_task("t", "sb", one_step());
        },
-       milliseconds(0), {}, milliseconds(0), 0},
-      {"its sandbox busy in this process: nothing",
+       milliseconds(0), {"patch_status tasks/t"}, milliseconds(0), 0},
+      {"its sandbox busy with another task in this process: says it waits",
        [](Fixture& f) {
          ready_sandbox(f);
          f.make_task("t", "sb", one_step());
          f.ctx->busy_sandboxes.insert("default/sb");
+       },
+       milliseconds(0), {"patch_status tasks/t"}, milliseconds(0), 0},
+      {"its sandbox busy with this very task (Running not written yet): nothing",
+       [](Fixture& f) {
+         ready_sandbox(f);
+         f.make_task("t", "sb", one_step());
+         f.ctx->busy_sandboxes.insert("default/sb");
+         f.ctx->running_tasks.insert("default/t");
        },
        milliseconds(0), {}, milliseconds(0), 0},
       {"finished without a TTL: kept", [](Fixture& f) { finished(f, json::object()); }, milliseconds(3600000), {},
@@ -282,7 +314,7 @@ TEST_CASE("task reconcile: exact writes per world") {
        milliseconds(60000), {"delete tasks/t"}, milliseconds(0), 0},
   };
   for (const auto& row : rows) {
-    INFO(row.name);
+    INFO(std::string(row.name));
     Fixture f;
     std::vector<std::function<void()>> started;
     f.ctx->spawn = [&](std::function<void()> fn) { started.push_back(std::move(fn)); };
@@ -341,4 +373,81 @@ TEST_CASE("keepAlive=false: the run ends with the sandbox Released and its pod d
   CHECK(f.writes() == Writes{"patch_status tasks/t", "patch_status sandboxes/sb", "patch_status tasks/t",
                              "patch_status sandboxes/sb", "delete pods/" + pod});
   CHECK(f.kube.write_log()[3].body["status"]["conditions"][0]["reason"] == "Released");
+}
+
+// When the run itself throws, the sandbox must still leave Bound: the idle
+// TTL counts only from Ready, so a Bound sandbox would hold its pod forever.
+TEST_CASE("a run that throws takes its sandbox back: exact writes") {
+  struct ThrowRow {
+    const char* name;
+    bool keep_alive;
+    std::function<void(Fixture&)> sabotage;  // makes the run throw
+    std::function<Writes(const std::string& pod)> writes;
+    const char* sandbox_phase;
+  };
+  auto unreachable = [](Fixture& f) {
+    f.ctx->runners = [](const std::string& ip, const std::string&) -> std::unique_ptr<arl::sidecar::StepRunner> {
+      throw arl::Error(arl::ErrorCode::unavailable, "sidecar at " + ip + ":8080 unreachable");
+    };
+  };
+  // The user deletes the task while it runs: its outcome write gets 404.
+  auto task_deleted = [](Fixture& f) {
+    auto runs = std::make_shared<int>(0);
+    f.kube.set_hook([runs](const std::string& verb, const arl::k8s::Resource& r, const std::string&, const std::string&) {
+      if (verb == "patch_status" && r.plural == "tasks" && ++*runs >= 2) throw arl::Error(arl::ErrorCode::not_found, "tasks \"t\" not found");
+    });
+  };
+  const std::vector<ThrowRow> rows = {
+      {"sidecar unreachable, keepAlive: task Failed, sandbox Ready", true, unreachable,
+       [](const std::string&) {
+         return Writes{"patch_status tasks/t", "patch_status sandboxes/sb", "patch_status tasks/t", "patch_status sandboxes/sb"};
+       },
+       "Ready"},
+      {"sidecar unreachable, keepAlive=false: task Failed, sandbox Released, pod deleted", false, unreachable,
+       [](const std::string& pod) {
+         return Writes{"patch_status tasks/t", "patch_status sandboxes/sb", "patch_status tasks/t", "patch_status sandboxes/sb",
+                       "delete pods/" + pod};
+       },
+       "Released"},
+      {"task deleted mid-run: no task write lands, the sandbox is Ready again", true, task_deleted,
+       [](const std::string&) { return Writes{"patch_status tasks/t", "patch_status sandboxes/sb", "patch_status sandboxes/sb"}; },
+       "Ready"},
+  };
+  for (const auto& row : rows) {
+    INFO(std::string(row.name));
+    Fixture f;
+    std::string pod = f.allocate_sandbox(row.keep_alive);
+    f.make_task("t", "sb", one_step());
+    row.sabotage(f);
+    f.kube.reset_counters();
+    reconcile_task(*f.ctx, "default", "t");
+    CHECK(f.writes() == row.writes(pod));
+    auto sb = f.get(res::sandboxes, "sb");
+    CHECK(sb["status"]["phase"] == row.sandbox_phase);
+    CHECK_FALSE(sb["status"].value("lastActivityAt", "").empty());
+    if (f.kube.writes("patch_status", "tasks") == 2) {  // the failure was written
+      auto t = f.get(res::tasks, "t")["status"];
+      CHECK(t["state"] == "Failed");
+      CHECK(t["reason"] == "ExecutionError");
+      CHECK(t["message"] == "sidecar at 198.18.0.2:8080 unreachable");
+    }
+  }
+}
+
+TEST_CASE("a task that waited loses its wait reason once it runs") {
+  Fixture f;
+  ready_sandbox(f);
+  f.make_task("t", "sb", one_step());
+  f.set_status(res::tasks, "t", {{"state", "Pending"}, {"reason", "WaitingForTask"}, {"message", "another task of sandbox \"sb\" is running"}});
+  f.kube.reset_counters();
+  reconcile_task(*f.ctx, "default", "t");
+  auto log = f.kube.write_log();
+  REQUIRE(log.size() == 4);
+  CHECK(log[0].body["status"]["state"] == "Running");
+  CHECK(log[0].body["status"]["reason"].is_null());  // sent as null: a merge patch keeps what it does not name
+  CHECK(log[0].body["status"]["message"].is_null());
+  auto st = f.get(res::tasks, "t")["status"];
+  CHECK(st["state"] == "Succeeded");
+  CHECK_FALSE(st.contains("reason"));
+  CHECK_FALSE(st.contains("message"));
 }

@@ -38,6 +38,15 @@ TEST_CASE("exit codes, stdout and stderr are captured separately") {
   CHECK(ex.execute(sh("kill -9 $$")).exit_code == 137);
 }
 
+TEST_CASE("timeout_seconds 0 runs a foreground command to its end without a deadline") {
+  TempDir d;
+  Executor ex({d.path});
+  auto r = ex.execute(sh("sleep 0.2; echo done", 0));
+  CHECK(r.exit_code == 0);
+  CHECK(r.stdout_data == "done\n");
+  CHECK_FALSE(r.timed_out);
+}
+
 TEST_CASE("command not found is exit 127, not a crash") {
   TempDir d;
   Executor ex({d.path});

@@ -40,6 +40,13 @@ TEST_CASE("execute request parses every field") {
   CHECK(*back.stdin_data == "x");
 }
 
+TEST_CASE("timeout_seconds 0 means no timeout, not a refused request (the manual's background example)") {
+  auto r = parse_body<ExecuteRequest>(R"({"command":["python","server.py"],"background":true,"timeout_seconds":0})");
+  CHECK(*r.timeout_seconds == 0);
+  CHECK(r.background);
+  CHECK(*parse_body<ExecuteRequest>(R"({"command":["ls"],"timeout_seconds":0})").timeout_seconds == 0);
+}
+
 TEST_CASE("execute request errors name the field") {
   CHECK(invalid_message("", 0).rfind("command: required", 0) == 0);
   CHECK(invalid_message("{not json", 0).rfind("body: invalid JSON", 0) == 0);
@@ -48,7 +55,10 @@ TEST_CASE("execute request errors name the field") {
   CHECK(invalid_message(R"({"command":"ls"})", 0).rfind("command: must be an array", 0) == 0);
   CHECK(invalid_message(R"({"command":["ls",3]})", 0).rfind("command[1]: must be a string", 0) == 0);
   CHECK(invalid_message(R"({"command":["ls"],"env":{"A":1}})", 0).rfind("env.A: must be a string", 0) == 0);
-  CHECK(invalid_message(R"({"command":["ls"],"timeout_seconds":-1})", 0).rfind("timeout_seconds:", 0) == 0);
+  CHECK(invalid_message(R"({"command":["ls"],"timeout_seconds":-1})", 0) ==
+        "timeout_seconds: must be 0 (no timeout) or a number of seconds up to 604800, got -1");
+  CHECK(invalid_message(R"({"command":["ls"],"timeout_seconds":604801})", 0) ==
+        "timeout_seconds: must be at most 604800 (7 days; 0 means no timeout), got 604801");
   CHECK(invalid_message(R"({"command":["ls"],"timeout_seconds":"5"})", 0).rfind("timeout_seconds: must be a number", 0) == 0);
   CHECK(invalid_message(R"({"command":["ls"],"background":"yes"})", 0).rfind("background: must be true or false", 0) == 0);
   CHECK(invalid_message(R"({"command":["ls"],"background":true,"stdin":"x"})", 0).rfind("stdin:", 0) == 0);
