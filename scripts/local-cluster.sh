@@ -98,7 +98,8 @@ up() {
   arl="$(arl_bin)"
   echo "$arl" > "$STATE/arl-bin"
 
-  "${kubectl[@]}" apply -f "$root/manifests/crds" -f "$root/manifests/namespace.yaml" -f "$root/manifests/rbac.yaml" >/dev/null
+  "${kubectl[@]}" apply -f "$root/manifests/crds" -f "$root/manifests/namespace.yaml" -f "$root/manifests/rbac.yaml" \
+    -f "$root/manifests/rbac-pool-secrets.yaml" -f "$root/manifests/warmpool-delete-warning.yaml" >/dev/null
   "${kubectl[@]}" wait --for=condition=Established --timeout=60s \
     crd/warmpools.arl.infra.io crd/sandboxes.arl.infra.io crd/tasks.arl.infra.io >/dev/null
 
