@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -131,6 +132,12 @@ struct SidecarServer::Impl {
     f.head_timeout = o.head_timeout;
     f.idle_timeout = o.idle_timeout;
     f.log_refusals = o.log_requests;
+    // Every waiting connection is a descriptor: stay below the soft limit
+    // (the oldest waiting connection is closed for a new one), with room for
+    // the pipes and files of the commands being run.
+    rlimit rl{};
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+      f.max_connections = std::min<size_t>(f.max_connections, rl.rlim_cur > 256 ? rl.rlim_cur - 128 : rl.rlim_cur / 2);
     return f;
   }
 
