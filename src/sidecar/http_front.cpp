@@ -213,9 +213,9 @@ void HttpFront::stop() {
   if (wake_fd_ >= 0) (void)!::write(wake_fd_, &one, sizeof one);
 }
 
-void HttpFront::run() {
+bool HttpFront::run() {
   for (int i = 0; i < std::max(1, opts_.workers); ++i) workers_.emplace_back([this] { worker(); });
-  loop();
+  const bool ok = loop();
   {
     std::lock_guard<std::mutex> lk(mu_);
     stopping_ = true;
@@ -227,16 +227,17 @@ void HttpFront::run() {
   returned_.clear();
   for (auto& j : jobs_) ::close(j.fd);
   jobs_.clear();
+  return ok;
 }
 
-void HttpFront::loop() {
+bool HttpFront::loop() {
   epoll_event evs[256];
   auto last_sweep = Clock::now();
   while (!stop_) {
     int n = ::epoll_wait(epoll_fd_, evs, 256, 100);
     if (n < 0 && errno != EINTR) {
       log::error("Failed sidecar accept loop", {{"error", std::strerror(errno)}});
-      break;
+      return false;
     }
     for (int i = 0; i < n; ++i) {
       int fd = evs[i].data.fd;
@@ -268,6 +269,7 @@ void HttpFront::loop() {
       expire();
     }
   }
+  return true;
 }
 
 void HttpFront::accept_all() {

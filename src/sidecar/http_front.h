@@ -89,8 +89,9 @@ class HttpFront {
 
   /// Binds and listens; returns the port. Throws Error{unavailable} naming --listen.
   int bind(const std::string& host, int port, const std::string& listen_flag);
-  /// Runs the accept loop until stop(); then waits for the workers.
-  void run();
+  /// Runs the accept loop until stop(), then waits for the workers; false
+  /// when the loop itself failed.
+  bool run();
   void stop();
 
  private:
@@ -100,7 +101,7 @@ class HttpFront {
     std::string buffered;
     size_t head_len;
   };
-  void loop();
+  bool loop();
   void accept_all();
   void on_readable(int fd);
   void advance(int fd);  // decides on whatever the connection has buffered

@@ -278,10 +278,7 @@ int SidecarServer::bind() {
   return impl_->port;
 }
 
-bool SidecarServer::serve() {
-  impl_->front.run();
-  return true;
-}
+bool SidecarServer::serve() { return impl_->front.run(); }
 void SidecarServer::stop() {
   if (impl_) impl_->front.stop();
 }
