@@ -161,6 +161,8 @@ std::string decode(const core::FileWriteRequest& req) {
 
 }  // namespace
 
+void use_openat2(bool enabled) { g_have_openat2 = enabled; }
+
 core::FileWriteResponse write_file(const std::string& workdir, const core::FileWriteRequest& req) {
   const std::string& p = req.path;
   check_path_text(p);
@@ -186,7 +188,14 @@ core::FileWriteResponse write_file(const std::string& workdir, const core::FileW
         io_error("cannot create the parent directories of", shown, errno);
       fd = open_dir_beneath(root.fd, prefix, dir.fd, name);
     }
-    if (fd < 0) walk_error(p, errno);
+    if (fd < 0) {
+      int e = errno;
+      struct stat st;
+      if (!g_have_openat2 && ::fstatat(dir.fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+        throw Error(ErrorCode::invalid, "path: \"" + p + "\" goes through a symbolic link, which is not followed " +
+                                            "on this kernel (no openat2); use the link's target or an absolute path");
+      walk_error(p, e);
+    }
     dir.reset(fd);
   }
   return write_into(dir.fd, norm.filename().string(), shown, data, req.mode.value_or(0644));

@@ -21,6 +21,9 @@ namespace arl::sidecar {
 /// failures. The response names the absolute path written.
 core::FileWriteResponse write_file(const std::string& workdir, const core::FileWriteRequest& request);
 
+/// Tests: false forces the component walk used where openat2 is missing.
+void use_openat2(bool enabled);
+
 /// The same for an absolute path, without confinement.
 core::FileWriteResponse write_file_atomically(const std::string& absolute_path, const core::FileWriteRequest& request);
 

@@ -44,18 +44,38 @@ TEST_CASE("relative file paths are written under the workdir, parents created") 
 }
 
 TEST_CASE("a relative path through a symlink the sandbox planted does not leave the workdir") {
-  TempDir work, outside;
-  REQUIRE(symlink(outside.path.c_str(), (work.path + "/out").c_str()) == 0);
-  CHECK_THROWS_WITH_AS(write_file(work.path, req("out/pwned.txt")),
-                       "path: \"out/pwned.txt\" leads outside the workdir through a symbolic link", Error);
-  CHECK_THROWS_AS(write_file(work.path, req("out/deeper/pwned.txt")), Error);
-  CHECK_FALSE(std::filesystem::exists(outside.path + "/pwned.txt"));
-  CHECK_FALSE(std::filesystem::exists(outside.path + "/deeper"));
-  // The file name itself a symlink: replaced, never followed.
-  REQUIRE(symlink((outside.path + "/target").c_str(), (work.path + "/link.txt").c_str()) == 0);
-  write_file(work.path, req("link.txt", "inside"));
-  CHECK_FALSE(std::filesystem::exists(outside.path + "/target"));
-  CHECK(testing::read_file(work.path + "/link.txt") == "inside");
+  struct Restore {
+    ~Restore() { use_openat2(true); }
+  } restore;
+  // Both resolutions: openat2 (kernel >= 5.6) and the O_NOFOLLOW walk.
+  for (bool with_openat2 : {true, false}) {
+    CAPTURE(with_openat2);
+    use_openat2(with_openat2);
+    TempDir work, outside;
+    REQUIRE(symlink(outside.path.c_str(), (work.path + "/out").c_str()) == 0);
+    CHECK_THROWS_WITH_AS(write_file(work.path, req("out/pwned.txt")),
+                         with_openat2 ? "path: \"out/pwned.txt\" leads outside the workdir through a symbolic link"
+                                      : "path: \"out/pwned.txt\" goes through a symbolic link, which is not followed on "
+                                        "this kernel (no openat2); use the link's target or an absolute path",
+                         Error);
+    CHECK_THROWS_AS(write_file(work.path, req("out/deeper/pwned.txt")), Error);
+    CHECK_FALSE(std::filesystem::exists(outside.path + "/pwned.txt"));
+    CHECK_FALSE(std::filesystem::exists(outside.path + "/deeper"));
+    // The file name itself a symlink: replaced, never followed.
+    REQUIRE(symlink((outside.path + "/target").c_str(), (work.path + "/link.txt").c_str()) == 0);
+    write_file(work.path, req("link.txt", "inside"));
+    CHECK_FALSE(std::filesystem::exists(outside.path + "/target"));
+    CHECK(testing::read_file(work.path + "/link.txt") == "inside");
+    // A symlink that stays inside: followed with openat2, refused by the walk.
+    std::filesystem::create_directory(work.path + "/real");
+    REQUIRE(symlink("real", (work.path + "/alias").c_str()) == 0);
+    if (with_openat2) {
+      write_file(work.path, req("alias/f", "via alias"));
+      CHECK(testing::read_file(work.path + "/real/f") == "via alias");
+    } else {
+      CHECK_THROWS_AS(write_file(work.path, req("alias/f")), Error);
+    }
+  }
 }
 
 TEST_CASE("the client's path mistakes are 4xx naming path, never a 500") {
