@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test tier, fastest first, and prints one summary line per tier:
-#   unit        doctest suites (no server)                       ~1 min
+#   unit        doctest suites (no server), hostile sidecar tests  ~1 min
 #   cluster     real kube-apiserver + etcd + controller-manager,
 #               local node and operator: client integration,
 #               CRD validation, operator/CLI/SDK end to end        ~10 min
@@ -90,6 +90,13 @@ tier_unit() {
     echo "  $suite: $a passed, $b failed"
     p=$((p + a)); f=$((f + b))
   done
+  # The sidecar against hostile clients: a real `arl sidecar` process over
+  # real sockets, with memory and latency bounds (~10 s).
+  if [ -d tests/sidecar_hostile ]; then
+    read -r a b < <(ARL_BIN="$build/arl" run_pytest sidecar-hostile tests/sidecar_hostile)
+    echo "  sidecar hostile: $a passed, $b failed"
+    p=$((p + a)); f=$((f + b))
+  fi
   if [ -d sdk/python/arl-client/tests/unit ]; then
     "$venv/bin/pip" install -q -e sdk/python/arl-client >/dev/null
     read -r a b < <(run_pytest sdk-unit sdk/python/arl-client/tests/unit)

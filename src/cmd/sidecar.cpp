@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -71,6 +72,13 @@ void add_sidecar_command(CLI::App& app) {
   cmd->add_option("--token", opts->token, "Token callers must send (env ARL_SIDECAR_TOKEN); empty disables auth");
   cmd->add_option("--max-body-bytes", opts->max_body_bytes, "Largest request body accepted")->capture_default_str();
   cmd->add_option("--threads", opts->worker_threads, "Concurrent requests served")->capture_default_str();
+  auto head_timeout = std::make_shared<double>(10), idle_timeout = std::make_shared<double>(30);
+  cmd->add_option("--head-timeout", *head_timeout, "Seconds a client has to send a request's headers")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
+  cmd->add_option("--idle-timeout", *idle_timeout, "Seconds an idle keep-alive connection is kept")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
   cmd->add_flag("--quiet", [opts](std::int64_t) { opts->log_requests = false; }, "Log only start and stop");
   // JSON by default: pod logs are read by collectors more than by people.
   auto log_format = std::make_shared<std::string>("json");
@@ -83,11 +91,13 @@ void add_sidecar_command(CLI::App& app) {
 
   add_exec_local_command(*cmd);
   cmd->require_subcommand(0, 1);
-  cmd->callback([cmd, copy, opts, log_format] {
+  cmd->callback([cmd, copy, opts, log_format, head_timeout, idle_timeout] {
     if (!cmd->get_subcommands().empty()) return;  // copy-self or exec-local ran
     log::set_format(*log_format == "json" ? log::Format::json : log::Format::text);
     opts->version = build::kVersion;
     if (opts->worker_threads < 1) throw Error(ErrorCode::usage, "--threads: must be at least 1");
+    opts->head_timeout = std::chrono::milliseconds(static_cast<long>(*head_timeout * 1000));
+    opts->idle_timeout = std::chrono::milliseconds(static_cast<long>(*idle_timeout * 1000));
     sidecar::run_sidecar_until_signal(*opts);
   });
 }

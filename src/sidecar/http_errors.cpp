@@ -7,6 +7,7 @@
 
 #include "core/log.h"
 #include "core/sidecar_protocol.h"
+#include "sidecar/http_front.h"
 
 namespace arl::sidecar {
 namespace {
@@ -45,9 +46,14 @@ void reply_error(httplib::Response& res, int status, ErrorCode code, const std::
                   "application/json");
 }
 
-void install_error_replies(httplib::Server& svr) {
-  svr.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+void install_error_replies(httplib::Server& svr, size_t max_body_bytes) {
+  svr.set_error_handler([max_body_bytes](const httplib::Request&, httplib::Response& res) {
     if (!res.body.empty()) return;
+    if (const FrontStream* s = FrontStream::current(); s && s->over_budget()) {
+      reply_error(res, 413, ErrorCode::invalid,
+                  "body: larger than the limit of " + std::to_string(max_body_bytes) + " bytes");
+      return;
+    }
     ErrorCode code = res.status == 404 ? ErrorCode::not_found : res.status < 500 ? ErrorCode::invalid : ErrorCode::internal;
     reply_error(res, res.status, code, status_text(res.status));
   });

@@ -1,7 +1,10 @@
 #include "sidecar/server.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,6 +19,8 @@
 #include "core/log.h"
 #include "sidecar/files.h"
 #include "sidecar/http_errors.h"
+#include "sidecar/http_front.h"
+#include "sidecar/http_json.h"
 #include "sidecar/spawn.h"
 
 namespace arl::sidecar {
@@ -27,23 +32,51 @@ std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_hand
 
 void reply_json(httplib::Response& res, const json& j) { res.set_content(dump(j), "application/json"); }
 
-bool constant_time_equal(const std::string& a, const std::string& b) {
-  if (a.size() != b.size()) return false;
-  unsigned char d = 0;
-  for (size_t i = 0; i < a.size(); ++i) d |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return d == 0;
-}
+// httplib's request processing, one request at a time on a connection the
+// front (http_front.h) has already checked and lends for that request.
+class OneRequestServer : public httplib::Server {
+ public:
+  // httplib stops writing a streamed response once its own listening socket
+  // is gone (it takes that for shutdown); here it never had one, the front
+  // listens. The value is only ever compared with INVALID_SOCKET.
+  OneRequestServer() { svr_sock_ = 0; }
 
-// Relative paths must stay under the workdir; absolute ones are the caller's choice.
-std::string file_path_for(const Executor& ex, const std::string& p) {
-  if (!p.empty() && p[0] == '/') return p;
-  namespace fs = std::filesystem;
-  fs::path norm = fs::path(p).lexically_normal();
-  auto first = norm.begin();
-  if (norm.empty() || (first != norm.end() && *first == "..") || norm == ".")
-    throw Error(ErrorCode::invalid, "path: \"" + p + "\" escapes the workdir; use a path under it or an absolute path");
-  return ex.resolve_path(norm.string());
-}
+  bool serve_one(httplib::Stream& strm, bool& connection_closed) {
+    return process_request(strm, false, connection_closed, nullptr);
+  }
+};
+
+// Stops a streamed command whose client went away while it prints nothing:
+// otherwise it would run, unseen, until its timeout. Half-closing the
+// request side counts as going away too (no ARL client does it).
+class DisconnectWatch {
+ public:
+  DisconnectWatch(int sock, int pid) : stop_fd_(eventfd(0, EFD_CLOEXEC)) {
+    if (sock < 0 || stop_fd_ < 0) return;
+    thread_ = std::thread([this, sock, pid] {
+      pollfd p[2] = {{sock, POLLRDHUP, 0}, {stop_fd_, POLLIN, 0}};
+      for (;;) {
+        int r = poll(p, 2, -1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0 || p[1].revents) return;
+        if (p[0].revents & (POLLRDHUP | POLLHUP | POLLERR)) {
+          kill(-pid, SIGKILL);
+          return;
+        }
+      }
+    });
+  }
+  ~DisconnectWatch() {
+    uint64_t one = 1;
+    if (stop_fd_ >= 0) (void)!write(stop_fd_, &one, sizeof one);
+    if (thread_.joinable()) thread_.join();
+    if (stop_fd_ >= 0) close(stop_fd_);
+  }
+
+ private:
+  int stop_fd_;
+  std::thread thread_;
+};
 
 std::string yes_no(bool b) { return b ? "true" : "false"; }
 
@@ -84,22 +117,59 @@ std::pair<std::string, int> parse_listen_address(const std::string& listen) {
 struct SidecarServer::Impl {
   ServerOptions opts;
   Executor executor;
-  httplib::Server svr;
+  OneRequestServer svr;
+  HttpFront front;
   int port = -1;
 
   explicit Impl(ServerOptions o)
-      : opts(std::move(o)), executor(ExecutorOptions{opts.workdir}) {}
+      : opts(std::move(o)), executor(ExecutorOptions{opts.workdir}), front(front_options(opts), front_handlers()) {}
+
+  static FrontOptions front_options(const ServerOptions& o) {
+    FrontOptions f;
+    f.limits.max_body_bytes = o.max_body_bytes;
+    f.token = o.token;
+    f.workers = o.worker_threads > 0 ? o.worker_threads : 8;
+    f.head_timeout = o.head_timeout;
+    f.idle_timeout = o.idle_timeout;
+    f.log_refusals = o.log_requests;
+    // Every waiting connection is a descriptor: stay below the soft limit
+    // (the oldest waiting connection is closed for a new one), with room for
+    // the pipes and files of the commands being run.
+    rlimit rl{};
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+      f.max_connections = std::min<size_t>(f.max_connections, rl.rlim_cur > 256 ? rl.rlim_cur - 128 : rl.rlim_cur / 2);
+    return f;
+  }
+
+  FrontHandlers front_handlers() {
+    FrontHandlers h;
+    h.health_json = [this] { return dump(json(core::HealthResponse{"ok", opts.version})); };
+    h.error_json = [](int status, const std::string& message) {
+      httplib::Response res;
+      reply_error(res, status, status == 401 ? ErrorCode::unauthorized : ErrorCode::invalid, message);
+      return res.body;
+    };
+    h.serve = [this](FrontStream& strm) {
+      bool closed = false;
+      return svr.serve_one(strm, closed) && !closed;
+    };
+    return h;
+  }
 
   void stream_execute(httplib::Response& res, core::ExecuteRequest request) {
     auto req = std::make_shared<core::ExecuteRequest>(std::move(request));
-    res.set_chunked_content_provider(core::kNdjsonContentType, [this, req](size_t, httplib::DataSink& sink) {
+    const FrontStream* strm = FrontStream::current();
+    const int sock = strm ? strm->socket() : -1;
+    res.set_chunked_content_provider(core::kNdjsonContentType, [this, req, sock](size_t, httplib::DataSink& sink) {
       auto emit = [&](const core::ExecEvent& ev) {
         std::string line = dump(json(ev));
         line += '\n';
         return sink.write(line.data(), line.size());
       };
+      std::unique_ptr<DisconnectWatch> watch;
       OutputHandler h;
       h.on_start = [&](int pid) {
+        watch = std::make_unique<DisconnectWatch>(sock, pid);
         core::ExecEvent ev;
         ev.type = core::ExecEvent::Type::start;
         ev.pid = pid;
@@ -127,6 +197,9 @@ struct SidecarServer::Impl {
         last.type = core::ExecEvent::Type::error;
         last.data = "internal error: unknown exception";
       }
+      // Before the exit event: the group is reaped, and its id must not be
+      // killed once it can belong to someone else.
+      watch.reset();
       emit(last);
       sink.done();
       return true;
@@ -138,13 +211,11 @@ struct SidecarServer::Impl {
       reply_json(res, json(core::HealthResponse{"ok", opts.version}));
     });
     svr.Post("/files", [this](const httplib::Request& req, httplib::Response& res) {
-      if (!authorize(req, res)) return;
-      auto fr = core::parse_body<core::FileWriteRequest>(req.body);
-      reply_json(res, json(write_file_atomically(file_path_for(executor, fr.path), fr)));
+      auto fr = parse_request<core::FileWriteRequest>(req.body);
+      reply_json(res, json(write_file(executor.options().workdir, fr)));
     });
     svr.Post("/execute", [this](const httplib::Request& req, httplib::Response& res) {
-      if (!authorize(req, res)) return;
-      auto er = core::parse_body<core::ExecuteRequest>(req.body);
+      auto er = parse_request<core::ExecuteRequest>(req.body);
       if (req.get_header_value("Accept").find(core::kNdjsonContentType) != std::string::npos) er.stream = true;
       if (er.stream && !er.background) {
         // Checked before the 200 goes out: afterwards errors can only be events.
@@ -160,52 +231,31 @@ struct SidecarServer::Impl {
       reply_json(res, json(r));
     });
     svr.Post("/signal", [this](const httplib::Request& req, httplib::Response& res) {
-      if (!authorize(req, res)) return;
-      auto sr = core::parse_body<core::SignalRequest>(req.body);
+      auto sr = parse_request<core::SignalRequest>(req.body);
       auto r = executor.signal(sr.pid, core::parse_signal_name(sr.signal));
       if (opts.log_requests)
         log::info("Signalled process", {{"pid", std::to_string(sr.pid)}, {"signal", sr.signal}, {"success", yes_no(r.success)}});
       reply_json(res, json(r));
     });
     svr.Post("/reset", [this](const httplib::Request& req, httplib::Response& res) {
-      if (!authorize(req, res)) return;
-      auto rr = core::parse_body<core::ResetRequest>(req.body);
+      auto rr = parse_request<core::ResetRequest>(req.body);
       auto r = executor.reset(rr.preserve_files);
       if (opts.log_requests)
         log::info("Reset workspace", {{"preserve_files", yes_no(rr.preserve_files)}, {"message", r.message}});
       reply_json(res, json(r));
     });
-    svr.Get("/processes", [this](const httplib::Request& req, httplib::Response& res) {
-      if (!authorize(req, res)) return;
+    svr.Get("/processes", [this](const httplib::Request&, httplib::Response& res) {
       reply_json(res, json(core::ProcessesResponse{executor.processes()}));
     });
   }
 
-  // Checked inside each handler, after httplib has read the request body: a
-  // pre-routing rejection would leave the body unread on a keep-alive
-  // connection and corrupt the next request on it (the API server's pod
-  // proxy reuses connections across callers).
-  bool authorize(const httplib::Request& req, httplib::Response& res) const {
-    if (opts.token.empty()) return true;
-    std::string given = req.get_header_value(std::string(kTokenHeader));
-    if (given.empty()) {
-      std::string auth = req.get_header_value("Authorization");
-      if (auth.rfind("Bearer ", 0) == 0) given = auth.substr(7);
-    }
-    if (!given.empty() && constant_time_equal(given, opts.token)) return true;
-    reply_error(res, 401, ErrorCode::unauthorized,
-                given.empty() ? "token: missing; send Authorization: Bearer <token> or X-Arl-Token" : "token: wrong token");
-    return false;
-  }
-
+  // The token is checked by the front on the raw header, before the body is
+  // read (http_head.h): no handler sees an unauthenticated request.
   void configure() {
-    const int threads = opts.worker_threads > 0 ? opts.worker_threads : 8;
-    svr.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
-    svr.set_tcp_nodelay(true);
     svr.set_keep_alive_max_count(1u << 30);
-    svr.set_keep_alive_timeout(30);
+    svr.set_keep_alive_timeout(static_cast<time_t>(opts.idle_timeout.count() / 1000));
     svr.set_payload_max_length(opts.max_body_bytes);
-    install_error_replies(svr);
+    install_error_replies(svr, opts.max_body_bytes);
     if (opts.log_requests) {
       svr.set_logger([](const httplib::Request& req, const httplib::Response& res) {
         if (res.status >= 400)
@@ -224,20 +274,13 @@ SidecarServer::~SidecarServer() { stop(); }
 
 int SidecarServer::bind() {
   auto [host, port] = parse_listen_address(impl_->opts.listen);
-  if (port == 0) {
-    impl_->port = impl_->svr.bind_to_any_port(host);
-    if (impl_->port <= 0) throw Error(ErrorCode::unavailable, "--listen: cannot bind " + impl_->opts.listen);
-  } else {
-    if (!impl_->svr.bind_to_port(host, port))
-      throw Error(ErrorCode::unavailable, "--listen: cannot bind " + impl_->opts.listen + " (address in use or not local?)");
-    impl_->port = port;
-  }
+  impl_->port = impl_->front.bind(host, port, impl_->opts.listen);
   return impl_->port;
 }
 
-bool SidecarServer::serve() { return impl_->svr.listen_after_bind(); }
+bool SidecarServer::serve() { return impl_->front.run(); }
 void SidecarServer::stop() {
-  if (impl_) impl_->svr.stop();
+  if (impl_) impl_->front.stop();
 }
 int SidecarServer::port() const { return impl_->port; }
 Executor& SidecarServer::executor() { return impl_->executor; }

@@ -1,5 +1,6 @@
 #pragma once
 // The sidecar's HTTP server (SPEC.md "Sidecar HTTP API") over an Executor.
+#include <chrono>
 #include <memory>
 #include <string>
 #include <utility>
@@ -15,6 +16,8 @@ struct ServerOptions {
   std::string version;
   size_t max_body_bytes = 64 * 1024 * 1024;
   int worker_threads = 32;       // concurrent requests (long executes hold one each)
+  std::chrono::milliseconds head_timeout{10000};  // a request head must arrive within this
+  std::chrono::milliseconds idle_timeout{30000};  // a connection without a request is closed
   bool log_requests = true;
 };
 
