@@ -10,11 +10,13 @@
 #include <sstream>
 #include <thread>
 
+#include "../error_code_of.h"
 #include "core/yaml.h"
 #include "k8s/informer.h"
 #include "k8s/kubeconfig.h"
 #include "k8s/rest_client.h"
 
+using arl::test_support::error_code_of;
 using namespace arl;
 using namespace arl::k8s;
 using namespace std::chrono_literals;
@@ -66,14 +68,6 @@ bool eventually(F f, std::chrono::milliseconds within = 5s) {
   return f();
 }
 
-ErrorCode code_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  return ErrorCode::internal;
-}
 
 std::filesystem::path repo_root() { return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path(); }
 
@@ -120,7 +114,7 @@ TEST_CASE("k8s client: pod create/get/list/patch/update/status/delete") {
   auto& c = client();
   json a = c.create(resources::pods, ns.name, pod("a", {{"app", "x"}, {"tier", "web"}}));
   CHECK(a["metadata"]["namespace"] == ns.name);
-  CHECK(code_of([&] { c.create(resources::pods, ns.name, pod("a")); }) == ErrorCode::already_exists);
+  CHECK(error_code_of([&] { c.create(resources::pods, ns.name, pod("a")); }) == ErrorCode::already_exists);
   for (int i = 0; i < 4; ++i) c.create(resources::pods, ns.name, pod("p" + std::to_string(i), {{"app", "y"}}));
 
   auto got = c.get(resources::pods, ns.name, "a");
@@ -151,7 +145,7 @@ TEST_CASE("k8s client: pod create/get/list/patch/update/status/delete") {
   json m = c.patch(resources::pods, ns.name, "a", PatchType::merge,
                    {{"metadata", {{"resourceVersion", rv(a)}, {"labels", {{"state", "allocated"}}}}}});
   CHECK(m["metadata"]["labels"]["state"] == "allocated");
-  CHECK(code_of([&] {
+  CHECK(error_code_of([&] {
           c.patch(resources::pods, ns.name, "a", PatchType::merge,
                   {{"metadata", {{"resourceVersion", rv(a)}, {"labels", {{"state", "x"}}}}}});
         }) == ErrorCode::conflict);
@@ -204,7 +198,7 @@ TEST_CASE("k8s client: pod create/get/list/patch/update/status/delete") {
   }
 
   // Delete with a wrong precondition, then for real, then again.
-  CHECK(code_of([&] { c.remove(resources::pods, ns.name, "p1", {.precondition_uid = "wrong"}); }) == ErrorCode::conflict);
+  CHECK(error_code_of([&] { c.remove(resources::pods, ns.name, "p1", {.precondition_uid = "wrong"}); }) == ErrorCode::conflict);
   CHECK(c.remove(resources::pods, ns.name, "p1", {.grace_period_seconds = 0}));
   CHECK(eventually([&] { return !c.get(resources::pods, ns.name, "p1"); }));
   CHECK_FALSE(c.remove(resources::pods, ns.name, "p1"));
@@ -246,7 +240,7 @@ TEST_CASE("k8s client: our CRDs, status subresource and validation") {
   json bad = wp;
   bad["metadata"]["name"] = "p2";
   bad["spec"]["template"]["spec"]["containers"] = json::array();
-  CHECK(code_of([&] { c.create(resources::warm_pools, ns.name, bad); }) == ErrorCode::invalid);
+  CHECK(error_code_of([&] { c.create(resources::warm_pools, ns.name, bad); }) == ErrorCode::invalid);
   CHECK(c.remove(resources::warm_pools, ns.name, "p1"));
   CHECK(eventually([&] { return !c.get(resources::warm_pools, ns.name, "p1"); }));
 }
@@ -294,7 +288,7 @@ TEST_CASE("k8s client: a watch from a very old resourceVersion is Gone") {
   WatchOptions wo;
   wo.resource_version = "1";
   wo.timeout = 5s;
-  CHECK(code_of([&] { client().watch(resources::pods, ns.name, wo, [](const WatchEvent&) { return true; }); }) ==
+  CHECK(error_code_of([&] { client().watch(resources::pods, ns.name, wo, [](const WatchEvent&) { return true; }); }) ==
         ErrorCode::gone);
 }
 

@@ -9,7 +9,9 @@
 #include "core/error.h"
 #include "sidecar/files.h"
 #include "sidecar_test_util.h"
+#include "../error_code_of.h"
 
+using arl::test_support::error_code_of;
 using namespace arl;
 using namespace arl::sidecar;
 using arl::sidecar::testing::TempDir;
@@ -20,14 +22,6 @@ core::FileWriteRequest req(const std::string& path, const std::string& content =
   r.path = path;
   r.content = content;
   return r;
-}
-ErrorCode code_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  return ErrorCode::internal;
 }
 }  // namespace
 
@@ -89,7 +83,7 @@ TEST_CASE("the client's path mistakes are 4xx naming path, never a 500") {
   write_file(work.path, req("plain"));
   CHECK_THROWS_WITH_AS(write_file(work.path, req("plain/sub")),
                        "path: \"plain/sub\" has a file where a directory must be", Error);
-  auto proc = code_of([&] { write_file(work.path, req("/proc/self/comm")); });
+  auto proc = error_code_of([&] { write_file(work.path, req("/proc/self/comm")); });
   CHECK((proc == ErrorCode::invalid || proc == ErrorCode::forbidden));
   std::filesystem::create_directory(work.path + "/d");
   CHECK_THROWS_WITH_AS(write_file(work.path, req("d")), ("path: \"" + work.path + "/d\" is an existing directory").c_str(),

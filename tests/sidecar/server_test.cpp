@@ -13,7 +13,9 @@
 #include "k8s/direct_transport.h"
 #include "k8s/sidecar_client.h"
 #include "sidecar_test_util.h"
+#include "../error_code_of.h"
 
+using arl::test_support::error_code_of;
 using namespace arl;
 using namespace arl::sidecar;
 using arl::k8s::SidecarClient;
@@ -25,14 +27,6 @@ core::ExecuteRequest sh(const std::string& script, double timeout = 10) {
   r.command = {"sh", "-c", script};
   r.timeout_seconds = timeout;
   return r;
-}
-ErrorCode code_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  return ErrorCode::internal;
 }
 }  // namespace
 
@@ -61,11 +55,11 @@ TEST_CASE("health, files and execute over the wire") {
 TEST_CASE("file paths: relative may not escape the workdir, absolute are used as given") {
   RunningServer s;
   SidecarClient c(s.address(), "");
-  CHECK(code_of([&] { c.write_file({"../escape.txt", "x", std::nullopt, ""}); }) == ErrorCode::invalid);
+  CHECK(error_code_of([&] { c.write_file({"../escape.txt", "x", std::nullopt, ""}); }) == ErrorCode::invalid);
   testing::TempDir other;
   c.write_file({other.path + "/abs.txt", "abs", std::nullopt, ""});
   CHECK(testing::read_file(other.path + "/abs.txt") == "abs");
-  CHECK(code_of([&] { c.write_file({"x", "!!!", std::nullopt, "base64"}); }) == ErrorCode::invalid);
+  CHECK(error_code_of([&] { c.write_file({"x", "!!!", std::nullopt, "base64"}); }) == ErrorCode::invalid);
 }
 
 TEST_CASE("streaming execute delivers events then the exit") {
@@ -123,8 +117,8 @@ TEST_CASE("background, processes, signal and reset over the wire") {
   CHECK(ps[0].running);
   CHECK(c.signal(*r.pid, "SIGKILL").success);
   CHECK(testing::wait_gone(*r.pid, 2000));
-  CHECK(code_of([&] { c.signal(1, "SIGTERM"); }) == ErrorCode::not_found);
-  CHECK(code_of([&] { c.signal(*r.pid, "SIGNOPE"); }) == ErrorCode::invalid);
+  CHECK(error_code_of([&] { c.signal(1, "SIGTERM"); }) == ErrorCode::not_found);
+  CHECK(error_code_of([&] { c.signal(*r.pid, "SIGNOPE"); }) == ErrorCode::invalid);
 
   auto r2 = c.execute(bg);
   c.write_file({"junk.txt", "x", std::nullopt, ""});
@@ -154,7 +148,7 @@ TEST_CASE("auth: 401 without the token, both header forms accepted, /health open
   SidecarClient good(s.address(), "s3cret");  // sends X-Arl-Token
   CHECK(good.execute(sh("true")).exit_code == 0);
   SidecarClient bad(s.address(), "other");
-  CHECK(code_of([&] { bad.execute(sh("true")); }) == ErrorCode::unauthorized);
+  CHECK(error_code_of([&] { bad.execute(sh("true")); }) == ErrorCode::unauthorized);
 }
 
 TEST_CASE("a refused request leaves its keep-alive connection usable") {
@@ -223,7 +217,7 @@ TEST_CASE("concurrent executes over several connections") {
 
 TEST_CASE("client reports an unreachable sidecar as unavailable") {
   SidecarClient c(std::make_unique<k8s::DirectTransport>(k8s::DirectOptions{"127.0.0.1:1", "", 1}));
-  CHECK(code_of([&] { c.health(); }) == ErrorCode::unavailable);
+  CHECK(error_code_of([&] { c.health(); }) == ErrorCode::unavailable);
 }
 
 TEST_CASE("client errors name the call and carry the sidecar's message, streamed or not") {
@@ -235,7 +229,7 @@ TEST_CASE("client errors name the call and carry the sidecar's message, streamed
                                "/nope\" is not an existing directory";
   CHECK_THROWS_WITH_AS(c.execute(bad_dir), expected.c_str(), Error);
   CHECK_THROWS_WITH_AS(c.execute_stream(bad_dir, [](const core::ExecEvent&) {}), expected.c_str(), Error);
-  CHECK(code_of([&] { c.execute_stream(bad_dir); }) == ErrorCode::invalid);
+  CHECK(error_code_of([&] { c.execute_stream(bad_dir); }) == ErrorCode::invalid);
   SidecarClient wrong(s.address(), "other");
   CHECK_THROWS_WITH_AS(wrong.execute_stream(sh("true")), "POST /execute: sidecar answered 401: token: wrong token",
                        Error);
