@@ -48,8 +48,13 @@ k8s::Resource resource_for(const json& obj) {
     r.plural = lower + "es";
   else
     r.plural = lower + "s";
+  // Without discovery (one more round trip per kind), the cluster-scoped kinds a manifest of
+  // ours may hold; everything else is namespaced.
   static const char* kClusterScoped[] = {"Namespace", "CustomResourceDefinition", "ClusterRole",
-                                         "ClusterRoleBinding", "PersistentVolume", "StorageClass"};
+                                         "ClusterRoleBinding", "PersistentVolume", "StorageClass",
+                                         "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
+                                         "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
+                                         "PriorityClass", "IngressClass"};
   r.namespaced = std::none_of(std::begin(kClusterScoped), std::end(kClusterScoped),
                               [&](const char* k) { return kind == k; });
   return r;

@@ -299,6 +299,11 @@ TEST_CASE("install maps manifests to resources and reads kustomization order") {
   auto crb = resource_for({{"apiVersion", "rbac.authorization.k8s.io/v1"}, {"kind", "ClusterRoleBinding"}});
   CHECK(crb.plural == "clusterrolebindings");
   CHECK_FALSE(crb.namespaced);
+  // The manifests' admission policy is cluster-scoped: a namespaced path for it is a 404.
+  for (const char* kind : {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"})
+    CHECK_FALSE(resource_for({{"apiVersion", "admissionregistration.k8s.io/v1"}, {"kind", kind}}).namespaced);
+  CHECK(resource_for({{"apiVersion", "admissionregistration.k8s.io/v1"}, {"kind", "ValidatingAdmissionPolicy"}}).plural ==
+        "validatingadmissionpolicies");
   auto dep = resource_for({{"apiVersion", "apps/v1"}, {"kind", "Deployment"}});
   CHECK(dep.group == "apps");
   CHECK(dep.namespaced);
