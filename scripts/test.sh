@@ -19,6 +19,9 @@ root="$(cd "$here/.." && pwd)"
 cd "$root"
 export ARL_CACHE="${ARL_CACHE:-$HOME/.cache/arl}"
 venv="$ARL_CACHE/venv"
+# This checkout's SDK first on the path: the venv's editable install names whichever checkout
+# installed it last, and another clone's test run on the same machine may reinstall it mid-run.
+export PYTHONPATH="$root/sdk/python/arl-client${PYTHONPATH:+:$PYTHONPATH}"
 build="${ARL_BUILD_DIR:-$root/build}"
 tiers=("$@")
 ((${#tiers[@]})) || tiers=(unit cluster static real)
