@@ -91,7 +91,7 @@ void add_sidecar_command(CLI::App& app) {
 
   add_exec_local_command(*cmd);
   cmd->require_subcommand(0, 1);
-  cmd->callback([cmd, copy, opts, log_format, head_timeout, idle_timeout] {
+  cmd->callback([cmd, opts, log_format, head_timeout, idle_timeout] {
     if (!cmd->get_subcommands().empty()) return;  // copy-self or exec-local ran
     log::set_format(*log_format == "json" ? log::Format::json : log::Format::text);
     opts->version = build::kVersion;
