@@ -399,8 +399,20 @@ int RestClient::stream_impl(const std::string& method, const std::string& path, 
   if (auto t = bearer_token(); !t.empty()) req.headers.emplace("Authorization", "Bearer " + t);
   for (const auto& [k, v] : headers) req.headers.emplace(k, v);
   if (method != "GET") {
-    req.body = body;
+    // Chunked, never with a Content-Length: through the API server's pod proxy, a streamed
+    // reply whose first bytes come back before the proxy's final read of our body (its check
+    // for bytes past the length) finds that body closed by Go's HTTP server, and the proxy
+    // drops the stream. A chunked body is read to its end before the pod can answer. httplib
+    // has no public call that takes both a body provider and a response receiver, so the
+    // provider goes into the request's own (public, "private by convention") fields.
     req.headers.emplace("Content-Type", content_type.empty() ? "application/json" : content_type);
+    req.headers.emplace("Transfer-Encoding", "chunked");
+    req.is_chunked_content_provider_ = true;
+    req.content_provider_ = [body](size_t, size_t, httplib::DataSink& sink) {
+      if (!body.empty() && !sink.write(body.data(), body.size())) return false;
+      sink.done();
+      return true;
+    };
   }
   int status = 0;
   bool consumer_stopped = false;

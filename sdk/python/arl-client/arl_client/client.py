@@ -295,7 +295,7 @@ class ArlClient:
         path = f"/api/v1/namespaces/{namespace}/pods/{pod}:{SIDECAR_PORT}/proxy/{endpoint}"
         what = f"sandbox pod {namespace}/{pod} /{endpoint}"
         r = self.transport.request("POST", path, body=body, headers={TOKEN_HEADER: token},
-                                   timeout=(10.0, timeout))
+                                   timeout=(10.0, timeout), chunked=stream)
         if not 200 <= r.status < 300:
             raise sidecar_error(r.status, r.data, what)
         if stream:

@@ -84,7 +84,14 @@ class KubeTransport:
 
     def request(self, method: str, path: str, *, query: Optional[Dict[str, Any]] = None,
                 body: Any = None, headers: Optional[Dict[str, str]] = None,
-                content_type: str = "application/json", timeout: Timeout = None) -> Response:
+                content_type: str = "application/json", timeout: Timeout = None,
+                chunked: bool = False) -> Response:
+        """`chunked` sends the body without a Content-Length. Streamed replies through the API
+        server's pod proxy need it: with a Content-Length body, the proxy reads the caller's
+        body once more after forwarding it, and if the executor's first bytes are flushed back
+        before that read, Go's HTTP server has already closed that body; the proxy then drops
+        the connection to the pod mid-stream. A chunked body is read to its end before the
+        executor can answer, so the race cannot happen."""
         hdrs = {"Accept": "application/json", "Content-Type": content_type}
         if headers:
             hdrs.update(headers)
@@ -93,6 +100,8 @@ class KubeTransport:
             method_, url, hdrs, body_, post = self.api_client.param_serialize(
                 method=method, resource_path=path, query_params=q, header_params=hdrs,
                 body=body, auth_settings=["BearerToken"])
+            if chunked:
+                return Response(self._chunked(method_, url, hdrs, body_, timeout))
             raw = self.api_client.call_api(method_, url, header_params=hdrs, body=body_,
                                            post_params=post, _request_timeout=timeout)
         except urllib3.exceptions.HTTPError as e:
@@ -102,6 +111,17 @@ class KubeTransport:
                 raise UnavailableError(f"{method} {path}: {e.reason}") from e
             raise
         return Response(raw.response)
+
+    def _chunked(self, method: str, url: str, headers: Dict[str, str], body: Any, timeout: Timeout) -> Any:
+        data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+        if isinstance(data, str):
+            data = data.encode()
+        if isinstance(timeout, tuple):
+            t: Any = urllib3.Timeout(connect=timeout[0], read=timeout[1])
+        else:
+            t = urllib3.Timeout(total=timeout) if timeout else None
+        return self.api_client.rest_client.pool_manager.request(
+            method, url, body=iter([data]), headers=headers, chunked=True, preload_content=False, timeout=t)
 
     def close(self) -> None:
         self.api_client.close()

@@ -79,10 +79,10 @@ class FakeKube:
     # ---- transport interface
 
     def request(self, method: str, path: str, *, query=None, body=None, headers=None,
-                content_type="application/json", timeout=None) -> FakeResponse:
+                content_type="application/json", timeout=None, chunked=False) -> FakeResponse:
         with self.lock:
             self.requests.append({"method": method, "path": path, "query": dict(query or {}), "body": body,
-                                  "headers": dict(headers or {})})
+                                  "headers": dict(headers or {}), "chunked": chunked})
             m = _PROXY.match(path)
             if m:
                 return self.sidecar(m.group(3), body, dict(headers or {}))

@@ -191,7 +191,9 @@ def test_run_stream_yields_events_until_exit(kube):
     assert events[0].type == "start" and events[0].pid == 42
     assert [(e.type, e.data) for e in events[1:4]] == [("stdout", "1\n"), ("stderr", "warn\n"), ("stdout", "2\n")]
     assert events[-1].type == "exit" and events[-1].exit_code == 0
-    assert kube.calls("POST", "/proxy/execute")[0]["body"]["stream"] is True
+    call = kube.calls("POST", "/proxy/execute")[0]
+    assert call["body"]["stream"] is True
+    assert call["chunked"] is True  # a streamed reply through the pod proxy needs a chunked body
 
 
 def test_stream_error_event_raises(kube):
