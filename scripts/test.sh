@@ -147,7 +147,11 @@ tier_static() {
 tier_real() {
   echo "== tier real: kubelet + containerd node, ARL installed by Helm"
   export ARL_REAL_STATE="${ARL_REAL_STATE:-/tmp/arl-real-ci}"
-  local p=0 f=0 tar
+  local p=0 f=0 tar lock_fd
+  # One real node per machine (its addresses, bridge and iptables chains are fixed): another
+  # run holding it is waited for, not raced.
+  exec {lock_fd}>/tmp/arl-real.lock
+  if ! flock -w 1800 "$lock_fd"; then echo "real: another real node held /tmp/arl-real.lock for 30 min"; record real 0 1; return; fi
   # The image under test is this tree's: the static build and `make image` (cached builds).
   if [ -n "${ARL_IMAGE_TAR:-}" ]; then tar="$ARL_IMAGE_TAR"
   elif ! tar="$("$here/build-image.sh" | tail -n1)"; then echo "real: building the ARL image failed"; record real 0 1; return; fi
@@ -172,6 +176,7 @@ tier_real() {
   ((f == 0)) || echo "real: the operator's log is in $ARL_REAL_STATE/logs/operator.log"
   # Leaving the machine clean is part of the tier: a leftover process, mount or rule fails it.
   if "$here/real-node.sh" down; then p=$((p + 1)); else echo "real: down left things behind"; f=$((f + 1)); fi
+  exec {lock_fd}>&-
   record real "$p" "$f"
 }
 
