@@ -54,12 +54,16 @@ def server():
     srv.server_close()
 
 
-def test_request_sends_path_query_body_and_credentials(server):
+def _transport(server: str) -> KubeTransport:
     cfg = kclient.Configuration()
     cfg.host = server
     cfg.api_key = {"BearerToken": "secret-token"}
     cfg.api_key_prefix = {"BearerToken": "Bearer"}
-    transport = KubeTransport(kclient.ApiClient(cfg))
+    return KubeTransport(kclient.ApiClient(cfg))
+
+
+def test_request_sends_path_query_body_and_credentials(server):
+    transport = _transport(server)
     try:
         resp = transport.request("POST", "/api/v1/namespaces/ns/pods/p:8080/proxy/execute",
                                  query={"dryRun": "All", "skipped": None}, body={"command": ["true"]},
@@ -77,11 +81,7 @@ def test_request_sends_path_query_body_and_credentials(server):
 
 def test_chunked_request_sends_the_body_without_a_length_and_streams_the_reply(server):
     """Streamed executes go through the pod proxy with a chunked body (transport.py says why)."""
-    cfg = kclient.Configuration()
-    cfg.host = server
-    cfg.api_key = {"BearerToken": "secret-token"}
-    cfg.api_key_prefix = {"BearerToken": "Bearer"}
-    transport = KubeTransport(kclient.ApiClient(cfg))
+    transport = _transport(server)
     try:
         resp = transport.request("POST", "/api/v1/namespaces/ns/pods/p:8080/proxy/execute",
                                  body={"command": ["true"], "stream": True}, headers={"X-Arl-Token": "t"},
