@@ -141,20 +141,6 @@ std::string_view event_type_name(ExecEvent::Type t) {
   return "error";
 }
 
-nlohmann::json parse_json_object(std::string_view body) {
-  size_t i = 0;
-  while (i < body.size() && (body[i] == ' ' || body[i] == '\n' || body[i] == '\r' || body[i] == '\t')) ++i;
-  if (i == body.size()) return json::object();  // empty body = all defaults
-  json j;
-  try {
-    j = json::parse(body.begin(), body.end());
-  } catch (const json::parse_error& e) {
-    throw Error(ErrorCode::invalid, "body: invalid JSON at byte " + std::to_string(e.byte) + ": send a JSON object");
-  }
-  require_object(j, "body");
-  return j;
-}
-
 std::string field_of_message(std::string_view message) {
   auto pos = message.find(": ");
   if (pos == std::string_view::npos) return {};

@@ -170,18 +170,6 @@ void from_json(const nlohmann::json& j, ProcessInfo& v);
 void to_json(nlohmann::json& j, const ProcessesResponse& v);
 void from_json(const nlohmann::json& j, ProcessesResponse& v);
 
-/// JSON text -> object; throws Error{invalid} ("body: invalid JSON at byte N ...").
-nlohmann::json parse_json_object(std::string_view body);
-
-/// Parses a request body: invalid JSON, a non-object, wrong types and bad
-/// values all throw Error{invalid} with the field first in the message.
-template <typename T>
-T parse_body(std::string_view body) {
-  T out{};
-  from_json(parse_json_object(body), out);
-  return out;
-}
-
 /// The field an Error{invalid} message from this file names ("" if none):
 /// the text before the first ": ". Used to fill ErrorResponse::field.
 std::string field_of_message(std::string_view message);

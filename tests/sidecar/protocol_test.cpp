@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/sidecar_protocol.h"
+#include "sidecar/http_json.h"
 
 using namespace arl;
 using namespace arl::core;
@@ -11,10 +12,10 @@ using namespace arl::core;
 namespace {
 std::string invalid_message(const std::string& body, int which) {
   try {
-    if (which == 0) parse_body<ExecuteRequest>(body);
-    if (which == 1) parse_body<FileWriteRequest>(body);
-    if (which == 2) parse_body<SignalRequest>(body);
-    if (which == 3) parse_body<ResetRequest>(body);
+    if (which == 0) sidecar::parse_request<ExecuteRequest>(body);
+    if (which == 1) sidecar::parse_request<FileWriteRequest>(body);
+    if (which == 2) sidecar::parse_request<SignalRequest>(body);
+    if (which == 3) sidecar::parse_request<ResetRequest>(body);
   } catch (const Error& e) {
     CHECK(e.code() == ErrorCode::invalid);
     return e.what();
@@ -24,7 +25,7 @@ std::string invalid_message(const std::string& body, int which) {
 }  // namespace
 
 TEST_CASE("execute request parses every field") {
-  auto r = parse_body<ExecuteRequest>(
+  auto r = sidecar::parse_request<ExecuteRequest>(
       R"({"command":["sh","-c","echo"],"working_dir":"sub","env":{"A":"1"},"timeout_seconds":2.5,"stdin":"x","stream":true})");
   CHECK(r.command.size() == 3);
   CHECK(r.working_dir == "sub");
@@ -34,17 +35,17 @@ TEST_CASE("execute request parses every field") {
   CHECK(r.stream);
   CHECK_FALSE(r.background);
   // Round trip through the client's serializer.
-  auto back = parse_body<ExecuteRequest>(nlohmann::json(r).dump());
+  auto back = sidecar::parse_request<ExecuteRequest>(nlohmann::json(r).dump());
   CHECK(back.command == r.command);
   CHECK(back.env == r.env);
   CHECK(*back.stdin_data == "x");
 }
 
 TEST_CASE("timeout_seconds 0 means no timeout, not a refused request (the manual's background example)") {
-  auto r = parse_body<ExecuteRequest>(R"({"command":["python","server.py"],"background":true,"timeout_seconds":0})");
+  auto r = sidecar::parse_request<ExecuteRequest>(R"({"command":["python","server.py"],"background":true,"timeout_seconds":0})");
   CHECK(*r.timeout_seconds == 0);
   CHECK(r.background);
-  CHECK(*parse_body<ExecuteRequest>(R"({"command":["ls"],"timeout_seconds":0})").timeout_seconds == 0);
+  CHECK(*sidecar::parse_request<ExecuteRequest>(R"({"command":["ls"],"timeout_seconds":0})").timeout_seconds == 0);
 }
 
 TEST_CASE("execute request errors name the field") {
@@ -67,26 +68,26 @@ TEST_CASE("execute request errors name the field") {
 }
 
 TEST_CASE("file, signal and reset requests validate") {
-  auto f = parse_body<FileWriteRequest>(R"({"path":"a.txt","content":"aGk=","mode":"0755","encoding":"base64"})");
+  auto f = sidecar::parse_request<FileWriteRequest>(R"({"path":"a.txt","content":"aGk=","mode":"0755","encoding":"base64"})");
   CHECK(*f.mode == 0755u);
   CHECK(f.encoding == "base64");
-  CHECK(*parse_body<FileWriteRequest>(R"({"path":"a","mode":420})").mode == 0644u);
+  CHECK(*sidecar::parse_request<FileWriteRequest>(R"({"path":"a","mode":420})").mode == 0644u);
   CHECK(invalid_message(R"({"content":"x"})", 1) == "path: required");
   CHECK(invalid_message(R"({"path":"a","mode":"999"})", 1).rfind("mode:", 0) == 0);
   CHECK(invalid_message(R"({"path":"a","encoding":"gzip"})", 1).rfind("encoding:", 0) == 0);
 
-  auto s = parse_body<SignalRequest>(R"({"pid":12,"signal":"SIGKILL"})");
+  auto s = sidecar::parse_request<SignalRequest>(R"({"pid":12,"signal":"SIGKILL"})");
   CHECK(s.pid == 12);
   CHECK(parse_signal_name(s.signal) == SIGKILL);
   CHECK(parse_signal_name("term") == SIGTERM);
   CHECK(parse_signal_name("2") == SIGINT);
-  CHECK(parse_body<SignalRequest>(R"({"pid":3})").signal == "SIGTERM");
+  CHECK(sidecar::parse_request<SignalRequest>(R"({"pid":3})").signal == "SIGTERM");
   CHECK(invalid_message(R"({"signal":"SIGTERM"})", 2) == "pid: required");
   CHECK(invalid_message(R"({"pid":-4})", 2).rfind("pid:", 0) == 0);
   CHECK(invalid_message(R"({"pid":4,"signal":"SIGFOO"})", 2).rfind("signal: unknown signal", 0) == 0);
 
-  CHECK_FALSE(parse_body<ResetRequest>("").preserve_files);
-  CHECK(parse_body<ResetRequest>(R"({"preserve_files":true})").preserve_files);
+  CHECK_FALSE(sidecar::parse_request<ResetRequest>("").preserve_files);
+  CHECK(sidecar::parse_request<ResetRequest>(R"({"preserve_files":true})").preserve_files);
   CHECK(invalid_message(R"({"preserve_files":1})", 3).rfind("preserve_files:", 0) == 0);
 }
 
