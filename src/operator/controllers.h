@@ -36,4 +36,11 @@ void on_sandbox_deleted(Context& ctx, const nlohmann::json& sandbox);
 /// reconcile_task through ctx.spawn; public for tests.
 void execute_task(Context& ctx, nlohmann::json task, nlohmann::json sandbox);
 
+/// Writes a task's status on condition that the task is still at the
+/// resourceVersion t was read at. Decisions are made on cached objects: a
+/// decision on a stale view (a run that finished between the cache read and
+/// the busy check) gets 409 instead of replacing the newer outcome. Returns
+/// false on that conflict; the newer version's watch event enqueues the task.
+bool write_task_status_if_current(Context& ctx, const core::Task& t, const nlohmann::json& status);
+
 }  // namespace arl::op

@@ -35,18 +35,12 @@ TaskView observe(Context& ctx, json obj) {
   return view;
 }
 
-void write_status(Context& ctx, const core::Task& t, const core::TaskStatus& st) {
-  json updated = ctx.api.patch(res::tasks, t.metadata.namespace_, t.metadata.name, k8s::PatchType::merge,
-                               json{{"status", core::to_json(st)}}, true);
-  ctx.cache.upsert(res::tasks, updated);
-}
-
 void start(Context& ctx, const TaskView& view) {
   core::Task t = core::task_from_json(view.object);
   const std::string& ns = t.metadata.namespace_;
   if (!first_in_line(t, ctx.cache.list(res::tasks, ns))) {  // the predecessor's completion enqueues us
     if (auto st = waiting_status(t, "WaitingForTask", fmt::format("an earlier task of sandbox \"{}\" runs first", t.spec.sandbox_ref)))
-      write_status(ctx, t, *st);
+      write_task_status_if_current(ctx, t, core::to_json(*st));
     return;
   }
   {
@@ -66,7 +60,7 @@ Result reconcile_task(Context& ctx, const std::string& ns, const std::string& na
   TaskView view = observe(ctx, std::move(*obj));
   TaskPlan plan = plan_task(view, ctx.config.missing_sandbox_grace, ctx.wall_now());
 
-  if (plan.status) write_status(ctx, core::task_from_json(view.object), *plan.status);
+  if (plan.status && !write_task_status_if_current(ctx, core::task_from_json(view.object), core::to_json(*plan.status))) return {};
   if (plan.event) ctx.events.record(view.object, *plan.event);
   if (plan.delete_task) ctx.api.remove(res::tasks, ns, name);
   if (plan.run) start(ctx, view);

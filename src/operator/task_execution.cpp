@@ -19,6 +19,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+struct StalePlan {};
+
 json patch_status(Context& ctx, const k8s::Resource& r, const std::string& ns, const std::string& name, const json& status) {
   json updated = ctx.api.patch(r, ns, name, k8s::PatchType::merge, json{{"status", status}}, true);
   ctx.cache.upsert(r, updated);
@@ -62,6 +64,18 @@ void end_run(Context& ctx, const core::Sandbox& sb, core::SandboxStatus after, c
 
 }  // namespace
 
+bool write_task_status_if_current(Context& ctx, const core::Task& t, const json& status) {
+  json patch{{"status", status}};
+  if (!t.metadata.resource_version.empty()) patch["metadata"]["resourceVersion"] = t.metadata.resource_version;
+  try {
+    ctx.cache.upsert(res::tasks, ctx.api.patch(res::tasks, t.metadata.namespace_, t.metadata.name, k8s::PatchType::merge, patch, true));
+    return true;
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::conflict) throw;
+    return false;
+  }
+}
+
 void execute_task(Context& ctx, json task_obj, json sandbox_obj) {
   core::Task t = core::task_from_json(task_obj);
   core::Sandbox sb = core::sandbox_from_json(sandbox_obj);
@@ -82,7 +96,9 @@ void execute_task(Context& ctx, json task_obj, json sandbox_obj) {
     t.status.attempts += 1;
     t.status.message.clear();
     t.status.reason.clear();
-    patch_status(ctx, res::tasks, ns, t.metadata.name, task_status_patch(t.status));
+    // A run planned on a stale view (the task finished, or another run
+    // started, after the cache read) runs nothing.
+    if (!write_task_status_if_current(ctx, t, task_status_patch(t.status))) throw StalePlan{};
 
     // The sandbox shows Bound while the steps run; the write overlaps them.
     bound_st.phase = "Bound";
@@ -117,6 +133,8 @@ void execute_task(Context& ctx, json task_obj, json sandbox_obj) {
 
     sandbox_ended = true;  // set first: a failed write here is not retried below
     end_run(ctx, sb, bound_st, t.status.completed_at, done);
+  } catch (const StalePlan&) {
+    // Nothing was written: the newer version's watch event enqueues the task.
   } catch (const std::exception& e) {
     if (bound.valid()) bound.wait();
     const core::TimePoint done = ctx.wall_now();

@@ -451,3 +451,42 @@ TEST_CASE("a task that waited loses its wait reason once it runs") {
   CHECK_FALSE(st.contains("reason"));
   CHECK_FALSE(st.contains("message"));
 }
+
+// Controllers decide on cached objects. A run can finish between a
+// reconcile's cache read and its busy check (seen on the real node: a
+// keepAlive=false task's Succeeded overwritten with SandboxUnavailable). The
+// world below changes the task just before the reconcile's first write, as
+// that finished run would: the write carries the version read, gets 409, and
+// nothing is run or written over the newer outcome.
+TEST_CASE("a decision on a stale view writes nothing over a newer outcome") {
+  struct StaleRow {
+    const char* name;
+    json status_read;  // what the reconcile reads (older than the truth)
+    Writes writes;     // the world's own Succeeded write; the reconcile's attempts get 409 and are not logged
+  };
+  const std::vector<StaleRow> rows = {
+      {"read Running with no retry left (would fail with OperatorRestarted)", {{"state", "Running"}, {"attempts", 1}},
+       {"patch_status tasks/t"}},
+      {"read Pending on a Ready sandbox (would run the steps again)", {{"state", "Pending"}}, {"patch_status tasks/t"}},
+  };
+  for (const auto& row : rows) {
+    INFO(std::string(row.name));
+    Fixture f;
+    ready_sandbox(f);
+    f.make_task("t", "sb", one_step());
+    f.set_status(res::tasks, "t", row.status_read);
+    auto finished_meanwhile = std::make_shared<bool>(false);
+    f.kube.set_hook([&f, finished_meanwhile](const std::string& verb, const arl::k8s::Resource& r, const std::string&, const std::string&) {
+      if (verb != "patch_status" || r.plural != "tasks" || *finished_meanwhile) return;
+      *finished_meanwhile = true;
+      f.set_status(res::tasks, "t", {{"state", "Succeeded"}, {"attempts", 1}});
+    });
+    f.kube.reset_counters();
+    reconcile_task(*f.ctx, "default", "t");
+    CHECK(f.writes() == row.writes);
+    CHECK(f.get(res::tasks, "t")["status"]["state"] == "Succeeded");
+    CHECK(f.script->executed.empty());
+    CHECK(f.get(res::sandboxes, "sb")["status"]["phase"] == "Ready");
+    CHECK(f.ctx->busy_sandboxes.empty());
+  }
+}

@@ -114,7 +114,8 @@ def test_keep_alive_false_releases_and_ttls_delete(cluster, ns):
     sb = cluster.wait_phase(ns, "once", "Ready")
     pod = sb["status"]["podName"]
     cluster.task(ns, "only", "once", [{"name": "a", "type": "Command", "command": ["true"]}], ttlSecondsAfterFinished=1)
-    assert cluster.wait_task(ns, "only")["status"]["state"] == "Succeeded"
+    status = cluster.wait_task(ns, "only")["status"]
+    assert status["state"] == "Succeeded", status
     cluster.wait("pod deleted", lambda: pod not in [p.metadata.name for p in cluster.pods(ns, "py")])
     cluster.wait("sandbox deleted by its TTL", lambda: cluster.get(ns, "sandboxes", "once") is None, timeout=15)
     cluster.wait("task deleted by its TTL", lambda: cluster.get(ns, "tasks", "only") is None, timeout=15)
