@@ -10,6 +10,9 @@ k8s_adapter_results turns into result dicts.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 import threading
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
@@ -46,7 +49,10 @@ def load_api_client(kubeconfig_path: Optional[str], context: Optional[str], pool
 class KubeBackend:
     def __init__(self, api_client: kclient.ApiClient):
         self.api_client = api_client
-        self._dyn = DynamicClient(api_client)
+        # A discovery cache of our own: the client's default file is shared by every process
+        # talking to the same server and keeps kinds of CRDs deleted since.
+        self._cache_dir = tempfile.mkdtemp(prefix="arl-adapter-discovery-")
+        self._dyn = DynamicClient(api_client, cache_file=os.path.join(self._cache_dir, "discovery.json"))
         self._core = kclient.CoreV1Api(api_client)
         # The discoverer mutates its cache as it goes: one lookup at a time, each kind once.
         self._lock = threading.Lock()
@@ -72,29 +78,31 @@ class KubeBackend:
         """(apiVersion, kind) for what a user types: kind, plural, singular or short name,
         optionally with its group ("deployments.apps"). Core and built-in groups win ties."""
         with self._lock:
-            if self._by_alias is None:
-                aliases: Dict[str, List[Any]] = {}
-                for r in self._dyn.resources.search():
-                    if "/" in (r.name or "") or not getattr(r, "kind", None) or r.kind.endswith("List"):
-                        continue
-                    names = {r.kind.lower(), (r.name or "").lower(), (r.singular_name or "").lower()}
-                    names |= {s.lower() for s in (r.short_names or [])}
-                    for n in list(names):
-                        if n and r.group:
-                            names.add(f"{n}.{r.group}")
-                    for n in names - {""}:
-                        aliases.setdefault(n, []).append(r)
-                self._by_alias = aliases
-            found = self._by_alias.get(resource_type.lower(), [])
+            found = self._aliases(refresh=False).get(resource_type.lower(), [])
+            if not found:  # a CRD may have been added since the last discovery
+                found = self._aliases(refresh=True).get(resource_type.lower(), [])
         if not found:
-            with self._lock:
-                self._by_alias = None  # a CRD may have been added since: look again next time
             raise UnknownResourceType(f'resource type "{resource_type}": the cluster serves no such kind')
         builtin = ("", "apps", "batch")
         found = sorted(found, key=lambda r: (builtin.index(r.group) if r.group in builtin else len(builtin),
                                              not getattr(r, "preferred", True)))
-        r = found[0]
-        return r.group_version, r.kind
+        return found[0].group_version, found[0].kind
+
+    def _aliases(self, refresh: bool) -> Dict[str, List[Any]]:
+        if self._by_alias is None or refresh:
+            if refresh:
+                self._dyn.resources.invalidate_cache()
+            aliases: Dict[str, List[Any]] = {}
+            for r in self._dyn.resources.search():
+                if "/" in (r.name or "") or not getattr(r, "kind", None) or r.kind.endswith("List"):
+                    continue
+                names = {r.kind.lower(), (r.name or "").lower(), (r.singular_name or "").lower()}
+                names |= {s.lower() for s in (r.short_names or [])}
+                names |= {f"{n}.{r.group}" for n in list(names) if n and r.group}
+                for n in names - {""}:
+                    aliases.setdefault(n, []).append(r)
+            self._by_alias = aliases
+        return self._by_alias
 
     # ---- reads and writes (dicts in, dicts out)
     def get(self, api_version: str, kind: str, name: str, namespace: Optional[str]) -> Dict[str, Any]:
@@ -169,6 +177,7 @@ class KubeBackend:
 
     def close(self) -> None:
         self.api_client.close()
+        shutil.rmtree(self._cache_dir, ignore_errors=True)
 
 
 def status_body(exc: Exception) -> Dict[str, Any]:
