@@ -107,6 +107,8 @@ class KubernetesAdapter:
             result = await loop.run_in_executor(self._pool, functools.partial(fn, *args))
         except Exception as e:  # the cluster's failures are results, never exceptions
             result = from_exception(f"{action} {target}", e)
+            if result["reason"] == "AdapterError":
+                log.warning("k8s_adapter internal failure action=%s object=%s", action, target, exc_info=True)
         elapsed = time.monotonic() - start
         result["elapsed"] = round(elapsed, 3)
         _log_operation(action, target, result, elapsed)

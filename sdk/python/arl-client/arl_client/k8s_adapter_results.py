@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
+import urllib3
+
 from .k8s_adapter_backend import UnknownResourceType, status_body
 
 
@@ -43,4 +45,8 @@ def from_exception(what: str, exc: BaseException, **data: Any) -> Dict[str, Any]
         details = body.get("details") or {}
         extra = {"causes": details["causes"]} if details.get("causes") else {}
         return error(f"{what}: {message}", str(reason), code, **extra, **data)
-    return error(f"{what}: cannot reach the API server: {type(exc).__name__}: {exc}", "Unavailable", None, **data)
+    if isinstance(exc, (OSError, urllib3.exceptions.HTTPError)):
+        return error(f"{what}: cannot reach the API server: {type(exc).__name__}: {exc}", "Unavailable", None,
+                     **data)
+    # Not the cluster's doing: still a result, so one bad call does not end the agent's episode.
+    return error(f"{what}: the adapter failed: {type(exc).__name__}: {exc}", "AdapterError", None, **data)

@@ -92,6 +92,13 @@ def test_an_unreachable_server_is_an_error_result(adapter, backend):
     assert "cannot reach the API server" in r["message"]
 
 
+def test_an_unexpected_failure_is_a_result_too(adapter, backend):
+    backend.fail[("get", "web")] = KeyError("spec")
+    r = run(adapter.scale_deployment("web", 2))
+    assert (r["status"], r["reason"], r["code"]) == ("error", "AdapterError", None)
+    assert r["message"] == "scale Deployment/ns/web: the adapter failed: KeyError: 'spec'"
+
+
 def test_scale_patches_replicas_and_waits_for_the_rollout(adapter, backend):
     roll_out(backend)
     run(adapter.apply_manifest(deployment()))
