@@ -295,6 +295,18 @@ def test_assess_scaled_to_zero_and_rollouts_are_not_healthy():
         "1 replicas of an older revision still exist (rollout in progress)"]
 
 
+def test_assess_without_a_deployment_controller_says_so():
+    # The local cluster runs the deployment controller now: this case is checked here, offline.
+    vd = load_verify_deployment()
+    never_seen = {"metadata": {"name": "web", "namespace": "prod", "uid": DEP_UID, "generation": 1},
+                  "spec": {"replicas": 2}}
+    assert vd.assess(never_seen, [], []) == [
+        "the deployment controller has not handled generation 1 yet (observedGeneration 0): no ReplicaSet and no "
+        "status at all; is kube-controller-manager running its deployment controller?",
+        "updated replicas 0 of 2 desired", "ready replicas 0 of 2 desired", "available replicas 0 of 2 desired",
+        "no pod of the deployment exists"]
+
+
 def test_label_selector_renders_expressions():
     vd = load_verify_deployment()
     sel = {"matchLabels": {"b": "2", "a": "1"}, "matchExpressions": [
