@@ -186,8 +186,7 @@ class Operations:
         plan = ro.plan_rollback(dep, rss, revision)
         data = {"from_revision": plan.from_revision, "to_revision": plan.to_revision, "dry_run": dry_run}
         if plan.error:
-            return error(f"{what}: {plan.error}", "RevisionNotFound" if "revision" in plan.error else "Invalid",
-                         None, **data)
+            return error(f"{what}: {plan.error}", plan.reason, None, **data)
         if plan.skipped:
             return success(f"deployment {ns}/{name}: {plan.message}", skipped=True, **data)
         self.b.patch(APPS, "Deployment", name, ns, plan.patch, JSON_PATCH, dry_run)

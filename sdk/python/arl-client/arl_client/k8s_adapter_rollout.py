@@ -180,6 +180,7 @@ class RollbackPlan:
     to_revision: Optional[int]
     patch: Optional[List[Dict[str, Any]]] = None  # JSON patch for the Deployment; None: nothing to do
     error: Optional[str] = None                  # the rollback is impossible: why
+    reason: str = ""                             # ... as a CamelCase reason for the result
     skipped: bool = False                        # the target's template is already the current one
     message: str = ""
 
@@ -192,7 +193,8 @@ def plan_rollback(deployment: Dict[str, Any], replica_sets: List[Dict[str, Any]]
     name = deployment.get("metadata", {}).get("name", "")
     if deployment.get("spec", {}).get("paused"):
         return RollbackPlan(revision_of(deployment), to_revision,
-                            error=f'deployment "{name}" is paused: resume it before rolling back')
+                            error=f'deployment "{name}" is paused: resume it before rolling back',
+                            reason="DeploymentPaused")
     owned = [(revision_of(rs), rs) for rs in replica_sets if owned_by(rs, uid)]
     owned = [(rev, rs) for rev, rs in owned if rev is not None]
     current = revision_of(deployment) or max((rev for rev, _ in owned), default=None)
@@ -200,14 +202,15 @@ def plan_rollback(deployment: Dict[str, Any], replica_sets: List[Dict[str, Any]]
         older = sorted((pair for pair in owned if pair[0] != current), key=lambda p: p[0])
         if not older:
             return RollbackPlan(current, None, error=f'deployment "{name}": no rollout history found: '
-                                                     f'only revision {current} exists')
+                                                     f'only revision {current} exists', reason="NoRolloutHistory")
         target_rev, target = older[-1]
     else:
         match = [pair for pair in owned if pair[0] == to_revision]
         if not match:
             have = ", ".join(str(r) for r in sorted(rev for rev, _ in owned)) or "none"
             return RollbackPlan(current, to_revision, error=f'deployment "{name}": unable to find specified '
-                                                            f'revision {to_revision} in history (revisions: {have})')
+                                                            f'revision {to_revision} in history (revisions: {have})',
+                                reason="RevisionNotFound")
         target_rev, target = match[0]
     template = template_without_hash(target.get("spec", {}).get("template", {}))
     if template == template_without_hash(deployment.get("spec", {}).get("template", {})):

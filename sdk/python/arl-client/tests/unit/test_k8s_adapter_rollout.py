@@ -61,8 +61,10 @@ def test_rollback_to_previous_takes_the_newest_older_revision_without_its_hash_l
 @pytest.mark.parametrize("to, sets, want", [
     (1, [rs(1, "v1"), rs(2, "v2"), rs(3, "v3")], dict(to_revision=1, error=None, skipped=False)),
     (7, [rs(1, "v1"), rs(3, "v3")],
-     dict(to_revision=7, error='deployment "web": unable to find specified revision 7 in history (revisions: 1, 3)')),
-    (None, [rs(3, "v3")], dict(to_revision=None, error='deployment "web": no rollout history found: only revision 3 exists')),
+     dict(to_revision=7, reason="RevisionNotFound",
+          error='deployment "web": unable to find specified revision 7 in history (revisions: 1, 3)')),
+    (None, [rs(3, "v3")], dict(to_revision=None, reason="NoRolloutHistory",
+                               error='deployment "web": no rollout history found: only revision 3 exists')),
     (3, [rs(1, "v1"), rs(3, "v3")], dict(to_revision=3, error=None, skipped=True)),
 ])
 def test_rollback_targets(to, sets, want):
@@ -76,6 +78,7 @@ def test_rollback_targets(to, sets, want):
 def test_paused_deployment_is_not_rolled_back():
     plan = ro.plan_rollback(dep(paused=True), [rs(1, "v1"), rs(2, "v2")], None)
     assert plan.error == 'deployment "web" is paused: resume it before rolling back'
+    assert plan.reason == "DeploymentPaused"
 
 
 @pytest.mark.parametrize("status, finished, succeeded, reason", [
