@@ -40,6 +40,9 @@ from .k8s_adapter_results import error, from_exception, success
 __all__ = ["KubernetesAdapter", "KubernetesAdapterSync", "FIELD_MANAGER"]
 
 log = logging.getLogger("arl_client.k8s_adapter")
+# A library logs, the application decides where to: without its configuration, error results
+# are not printed to stderr by logging's last-resort handler.
+log.addHandler(logging.NullHandler())
 
 Manifest = Union[Dict[str, Any], List[Dict[str, Any]], str]
 
