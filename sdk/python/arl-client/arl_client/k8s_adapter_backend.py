@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 import threading
+import weakref
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from kubernetes import client as kclient
@@ -52,12 +53,24 @@ class KubeBackend:
         # A discovery cache of our own: the client's default file is shared by every process
         # talking to the same server and keeps kinds of CRDs deleted since.
         self._cache_dir = tempfile.mkdtemp(prefix="arl-adapter-discovery-")
-        self._dyn = DynamicClient(api_client, cache_file=os.path.join(self._cache_dir, "discovery.json"))
+        # Removed by close(), or when the backend is collected or the interpreter exits.
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self._cache_dir, ignore_errors=True)
+        self._dyn_client: Optional[DynamicClient] = None
         self._core = kclient.CoreV1Api(api_client)
         # The discoverer mutates its cache as it goes: one lookup at a time, each kind once.
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._by_kind: Dict[Tuple[str, str], Any] = {}
         self._by_alias: Optional[Dict[str, List[Any]]] = None
+
+    @property
+    def _dyn(self) -> DynamicClient:
+        # Made on first use, not in the constructor: it asks the server for its version, and
+        # an unreachable server must be an error result of a call, not a failed constructor.
+        with self._lock:
+            if self._dyn_client is None:
+                self._dyn_client = DynamicClient(self.api_client,
+                                                 cache_file=os.path.join(self._cache_dir, "discovery.json"))
+            return self._dyn_client
 
     # ---- resource discovery
     def _resource(self, api_version: str, kind: str):
@@ -177,7 +190,7 @@ class KubeBackend:
 
     def close(self) -> None:
         self.api_client.close()
-        shutil.rmtree(self._cache_dir, ignore_errors=True)
+        self._cleanup()
 
 
 def status_body(exc: Exception) -> Dict[str, Any]:

@@ -233,3 +233,20 @@ def test_sync_twin_has_the_same_methods_and_results(backend):
                  "wait_for_deployment_ready", "wait_for_rollout_complete", "wait_for_job_completion",
                  "get_resource_status", "get_job_logs", "execute_command"):
         assert getattr(KubernetesAdapterSync, name).__doc__ == getattr(KubernetesAdapter, name).__doc__
+
+
+def test_real_backend_with_an_unreachable_server_constructs_and_answers_unavailable(tmp_path):
+    import yaml
+    cfg = {"apiVersion": "v1", "kind": "Config", "current-context": "x",
+           "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1", "insecure-skip-tls-verify": True}}],
+           "users": [{"name": "u", "user": {"token": "t"}}],
+           "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}]}
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(cfg))
+    a = KubernetesAdapter(str(path))  # no request yet: nothing to fail
+    try:
+        r = run(a.get_resource_status("deploy", "web"))
+        assert (r["status"], r["reason"], r["code"]) == ("error", "Unavailable", None), r
+        assert "cannot reach the API server" in r["message"]
+    finally:
+        a.close()
