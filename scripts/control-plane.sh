@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A real Kubernetes control plane on loopback for tests and local use: etcd, kube-apiserver
-# (RBAC on, token auth) and kube-controller-manager (garbage collector + namespace controllers),
+# (RBAC on, token auth) and kube-controller-manager (garbage collector, namespace, and the
+# deployment, replicaset and job controllers that the SDK's KubernetesAdapter tests drive),
 # all built from source by scripts/install-kube-tools.sh and cached outside the repo.
 #
 #   scripts/control-plane.sh up      start (or confirm running); writes $ARL_STATE/kubeconfig
@@ -173,7 +174,7 @@ EOF
 
   start kube-controller-manager "$BIN/kube-controller-manager" \
     --kubeconfig "$STATE/kcm/kubeconfig" \
-    --controllers garbagecollector,namespace --leader-elect=false \
+    --controllers garbagecollector,namespace,deployment,replicaset,job --leader-elect=false \
     --bind-address 127.0.0.1 --secure-port "$KCM_PORT" --cert-dir "$STATE/kcm" \
     --concurrent-gc-syncs 50 --concurrent-namespace-syncs 10 \
     --kube-api-qps 1000 --kube-api-burst 2000 --profiling=false

@@ -121,7 +121,7 @@ tier_cluster() {
     echo "  client integration: $a passed, $b failed"; p=$((p + a)); f=$((f + b))
   fi
   export ARL_TEST_KUBECONFIG="$kubeconfig" ARL_E2E_KUBECONFIG="$kubeconfig"
-  for dir in tests/cluster tests/e2e sdk/python/arl-client/tests/e2e; do
+  for dir in tests/cluster tests/e2e sdk/python/arl-client/tests/e2e sdk/python/arl-client/tests/adapter_e2e; do
     [ -d "$dir" ] || continue
     read -r a b < <(run_pytest "$dir" "$dir")
     echo "  $dir: $a passed, $b failed"; p=$((p + a)); f=$((f + b))

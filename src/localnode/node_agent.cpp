@@ -16,6 +16,7 @@
 #include "k8s/informer.h"
 #include "localnode/host_info.h"
 #include "localnode/ip_allocator.h"
+#include "localnode/log_server.h"
 #include "localnode/node_network.h"
 #include "localnode/node_registration.h"
 #include "localnode/pod_data.h"
@@ -62,6 +63,7 @@ struct NodeAgent::Impl {
   PodDataCache data;
   core::WorkQueue queue;
   PodSupervisor pods;
+  LogServer logs;
   // Every pod, not only ours: unscheduled pods are ours to bind, and a field
   // selector per role would split one pod's binding into a delete and an add
   // arriving in either order.
@@ -77,6 +79,7 @@ struct NodeAgent::Impl {
         node_view{opts.node_name, node_labels(node.identity())},
         data(a),
         pods({opts.state_dir, opts.max_grace, opts.ready_wait}, [this](const std::string& key) { queue.add(key); }),
+        logs(format_ipv4(ips.host_ip()), [this](const std::string& key) { return pods.log_of(key); }),
         informer(a, k8s::resources::pods) {
     if (opts.arl_binary.empty()) opts.arl_binary = self_exe();
     auto enqueue = [this](const json& pod) { queue.add(pod_key(pod)); };
@@ -185,6 +188,10 @@ struct NodeAgent::Impl {
     const auto key = pod_key(pod);
     const auto& meta = pod["metadata"];
     const auto ns = str_at(meta, "namespace"), name = str_at(meta, "name");
+    if (auto why = no_command_reason(pod)) {
+      wait_without_command(pod, *why);
+      return;
+    }
     const uint32_t ip = address_for(key, pod);
     PlanInputs in{pods.pod_dir_of(key), opts.arl_binary, format_ipv4(ip), host_ip(), opts.node_name};
     ProcessPlan plan;
@@ -235,6 +242,25 @@ struct NodeAgent::Impl {
     queue.add_after(key, 1s);
   }
 
+  // A container with no command would run its image's entrypoint, which a
+  // host process cannot know. The pod waits (Pending, reason in the status)
+  // instead of failing: a Failed pod of a Deployment is replaced at once,
+  // and the replacement fails too, forever. Written once: the echo of the
+  // write finds the reason already there.
+  void wait_without_command(const json& pod, const std::string& why) {
+    const auto key = pod_key(pod);
+    const auto& meta = pod["metadata"];
+    const auto& c = pod["spec"]["containers"][0];
+    const auto& old = pod.value("status", json::object()).value("containerStatuses", json::array());
+    if (!old.empty() && old[0].value("state", json::object()).value("waiting", json::object()).value("reason", "") ==
+                            kNoCommandReason) {
+      return;
+    }
+    log::warn("Pod waits: container has no command", {{"pod", key}});
+    patch_status(str_at(meta, "namespace"), str_at(meta, "name"),
+                 waiting_patch(str_at(c, "name"), str_at(c, "image"), kNoCommandReason, why, host_ip()));
+  }
+
   void report_status(const std::string& key, const std::string& ns, const std::string& name) {
     auto w = pods.status_to_write(key, core::now_rfc3339());
     if (!w) return;
@@ -279,8 +305,15 @@ struct NodeAgent::Impl {
                                          {"hostInterface", net.host_if()},
                                          {"hostIP", host_ip()},
                                          {"podCIDR", cidr.str()}});
+      // Pods run without logs served rather than not at all: ARL's pool pods never need them.
+      try {
+        node.set_kubelet_port(logs.start());
+      } catch (const Error& e) {
+        log::warn("Serving no pod logs", {{"error", e.what()}});
+      }
       node.register_node();
     } catch (...) {
+      logs.stop();
       net.teardown();
       throw;
     }
@@ -322,6 +355,7 @@ void NodeAgent::run(std::stop_token stop) {
   for (auto& t : threads) t.join();
   im.informer.stop();
   im.pods.stop_all();
+  im.logs.stop();
   im.net.teardown();
   log::info("Removed pod network", {{"netns", im.opts.netns}, {"hostInterface", im.net.host_if()}});
 }

@@ -38,7 +38,7 @@ json node_status_patch(const NodeIdentity& id, const std::string& now) {
                                        {{"type", "Hostname"}, {"address", id.name}}})},
             {"capacity", cap},
             {"allocatable", cap},
-            {"daemonEndpoints", {{"kubeletEndpoint", {{"Port", 0}}}}},
+            {"daemonEndpoints", {{"kubeletEndpoint", {{"Port", id.kubelet_port}}}}},
             {"nodeInfo",
              {{"machineID", ""},
               {"systemUUID", ""},

@@ -21,6 +21,7 @@ struct NodeIdentity {
   std::string host_ip;   // InternalIP: the host end of the veth
   int max_pods = 0;
   HostInfo host;
+  int kubelet_port = 0;  // where the log server listens on host_ip; 0: no logs served
 };
 
 /// kubernetes.io/hostname, /os, /arch (only with a known arch) and arl.infra.io/localnode.

@@ -15,6 +15,8 @@ class NodeRegistration {
   NodeRegistration(k8s::KubeApi& api, NodeIdentity id, std::chrono::seconds lease_interval);
 
   const NodeIdentity& identity() const { return id_; }
+  /// The log server's port, published in the Node status; set before register_node.
+  void set_kubelet_port(int port) { id_.kubelet_port = port; }
 
   /// Creates the Node (or keeps the existing one), posts its status and
   /// renews the Lease. Throws Error.

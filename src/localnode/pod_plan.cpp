@@ -225,6 +225,16 @@ std::string pod_key(const json& pod) {
 
 std::string pod_file_stem(const std::string& ns, const std::string& name) { return ns + "_" + name; }
 
+std::optional<std::string> no_command_reason(const json& pod) {
+  const auto& containers = pod.value("spec", json::object()).value("containers", json::array());
+  if (containers.empty() || !containers[0].is_object()) return std::nullopt;
+  const auto& command = containers[0].value("command", json::array());
+  if (command.is_array() && !command.empty()) return std::nullopt;
+  return "container " + str_at(containers[0], "name") + " has no command: the local node runs host processes and " +
+         "cannot run the entrypoint of image " + str_at(containers[0], "image") +
+         "; set spec.containers[0].command (e.g. [\"sleep\", \"infinity\"])";
+}
+
 ProcessPlan plan_pod(const json& pod, const PlanInputs& in, const DataLookup& lookup) {
   const auto key = pod_key(pod);
   const auto& spec = pod.value("spec", json::object());

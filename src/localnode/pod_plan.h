@@ -55,6 +55,14 @@ using DataLookup =
 /// The command the injected executor container runs; mapped to the agent's own binary.
 inline constexpr const char* kInjectedArl = "/arl-bin/arl";
 
+/// The waiting reason of a pod whose first container has no command.
+inline constexpr const char* kNoCommandReason = "LocalNodeNeedsCommand";
+
+/// Why the local node cannot start the pod's first container because it has
+/// no command (an image's entrypoint is unknown to a host process); nullopt
+/// when it has one or when the pod has no containers (plan_pod reports that).
+std::optional<std::string> no_command_reason(const json& pod);
+
 /// Builds the plan for the pod's FIRST container. Throws Error{invalid} for a
 /// pod the local node cannot run (no containers, no command) and
 /// Error{not_found} for a missing non-optional Secret/ConfigMap or key (the

@@ -73,6 +73,20 @@ std::shared_ptr<PodSupervisor::Entry> PodSupervisor::entry_of(const std::string&
   return it == entries_.end() ? nullptr : it->second;
 }
 
+std::optional<PodLog> PodSupervisor::log_of(const std::string& key) {
+  auto e = entry_of(key);
+  if (!e) return std::nullopt;
+  std::lock_guard lk(e->mu);
+  // A weak pointer: a follower must not keep a forgotten pod alive.
+  std::weak_ptr<Entry> weak = e;
+  return PodLog{e->pod_dir + ".log", e->rs.container, [weak] {
+                  auto p = weak.lock();
+                  if (!p) return false;
+                  std::lock_guard lk(p->mu);
+                  return !p->exited;
+                }};
+}
+
 std::optional<std::string> PodSupervisor::uid_of(const std::string& key) {
   auto e = entry_of(key);
   if (!e) return std::nullopt;

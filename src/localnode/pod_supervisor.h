@@ -13,6 +13,7 @@
 #include <stop_token>
 #include <string>
 
+#include "localnode/log_server.h"
 #include "localnode/pod_plan.h"
 #include "localnode/pod_status.h"
 
@@ -47,6 +48,10 @@ class PodSupervisor {
   void kill_leftovers();
   /// Removes pod dirs of pods not in `keep` (keys), left by an earlier agent.
   void remove_stale_pod_dirs(const std::set<std::string>& keep);
+
+  /// The log of the pod's process while the supervisor knows it (running or
+  /// exited, until the pod is stopped and its files removed).
+  std::optional<PodLog> log_of(const std::string& key);
 
   /// uid of the pod whose process runs (or ran) here under `key`.
   std::optional<std::string> uid_of(const std::string& key);

@@ -270,3 +270,41 @@ def test_twenty_pods_at_once_get_distinct_ips(api, local_node, ns):
     elapsed = time.monotonic() - t0
     assert len(set(ips.values())) == len(names), ips
     assert elapsed < 10, f"20 pods took {elapsed:.1f}s to be Ready"
+
+
+def test_pod_logs_are_served_like_a_kubelet_does(api, local_node, ns):
+    """pods/log goes API server -> the node's log server (Node daemonEndpoints) -> the pod's log file."""
+    node = api.get(f"/api/v1/nodes/{local_node}")
+    port = node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
+    assert port > 0, node["status"]["daemonEndpoints"]
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "talks"},
+           "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox", "command": [
+               "sh", "-c", "echo one; echo two >&2; echo three; sleep 1; echo four"]}]}}
+    create_pod(api, ns, pod)
+    wait_pod(api, ns, "talks", lambda p: p.get("status", {}).get("phase") == "Running", "Running")
+    # follow streams until the process exits, then the response ends.
+    _, followed = api.call("GET", f"/api/v1/namespaces/{ns}/pods/talks/log?follow=true")
+    assert followed == "one\ntwo\nthree\nfour\n"
+    wait_pod(api, ns, "talks", lambda p: p.get("status", {}).get("phase") == "Succeeded", "Succeeded")
+    _, whole = api.call("GET", f"/api/v1/namespaces/{ns}/pods/talks/log")
+    assert whole == "one\ntwo\nthree\nfour\n"
+    _, tail = api.call("GET", f"/api/v1/namespaces/{ns}/pods/talks/log?tailLines=2")
+    assert tail == "three\nfour\n"
+    _, head = api.call("GET", f"/api/v1/namespaces/{ns}/pods/talks/log?limitBytes=5")
+    assert head == "one\nt"
+    status, _ = api.call("GET", f"/api/v1/namespaces/{ns}/pods/talks/log?container=nope", ok=None)
+    assert status == 400  # the API server knows the pod's containers
+
+
+def test_container_without_command_waits_with_a_reason(api, local_node, ns):
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "entry"},
+           "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}
+    create_pod(api, ns, pod)
+    pod = wait_pod(api, ns, "entry", lambda p: p.get("status", {}).get("containerStatuses"), "reported")
+    assert pod["status"]["phase"] == "Pending"
+    waiting = pod["status"]["containerStatuses"][0]["state"]["waiting"]
+    assert waiting["reason"] == "LocalNodeNeedsCommand"
+    assert "set spec.containers[0].command" in waiting["message"]
+    rv = pod["metadata"]["resourceVersion"]
+    time.sleep(1.0)  # written once: no status write loop on the watch's echo
+    assert api.get(f"/api/v1/namespaces/{ns}/pods/entry")["metadata"]["resourceVersion"] == rv

@@ -98,8 +98,11 @@ def test_debug_pod_reports_every_section_of_a_pool_pod_and_exits_0(cluster, kube
     assert "main: ready=true restarts=0" in out
     assert "main: requests=<none> limits=<none>" in out
     assert f"Controlled By:  WarmPool/{POOL}" in out
-    # No kubelet on the local node: the log sections say kubectl could not get them, and go on.
-    assert f"(unavailable: `kubectl logs -n {ns} {pod} -c main --tail=200` exited with status 1)" in out
+    # The local node serves the log of the one container it runs; init containers never run
+    # there, so that section says kubectl could not get it, and goes on.
+    assert f"(unavailable: `kubectl logs -n {ns} {pod} -c arl-init --tail=200` exited with status 1)" in out
+    assert f"-c main --tail=200` exited" not in out
+    assert '"msg":"Started sidecar"' in out  # the executor's own log, through pods/log
     assert "(none: the container has not restarted)" in out
     assert out.rstrip().endswith(f"verdict: healthy: {pod}: Running, 1/1 containers ready")
 
@@ -153,7 +156,9 @@ def test_verify_deployment_of_a_missing_deployment_exits_1_at_once(kubeconfig, n
     assert time.monotonic() - started < 30
 
 
-def test_verify_deployment_times_out_without_a_deployment_controller(cluster, kubeconfig, ns):
+def test_verify_deployment_times_out_naming_why_each_pod_cannot_start(cluster, kubeconfig, ns):
+    # The local cluster runs the deployment controller; the local node cannot run an image's
+    # entrypoint, so these pods wait with a reason the script must pass on.
     apps = client.AppsV1Api(cluster.api_client)
     labels = {"app": "web"}
     apps.create_namespaced_deployment(ns, {
@@ -166,10 +171,11 @@ def test_verify_deployment_times_out_without_a_deployment_controller(cluster, ku
     took = time.monotonic() - started
     assert r.returncode == 1, r.stdout + r.stderr
     assert f"deployment {ns}/web is not healthy after 3s:\n" in r.stdout
-    assert ("  - the deployment controller has not handled generation 1 yet (observedGeneration 0): no ReplicaSet "
-            "and no status at all; is kube-controller-manager running its deployment controller?\n") in r.stdout
     assert "  - ready replicas 0 of 2 desired\n" in r.stdout
-    assert "  - no pod of the deployment exists\n" in r.stdout
+    waiting = [line for line in r.stdout.splitlines() if line.startswith("  - pod web-")]
+    assert len(waiting) == 2, r.stdout
+    assert all("Pending; container web: waiting: LocalNodeNeedsCommand: container web has no command" in line
+               for line in waiting), waiting
     assert 3 <= took < 30, took
 
 
@@ -287,6 +293,18 @@ def test_assess_scaled_to_zero_and_rollouts_are_not_healthy():
     rolling["status"]["replicas"] = 2
     assert vd.assess(rolling, [replicaset()], [pod("web-a")]) == [
         "1 replicas of an older revision still exist (rollout in progress)"]
+
+
+def test_assess_without_a_deployment_controller_says_so():
+    # The local cluster runs the deployment controller now: this case is checked here, offline.
+    vd = load_verify_deployment()
+    never_seen = {"metadata": {"name": "web", "namespace": "prod", "uid": DEP_UID, "generation": 1},
+                  "spec": {"replicas": 2}}
+    assert vd.assess(never_seen, [], []) == [
+        "the deployment controller has not handled generation 1 yet (observedGeneration 0): no ReplicaSet and no "
+        "status at all; is kube-controller-manager running its deployment controller?",
+        "updated replicas 0 of 2 desired", "ready replicas 0 of 2 desired", "available replicas 0 of 2 desired",
+        "no pod of the deployment exists"]
 
 
 def test_label_selector_renders_expressions():

@@ -63,6 +63,15 @@ TEST_CASE("the Node carries the host's architecture, capacity and the labels sel
   CHECK(st["conditions"][0]["lastHeartbeatTime"] == "2026-01-01T00:00:00Z");
 }
 
+TEST_CASE("the log server's port is the kubelet endpoint the API server reads logs from") {
+  auto id = identity();
+  CHECK(node_status_patch(id, "t")["status"]["daemonEndpoints"] ==
+        nlohmann::json{{"kubeletEndpoint", {{"Port", 0}}}});
+  id.kubelet_port = 40123;
+  CHECK(node_status_patch(id, "t")["status"]["daemonEndpoints"] ==
+        nlohmann::json{{"kubeletEndpoint", {{"Port", 40123}}}});
+}
+
 TEST_CASE("unknown memory is left out of the capacity rather than guessed") {
   auto id = identity();
   id.host.memory_bytes = 0;

@@ -156,6 +156,21 @@ TEST_CASE("localnode: pods the local node cannot run are refused with a reason")
                        doctest::Contains("volumeMount nope"), arl::Error);
 }
 
+TEST_CASE("localnode: a container without a command waits with a reason instead of failing") {
+  json no_command = {{"metadata", {{"name", "p"}, {"namespace", "ns"}}},
+                     {"spec", {{"containers", json::array({{{"name", "web"}, {"image", "nginx:1.25"}}})}}}};
+  CHECK(no_command_reason(no_command) ==
+        std::string("container web has no command: the local node runs host processes and cannot run the "
+                    "entrypoint of image nginx:1.25; set spec.containers[0].command (e.g. [\"sleep\", \"infinity\"])"));
+  json empty_command = no_command;
+  empty_command["spec"]["containers"][0]["command"] = json::array();
+  CHECK(no_command_reason(empty_command).has_value());
+  // Pool pods always carry the injected executor's command: they never wait for this.
+  CHECK(no_command_reason(injected_pod()) == std::nullopt);
+  json no_containers = {{"metadata", {{"name", "p"}, {"namespace", "ns"}}}, {"spec", {{"containers", json::array()}}}};
+  CHECK(no_command_reason(no_containers) == std::nullopt);
+}
+
 TEST_CASE("localnode: named probe ports, hostPath, extra emptyDirs and read-only mounts") {
   auto pod = injected_pod();
   auto& c = pod["spec"]["containers"][0];

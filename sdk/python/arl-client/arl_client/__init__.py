@@ -4,11 +4,12 @@ from .client import ArlClient
 from .duration import format_duration, parse_duration
 from .errors import (AlreadyExistsError, ArlError, ArlTimeoutError, ConflictError, ForbiddenError, InvalidError,
                      NotFoundError, SandboxError, SidecarError, UnavailableError, ValidationError)
+from .k8s_adapter import KubernetesAdapter, KubernetesAdapterSync
 from .models import Sandbox, SandboxSpec, SandboxStatus, Step, Task, TaskSpec, TaskStatus, WarmPool
 from .session import RunResult, SandboxSession, StreamEvent
 
 __all__ = [
-    "AsyncSandboxSession", "ArlClient", "SandboxSession", "RunResult", "StreamEvent",
+    "AsyncSandboxSession", "ArlClient", "KubernetesAdapter", "KubernetesAdapterSync", "SandboxSession", "RunResult", "StreamEvent",
     "parse_duration", "format_duration",
     "ArlError", "ArlTimeoutError", "AlreadyExistsError", "ConflictError", "ForbiddenError", "InvalidError",
     "NotFoundError", "SandboxError", "SidecarError", "UnavailableError", "ValidationError",
