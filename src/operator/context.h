@@ -118,6 +118,9 @@ struct Context {
   Metrics& metrics;
   EventRecorder& events;
   Enqueue enqueue;
+  /// The allocation handoff to the pod's sidecar (sidecar_binder() in
+  /// production; tests record the calls).
+  SidecarBinder bind = sidecar_binder();
   /// Runs a task's execution off the worker (a thread in production; inline in tests).
   std::function<void(std::function<void()>)> spawn = [](std::function<void()> f) { f(); };
   PodClaims claims;

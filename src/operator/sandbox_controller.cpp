@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "core/names.h"
 #include "core/types.h"
 #include "operator/controllers.h"
@@ -66,6 +67,39 @@ std::optional<json> claim_first(Context& ctx, const json& sandbox, const std::st
   return std::nullopt;
 }
 
+// The pod is claimed; its sidecar must accept the sandbox's own token before
+// the status write tells anyone the sandbox is Ready. A pod that cannot be
+// bound is deleted (it is ours now and must not serve anyone on the pool
+// token), and the sandbox, still Pending, claims another.
+bool bind_sidecar(Context& ctx, const json& sandbox, const SidecarBind& b) {
+  const std::string ns = sandbox["metadata"].value("namespace", "");
+  const std::string name = sandbox["metadata"].value("name", "");
+  try {
+    SandboxTokens t = sandbox_tokens(ctx, sandbox);
+    ctx.bind(b.pod_ip, t.pool, t.sandbox);
+    return true;
+  } catch (const Error& e) {
+    const std::string msg = fmt::format("pod {} of sandbox {}: the sidecar at {} could not be bound to the sandbox's token ({}); "
+                                        "deleted the pod, claiming another",
+                                        b.pod, name, b.pod_ip, e.what());
+    log::warn("Failed to bind pod", {{"sandbox", key_of(ns, name)}, {"pod", b.pod}, {"error", e.what()}});
+    ctx.events.record(sandbox, EventSpec{"Warning", "BindFailed", msg});
+    ctx.metrics.inc("arl_sidecar_bind_failures_total");
+    try {
+      delete_pod(ctx, ns, b.pod);
+    } catch (const Error&) {
+      // Its ownerReference to the sandbox still removes it with the sandbox.
+    }
+    if (auto pod = ctx.cache.get(res::pods, ns, b.pod)) {
+      // Mark it going in the cache, so the next reconcile adopts no pod
+      // the API server is deleting.
+      (*pod)["metadata"]["deletionTimestamp"] = core::format_rfc3339(ctx.wall_now());
+      ctx.cache.upsert(res::pods, *pod);
+    }
+    return false;
+  }
+}
+
 void enqueue_tasks_of(Context& ctx, const std::string& ns, const std::string& sandbox) {
   for (const auto& t : ctx.cache.list(res::tasks, ns))
     if (t->contains("spec") && (*t)["spec"].value("sandboxRef", "") == sandbox)
@@ -78,6 +112,7 @@ Result apply(Context& ctx, const json& obj, const SandboxPlan& plan, core::TimeP
   if (!plan.claims.empty())
     if (auto pod = claim_first(ctx, obj, ns, plan.claims)) return apply(ctx, obj, plan_allocated(obj, *pod, now), now);
 
+  if (plan.bind && !bind_sidecar(ctx, obj, *plan.bind)) return {milliseconds(200)};
   delete_pod(ctx, ns, plan.delete_pod);
   if (plan.status) {
     try {

@@ -126,6 +126,7 @@ SandboxPlan plan_allocated(const json& sandbox, const json& pod, core::TimePoint
   next.status.last_activity_at = next.status.allocated_at;
   set_ready(next, "True", "Allocated", "pod " + next.status.pod_name, now);
   SandboxPlan plan;
+  plan.bind = SidecarBind{next.status.pod_name, next.status.pod_ip};
   plan.status = next.status;
   plan.allocated = true;
   plan.enqueue_pool = true;

@@ -74,7 +74,7 @@ void execute_task(Context& ctx, json task_obj, json sandbox_obj) {
   bool sandbox_ended = false;
 
   try {
-    const std::string token = sandbox_pool_token(ctx, ns, sb.spec.pool_ref, sb.metadata.name);
+    const std::string token = sandbox_tokens(ctx, sandbox_obj).sandbox;
 
     t.status.state = "Running";
     t.status.started_at = core::format_rfc3339(ctx.wall_now());

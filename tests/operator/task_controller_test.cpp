@@ -3,6 +3,7 @@
 #include <functional>
 
 #include "operator/task_plan.h"
+#include "k8s/sandbox_token.h"
 #include "operator_fixture.h"
 
 using namespace arl::op;
@@ -20,7 +21,7 @@ json two_steps() {
 
 }  // namespace
 
-TEST_CASE("steps run in order through the sidecar with the pool token") {
+TEST_CASE("steps run in order through the sidecar with the sandbox's own token") {
   Fixture f;
   ready_sandbox(f);
   f.script->replies.push_back(reply(0, "hi"));
@@ -38,7 +39,9 @@ TEST_CASE("steps run in order through the sidecar with the pool token") {
   CHECK(f.script->executed[0].env.at("A") == "1");
   CHECK(f.script->executed[0].working_dir == "/workspace");
   auto secret = f.kube.get(res::secrets, "default", "arl-pool-py").value();
-  CHECK(f.last_token == secret["stringData"]["token"]);
+  auto sb = f.get(res::sandboxes, "sb");
+  CHECK(f.last_token == arl::k8s::sandbox_token(secret["stringData"]["token"].get<std::string>(),
+                                                sb["metadata"]["uid"].get<std::string>()));
   CHECK(f.get(res::sandboxes, "sb")["status"]["phase"] == "Ready");  // keepAlive: back to Ready
 }
 

@@ -1,6 +1,6 @@
 """ARL Python SDK: sandboxes for agent and RL code on Kubernetes."""
 from .async_session import AsyncSandboxSession
-from .client import ArlClient
+from .client import ArlClient, sandbox_token
 from .duration import format_duration, parse_duration
 from .errors import (AlreadyExistsError, ArlError, ArlTimeoutError, ConflictError, ForbiddenError, InvalidError,
                      NotFoundError, SandboxError, SidecarError, UnavailableError, ValidationError)
@@ -8,7 +8,7 @@ from .models import Sandbox, SandboxSpec, SandboxStatus, Step, Task, TaskSpec, T
 from .session import RunResult, SandboxSession, StreamEvent
 
 __all__ = [
-    "AsyncSandboxSession", "ArlClient", "SandboxSession", "RunResult", "StreamEvent",
+    "AsyncSandboxSession", "ArlClient", "SandboxSession", "RunResult", "StreamEvent", "sandbox_token",
     "parse_duration", "format_duration",
     "ArlError", "ArlTimeoutError", "AlreadyExistsError", "ConflictError", "ForbiddenError", "InvalidError",
     "NotFoundError", "SandboxError", "SidecarError", "UnavailableError", "ValidationError",
