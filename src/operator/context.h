@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "core/types.h"
 #include "k8s/kube_api.h"
@@ -136,6 +137,8 @@ struct Context {
   /// Clocks, replaced in tests so TTL and latency rows need no sleeping.
   std::function<core::TimePoint()> wall_now = [] { return std::chrono::system_clock::now(); };
   std::function<std::chrono::steady_clock::time_point()> steady_now = [] { return std::chrono::steady_clock::now(); };
+  /// Waits between retries of a run's outcome writes (task_execution.cpp); tests pass time instantly.
+  std::function<void(std::chrono::milliseconds)> sleep = [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
 };
 
 /// Result of one reconcile: requeue after a delay when time must pass.

@@ -454,3 +454,41 @@ TEST_CASE("a task that waited loses its wait reason once it runs") {
   CHECK_FALSE(st.contains("reason"));
   CHECK_FALSE(st.contains("message"));
 }
+
+TEST_CASE("a run ending while the API server is away writes its outcome once it is back: no task stays Running") {
+  Fixture f;
+  ready_sandbox(f);
+  f.script->replies.push_back(reply(0, "hi"));
+  f.make_task("t", "sb", two_steps());
+  // The Running write lands; then the server is away for the next 4 status writes.
+  auto calls = std::make_shared<int>(0);
+  f.kube.set_hook([calls](const std::string& verb, const arl::k8s::Resource& r, const std::string&, const std::string&) {
+    if (verb != "patch_status") return;
+    ++*calls;
+    if (*calls >= 3 && *calls <= 6)
+      throw arl::Error(arl::ErrorCode::unavailable, "PATCH " + r.plural + ": Connection; is the API server reachable?");
+  });
+  std::vector<long> waits;
+  f.ctx->sleep = [&](std::chrono::milliseconds d) { waits.push_back(static_cast<long>(d.count())); };
+  reconcile_task(*f.ctx, "default", "t");
+  auto t = f.get(res::tasks, "t");
+  CHECK(t["status"]["state"] == "Succeeded");
+  CHECK(t["status"]["stdout"] == "hi");
+  CHECK(f.get(res::sandboxes, "sb")["status"]["phase"] == "Ready");
+  CHECK(waits == std::vector<long>{50, 100, 200, 400});  // backoff, capped at 2 s
+}
+
+TEST_CASE("an outcome write refused for good (not a transient error) is not retried") {
+  Fixture f;
+  ready_sandbox(f);
+  f.script->replies.push_back(reply(0, "hi"));
+  f.make_task("t", "sb", two_steps());
+  f.kube.set_hook([](const std::string& verb, const arl::k8s::Resource& r, const std::string&, const std::string&) {
+    if (verb == "patch_status" && r.plural == "tasks") throw arl::Error(arl::ErrorCode::invalid, "status.stdout: too long");
+  });
+  int waits = 0;
+  f.ctx->sleep = [&](std::chrono::milliseconds) { ++waits; };
+  reconcile_task(*f.ctx, "default", "t");
+  CHECK(waits == 0);
+  CHECK(f.get(res::sandboxes, "sb")["status"]["phase"] == "Ready");  // still taken back
+}

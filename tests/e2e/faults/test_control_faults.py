@@ -68,6 +68,20 @@ def all_ready(cluster, ns, names):
     return all(sbs.get(n, {}).get("status", {}).get("phase") == "Ready" for n in names) and sbs
 
 
+def wait_all_ready(cluster, ns, names, timeout):
+    """all_ready, and on a timeout the sandboxes that are not, with why, and the pool's pods."""
+    try:
+        return wait_until("every sandbox Ready", lambda: all_ready(cluster, ns, names), timeout)
+    except AssertionError as e:
+        sbs = sandboxes(cluster, ns)
+        stuck = {n: (sbs.get(n) or {}).get("status", "missing") for n in names
+                 if (sbs.get(n) or {}).get("status", {}).get("phase") != "Ready"}
+        pods = {p.metadata.name: (p.status.phase, p.metadata.labels.get("arl.infra.io/pod-state"),
+                                  p.metadata.labels.get("arl.infra.io/sandbox"), bool(p.metadata.deletion_timestamp))
+                for p in cluster.core.list_namespaced_pod(ns).items}
+        raise AssertionError(f"{e}\nnot Ready ({len(stuck)}): {dict(list(stuck.items())[:5])}\npods: {pods}") from None
+
+
 def all_done(cluster, ns, names):
     ts = tasks(cluster, ns)
     return all(ts.get(n, {}).get("status", {}).get("state") in ("Succeeded", "Failed") for n in names) and ts
@@ -122,7 +136,7 @@ def test_apiserver_restart_under_live_watches_loses_and_doubles_nothing(cluster,
         create_sandbox_idempotent(cluster, ns, n)
     for i, n in enumerate(second[:5]):
         patiently(lambda: cluster.task(ns, f"u{i}", n, [{"name": "s", "type": "Command", "command": ["echo", "ok"]}]))
-    wait_until("every sandbox Ready", lambda: all_ready(cluster, ns, first + second), 90)
+    wait_all_ready(cluster, ns, first + second, 90)
     ts = wait_until("every task done", lambda: all_done(cluster, ns, [f"t{i}" for i in range(5)] + [f"u{i}" for i in range(5)]), 90)
     assert {n: t["status"]["state"] for n, t in ts.items()} == {n: "Succeeded" for n in ts}, \
         {n: t["status"] for n, t in ts.items() if t["status"]["state"] != "Succeeded"}
@@ -139,7 +153,7 @@ def test_etcd_restart_loses_and_doubles_nothing(cluster, ns, state):
         create_sandbox_idempotent(cluster, ns, n)
     for i, n in enumerate(first[:5] + second[:5]):
         patiently(lambda: cluster.task(ns, f"t{i}", n, [{"name": "s", "type": "Command", "command": ["echo", "ok"]}]))
-    wait_until("every sandbox Ready", lambda: all_ready(cluster, ns, first + second), 90)
+    wait_all_ready(cluster, ns, first + second, 90)
     ts = wait_until("every task done", lambda: all_done(cluster, ns, [f"t{i}" for i in range(10)]), 90)
     assert all(t["status"]["state"] == "Succeeded" for t in ts.values()), {n: t["status"] for n, t in ts.items()}
     check_one_pod_each(cluster, ns, first + second)
@@ -164,7 +178,7 @@ def test_operator_killed_in_a_burst_of_200_allocations_and_20_running_tasks(clus
     os.kill(pid, signal.SIGKILL)
     creating.join(120)
     local_cluster(state, "restart-operator")
-    wait_until("all 220 sandboxes Ready", lambda: all_ready(cluster, ns, runners + burst), 180)
+    wait_all_ready(cluster, ns, runners + burst, 180)
     ts = wait_until("all 20 tasks done", lambda: all_done(cluster, ns, [f"t{i}" for i in range(20)]), 120)
     for n, t in ts.items():
         st = t["status"]
