@@ -48,6 +48,9 @@ KUBECONFIG_FILE="$STATE/kubeconfig"
 # One netns per state dir, so two local clusters (a demo and CI) never share one.
 NETNS="arl-$(echo -n "$STATE" | md5sum | cut -c1-6)"
 POD_CIDR="${ARL_POD_CIDR:-198.18.0.0/16}"
+# A restart of the node agent must reuse the range `up` gave it, whatever the caller's
+# environment says: another range would re-address the pod network on the host.
+if [[ -z "${ARL_POD_CIDR:-}" && -s "$STATE/pod-cidr" ]]; then POD_CIDR="$(cat "$STATE/pod-cidr")"; fi
 
 # shellcheck source=lib/pids.sh
 source "$here/lib/pids.sh"
@@ -121,6 +124,7 @@ up() {
   kubectl=("$bin/kubectl" --kubeconfig "$KUBECONFIG_FILE")
   arl="$(arl_bin)"
   echo "$arl" > "$STATE/arl-bin"
+  echo "$POD_CIDR" > "$STATE/pod-cidr"
 
   "${kubectl[@]}" apply -f "$root/manifests/crds" -f "$root/manifests/namespace.yaml" -f "$root/manifests/rbac.yaml" \
     -f "$root/manifests/rbac-pool-secrets.yaml" -f "$root/manifests/warmpool-delete-warning.yaml" >/dev/null
@@ -159,7 +163,8 @@ case "${1:-}" in
     log "operator restarted" ;;
   restart-apiserver|restart-etcd) exec "$here/control-plane.sh" "$@" ;;
   restart-localnode)
-    [[ -s "$STATE/arl-bin" ]] || die "no local cluster in $STATE: run 'scripts/local-cluster.sh up' first"
+    [[ -s "$STATE/arl-bin" && -s "$STATE/pod-cidr" ]] || die "no local cluster in $STATE: run 'scripts/local-cluster.sh up' first"
+    POD_CIDR="$(cat "$STATE/pod-cidr")"
     if [[ "${2:-}" == --kill ]]; then
       pid="$(live_pid localnode)" && kill -KILL "$pid" 2>/dev/null
       rm -f "$STATE/pids/localnode.pid"
