@@ -23,6 +23,19 @@ void delete_pod(Context& ctx, const std::string& ns, const std::string& pod) {
   ctx.api.remove(res::pods, ns, pod, opts);
 }
 
+bool run_in_progress(Context& ctx, const std::string& ns, const std::string& sandbox) {
+  {
+    std::lock_guard lock(ctx.busy_mu);
+    if (ctx.busy_sandboxes.count(key_of(ns, sandbox))) return true;
+  }
+  for (const auto& t : ctx.cache.list(res::tasks, ns)) {
+    const json& o = *t;
+    if (!o.contains("spec") || o["spec"].value("sandboxRef", "") != sandbox) continue;
+    if (o.contains("status") && o["status"].is_object() && o["status"].value("state", "") == "Running") return true;
+  }
+  return false;
+}
+
 // Reads only what the sandbox's phase needs: the idle-pod index is scanned
 // for Pending sandboxes alone.
 SandboxView observe(Context& ctx, json obj) {
@@ -33,6 +46,7 @@ SandboxView observe(Context& ctx, json obj) {
   const std::string pod_name = status.is_object() ? status.value("podName", "") : "";
   if (!pod_name.empty()) {
     view.pod = ctx.cache.get(res::pods, ns, pod_name);
+    if (status.is_object() && status.value("phase", "") == "Bound") view.run_in_progress = run_in_progress(ctx, ns, name);
   } else {
     std::string pool = obj.contains("spec") ? obj["spec"].value("poolRef", "") : "";
     view.labelled = ctx.cache.list(res::pods, ns, std::string(labels::kSandbox), name);

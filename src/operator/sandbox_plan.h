@@ -21,6 +21,9 @@ struct SandboxView {
   std::vector<Cache::Obj> labelled;           // pods labelled arl.infra.io/sandbox=<name>
   bool pool_exists = false;                   // spec.poolRef's WarmPool
   std::vector<Cache::Obj> idle;               // pods labelled pod-state=ready in the namespace
+  /// Read for a Bound sandbox only: a task of it executes in this process,
+  /// or one of its tasks says Running (its run may resume after a restart).
+  bool run_in_progress = false;
 };
 
 /// A pod to try for allocation write 1 (docs/design.md). Only the pod's

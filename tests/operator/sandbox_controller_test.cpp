@@ -273,8 +273,31 @@ TEST_CASE("sandbox reconcile: exact writes per world") {
        [](Fixture& f) {
          allocated(f, {{"ttlSecondsAfterFinished", 1}});
          f.set_status(res::sandboxes, "sb", {{"phase", "Bound"}});
+         f.make_task("t", "sb", json::array());
+         f.set_status(res::tasks, "t", {{"state", "Running"}});
        },
        milliseconds(60000), {}, milliseconds(0)},
+      {"bound while its task executes in this process: unchanged",
+       [](Fixture& f) {
+         allocated(f);
+         f.set_status(res::sandboxes, "sb", {{"phase", "Bound"}});
+         f.ctx->busy_sandboxes.insert("default/sb");
+       },
+       milliseconds(1000), {}, milliseconds(0)},
+      {"bound with no run anywhere (its operator died after the task's outcome write): Ready again",
+       [](Fixture& f) {
+         allocated(f);
+         f.set_status(res::sandboxes, "sb", {{"phase", "Bound"}});
+         f.make_task("t", "sb", json::array());
+         f.set_status(res::tasks, "t", {{"state", "Succeeded"}});
+       },
+       milliseconds(1000), {"patch_status sandboxes/sb"}, milliseconds(0)},
+      {"bound, keepAlive=false, no run anywhere: Released and its pod deleted",
+       [](Fixture& f) {
+         allocated(f, {{"keepAlive", false}});
+         f.set_status(res::sandboxes, "sb", {{"phase", "Bound"}});
+       },
+       milliseconds(1000), {"delete pods/py-a", "patch_status sandboxes/sb"}, milliseconds(0)},
       {"released: its pod is deleted, never returned to the pool",
        [](Fixture& f) {
          allocated(f);

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <functional>
 
 #include "operator/task_plan.h"
@@ -491,4 +492,18 @@ TEST_CASE("an outcome write refused for good (not a transient error) is not retr
   reconcile_task(*f.ctx, "default", "t");
   CHECK(waits == 0);
   CHECK(f.get(res::sandboxes, "sb")["status"]["phase"] == "Ready");  // still taken back
+}
+
+TEST_CASE("a task failed as OperatorRestarted wakes its sandbox, which the dead run left Bound") {
+  Fixture f;
+  ready_sandbox(f);
+  f.set_status(res::sandboxes, "sb", {{"phase", "Bound"}});
+  f.make_task("t", "sb", two_steps());
+  f.set_status(res::tasks, "t", {{"state", "Running"}, {"attempts", 1}});
+  f.enqueued.clear();
+  reconcile_task(*f.ctx, "default", "t");
+  CHECK(f.get(res::tasks, "t")["status"]["reason"] == "OperatorRestarted");
+  CHECK(std::find(f.enqueued.begin(), f.enqueued.end(), "sandbox:default/sb") != f.enqueued.end());
+  reconcile_sandbox(*f.ctx, "default", "sb");
+  CHECK(f.get(res::sandboxes, "sb")["status"]["phase"] == "Ready");
 }
