@@ -11,7 +11,7 @@ Per cluster, in a fresh namespace:
   kubelet view     mean CRI operation times from the kubelet's /metrics (real node only)
   warm sandbox     create -> Ready, N sequential, each timed by a watch
   task             create -> Succeeded of a one-step `echo` on a keepAlive sandbox
-  exec `true`      POST /api/v1/namespaces/NS/pods/POD:8080/proxy/execute with the pool token
+  exec `true`      POST /api/v1/namespaces/NS/pods/POD:8080/proxy/execute with the sandbox's token
 
   variants         (--variants real) bare pods of the pool pod's spec: as injected, with a
                    startupProbe, without the init container; create -> Ready, one at a time
@@ -21,6 +21,8 @@ Usage: node_bench.py --cluster NAME=KUBECONFIG [--cluster ...] [--pods 20] [--sa
 """
 import argparse
 import base64
+import hashlib
+import hmac
 import json
 import re
 import sys
@@ -254,8 +256,12 @@ def bench(name, kubeconfig, a):
         r["task Succeeded p99 (ms)"] = pct(tl, 99)
 
         # exec of `true` through the API server's pod proxy, keep-alive connection.
-        pod = custom.get_namespaced_custom_object(GROUP, VERSION, ns, "sandboxes", "s0")["status"]["podName"]
-        token = base64.b64decode(core.read_namespaced_secret("arl-pool-cold", ns).data["token"]).decode().strip()
+        s0 = custom.get_namespaced_custom_object(GROUP, VERSION, ns, "sandboxes", "s0")
+        pod = s0["status"]["podName"]
+        # The pod answers only the sandbox's own token, derived from the pool's (docs/design.md).
+        pool_token = base64.b64decode(core.read_namespaced_secret("arl-pool-cold", ns).data["token"]).decode()
+        token = hmac.new(pool_token.encode(), f"arl-sandbox-token/v1:{s0['metadata']['uid']}".encode(),
+                         hashlib.sha256).hexdigest()
         path = f"/api/v1/namespaces/{ns}/pods/{pod}:8080/proxy/execute"
         el = []
         for _ in range(a.execs):

@@ -27,7 +27,7 @@ from typing import Dict, List
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "sdk", "python", "arl-client"))
 
-from arl_client import ArlClient, SandboxSession  # noqa: E402
+from arl_client import ArlClient, SandboxSession, sandbox_token  # noqa: E402
 from arl_client.errors import AlreadyExistsError  # noqa: E402
 
 STEPS = ("open", "write", "run", "close", "episode")
@@ -68,11 +68,11 @@ def episode(client: ArlClient, pool: str, ns: str, mode: str, i: int) -> Dict[st
 
 
 def direct_execute_ms(client: ArlClient, pool: str, ns: str, calls: int) -> Dict[str, List[float]]:
-    """/execute of `cat` called directly at the pod IP and through run(), on one sandbox, interleaved."""
+    """/execute of `cat` called directly at the pod IP (with the sandbox's own token) and through run(), on one sandbox, interleaved."""
     out: Dict[str, List[float]] = {"direct": [], "proxy": [], "sidecar": []}
     with SandboxSession(pool, namespace=ns, client=client, timeout=300) as s:
         s.write_file("probe.txt", "x")
-        token = client.pool_token(pool, ns)
+        token = sandbox_token(client.pool_token(pool, ns), s.sandbox["metadata"]["uid"])
         body = json.dumps({"command": ["cat", "probe.txt"], "timeout_seconds": 10})
         conn = None
         try:

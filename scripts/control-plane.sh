@@ -8,6 +8,11 @@
 #   scripts/control-plane.sh down    stop every process `up` started; keeps logs
 #   scripts/control-plane.sh env     print `export KUBECONFIG=...`
 #   scripts/control-plane.sh status  show processes and /readyz; exit 1 unless all are up
+#   scripts/control-plane.sh restart-apiserver|restart-etcd [--kill]
+#                                    stop one component (SIGTERM, or SIGKILL with --kill) and start
+#                                    it again with the same command line, ports and data; waits
+#                                    until ready. For the fault tests (issue 19): watches break,
+#                                    clients must resume or re-list.
 #
 # State (certs, tokens, etcd data, pids, logs) lives in ${ARL_STATE:-/tmp/arl-local}; ports are
 # picked free at each `up`, so several state dirs can run side by side.
@@ -234,6 +239,31 @@ cmd_down() {
   log "stopped (${#pids[@]} processes; logs kept in $STATE/logs)"
 }
 
+# restart COMPONENT [--kill]: the same argv (read back from /proc), so ports, certificates and
+# etcd's data dir stay; logs are appended to. The other components keep running throughout.
+cmd_restart() {
+  local name="$1" sig=TERM pid
+  [[ "${2:-}" == --kill ]] && sig=KILL
+  pid="$(live_pid "$name")" || die "$name is not running in $STATE: run '$0 up' first"
+  local argv=()
+  mapfile -d '' argv < "/proc/$pid/cmdline"
+  ((${#argv[@]})) || die "cannot read the command line of $name (pid $pid)"
+  local t0=$SECONDS
+  kill "-$sig" "$pid" 2>/dev/null || true
+  local deadline=$((SECONDS + 15))
+  while [[ -d /proc/$pid ]] && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null; do
+    if ((SECONDS >= deadline)); then kill -KILL "$pid" 2>/dev/null || true; fi
+    sleep 0.05
+  done
+  setsid "${argv[@]}" </dev/null >>"$STATE/logs/$name.log" 2>&1 &
+  echo $! > "$STATE/pids/$name.pid"
+  # shellcheck disable=SC1091
+  API_PORT="$(. "$STATE/control-plane.env" && echo "$ARL_API_PORT")"
+  KCM_PORT="$(. "$STATE/control-plane.env" && echo "$ARL_KCM_PORT")"
+  wait_ready || { log_tails; die "$name did not come back; logs are in $STATE/logs"; }
+  log "$name restarted (SIG$sig) and ready again in $((SECONDS - t0))s"
+}
+
 cmd_env() {
   [[ -s "$STATE/kubeconfig" ]] || die "no kubeconfig in $STATE: run '$0 up' first"
   echo "export KUBECONFIG=$STATE/kubeconfig"
@@ -260,5 +290,7 @@ case "${1:-}" in
   down) cmd_down ;;
   env) cmd_env ;;
   status) cmd_status ;;
-  *) echo "usage: $0 up|down|env|status   (state dir: \${ARL_STATE:-/tmp/arl-local})" >&2; exit 2 ;;
+  restart-apiserver) cmd_restart kube-apiserver "${2:-}" ;;
+  restart-etcd) cmd_restart etcd "${2:-}" ;;
+  *) echo "usage: $0 up|down|env|status|restart-apiserver|restart-etcd [--kill]   (state dir: \${ARL_STATE:-/tmp/arl-local})" >&2; exit 2 ;;
 esac

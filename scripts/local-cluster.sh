@@ -10,6 +10,11 @@
 #   scripts/local-cluster.sh env               print `export KUBECONFIG=...`
 #   scripts/local-cluster.sh status            what runs
 #   scripts/local-cluster.sh restart-operator  restart `arl operator` (tests kill it on purpose)
+#   scripts/local-cluster.sh restart-apiserver|restart-etcd [--kill]
+#                                              restart one control-plane component (control-plane.sh)
+#   scripts/local-cluster.sh restart-localnode [--kill]
+#                                              restart the node agent; pods keep running and are
+#                                              taken over by the new agent
 #   scripts/local-cluster.sh up|down|env|status --node real
 #                                              the same on a REAL node (kubelet + containerd, ARL
 #                                              installed by its Helm chart): scripts/real-node.sh
@@ -43,6 +48,9 @@ KUBECONFIG_FILE="$STATE/kubeconfig"
 # One netns per state dir, so two local clusters (a demo and CI) never share one.
 NETNS="arl-$(echo -n "$STATE" | md5sum | cut -c1-6)"
 POD_CIDR="${ARL_POD_CIDR:-198.18.0.0/16}"
+# A restart of the node agent must reuse the range `up` gave it, whatever the caller's
+# environment says: another range would re-address the pod network on the host.
+if [[ -z "${ARL_POD_CIDR:-}" && -s "$STATE/pod-cidr" ]]; then POD_CIDR="$(cat "$STATE/pod-cidr")"; fi
 
 # shellcheck source=lib/pids.sh
 source "$here/lib/pids.sh"
@@ -89,26 +97,13 @@ start_operator() {
   die "arl operator not ready after 30 s (log: $STATE/logs/operator.log)"
 }
 
-up() {
-  mkdir -p "$STATE/pids" "$STATE/logs"
-  "$here/control-plane.sh" up >/dev/null
-  local bin kubectl arl
+start_localnode() {
+  local arl="$1" bin kubectl i ready=""
   bin="$("$here/install-kube-tools.sh" control-plane 2>/dev/null | tail -n1)"
   kubectl=("$bin/kubectl" --kubeconfig "$KUBECONFIG_FILE")
-  arl="$(arl_bin)"
-  echo "$arl" > "$STATE/arl-bin"
-
-  "${kubectl[@]}" apply -f "$root/manifests/crds" -f "$root/manifests/namespace.yaml" -f "$root/manifests/rbac.yaml" \
-    -f "$root/manifests/rbac-pool-secrets.yaml" -f "$root/manifests/warmpool-delete-warning.yaml" >/dev/null
-  "${kubectl[@]}" wait --for=condition=Established --timeout=60s \
-    crd/warmpools.arl.infra.io crd/sandboxes.arl.infra.io crd/tasks.arl.infra.io >/dev/null
-
-  if ! live_pid localnode >/dev/null; then
-    setsid "$arl" localnode --kubeconfig "$KUBECONFIG_FILE" --netns "$NETNS" --pod-cidr "$POD_CIDR" \
-      --state-dir "$STATE/node" </dev/null >>"$STATE/logs/localnode.log" 2>&1 &
-    echo $! > "$STATE/pids/localnode.pid"
-  fi
-  local i ready=""
+  setsid "$arl" localnode --kubeconfig "$KUBECONFIG_FILE" --netns "$NETNS" --pod-cidr "$POD_CIDR" \
+    --state-dir "$STATE/node" </dev/null >>"$STATE/logs/localnode.log" 2>&1 &
+  echo $! > "$STATE/pids/localnode.pid"
   for i in $(seq 600); do  # `kubectl wait` fails at once while the Node does not exist yet
     ready="$("${kubectl[@]}" get node local-node -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null || true)"
     [[ "$ready" == True ]] && break
@@ -119,6 +114,24 @@ up() {
     tail -n 20 "$STATE/logs/localnode.log" >&2
     die "the local node did not become Ready (log: $STATE/logs/localnode.log)"
   fi
+}
+
+up() {
+  mkdir -p "$STATE/pids" "$STATE/logs"
+  "$here/control-plane.sh" up >/dev/null
+  local bin kubectl arl
+  bin="$("$here/install-kube-tools.sh" control-plane 2>/dev/null | tail -n1)"
+  kubectl=("$bin/kubectl" --kubeconfig "$KUBECONFIG_FILE")
+  arl="$(arl_bin)"
+  echo "$arl" > "$STATE/arl-bin"
+  echo "$POD_CIDR" > "$STATE/pod-cidr"
+
+  "${kubectl[@]}" apply -f "$root/manifests/crds" -f "$root/manifests/namespace.yaml" -f "$root/manifests/rbac.yaml" \
+    -f "$root/manifests/rbac-pool-secrets.yaml" -f "$root/manifests/warmpool-delete-warning.yaml" >/dev/null
+  "${kubectl[@]}" wait --for=condition=Established --timeout=60s \
+    crd/warmpools.arl.infra.io crd/sandboxes.arl.infra.io crd/tasks.arl.infra.io >/dev/null
+
+  live_pid localnode >/dev/null || start_localnode "$arl"
   live_pid operator >/dev/null || start_operator "$arl"
   log "ready: operator, local node (netns $NETNS, pods from $POD_CIDR), API server; logs in $STATE/logs"
   echo "$KUBECONFIG_FILE"
@@ -148,5 +161,17 @@ case "${1:-}" in
     stop operator
     start_operator "$(cat "$STATE/arl-bin")"
     log "operator restarted" ;;
-  *) echo "usage: $0 up|down|env|status|restart-operator [--node local|real]" >&2; exit 2 ;;
+  restart-apiserver|restart-etcd) exec "$here/control-plane.sh" "$@" ;;
+  restart-localnode)
+    [[ -s "$STATE/arl-bin" && -s "$STATE/pod-cidr" ]] || die "no local cluster in $STATE: run 'scripts/local-cluster.sh up' first"
+    POD_CIDR="$(cat "$STATE/pod-cidr")"
+    if [[ "${2:-}" == --kill ]]; then
+      pid="$(live_pid localnode)" && kill -KILL "$pid" 2>/dev/null
+      rm -f "$STATE/pids/localnode.pid"
+    else
+      stop localnode
+    fi
+    start_localnode "$(cat "$STATE/arl-bin")"
+    log "local node agent restarted" ;;
+  *) echo "usage: $0 up|down|env|status|restart-operator|restart-apiserver|restart-etcd|restart-localnode [--node local|real]" >&2; exit 2 ;;
 esac

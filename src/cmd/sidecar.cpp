@@ -16,6 +16,7 @@
 #include "cmd/commands.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "sidecar/credential.h"
 #include "sidecar/server.h"
 
 namespace arl::cmd {
@@ -69,7 +70,9 @@ void add_sidecar_command(CLI::App& app) {
   cmd->add_option("--listen", opts->listen, "Address to listen on, HOST:PORT or :PORT (env ARL_SIDECAR_LISTEN)")
       ->capture_default_str();
   cmd->add_option("--workdir", opts->workdir, "Workspace directory (env ARL_SIDECAR_WORKDIR)")->capture_default_str();
-  cmd->add_option("--token", opts->token, "Token callers must send (env ARL_SIDECAR_TOKEN); empty disables auth");
+  cmd->add_option("--token", opts->token,
+                  "Token callers must send until the pod is bound to a sandbox (env ARL_SIDECAR_TOKEN, which pods use: "
+                  "a flag shows in /proc/PID/cmdline); empty disables auth");
   cmd->add_option("--max-body-bytes", opts->max_body_bytes, "Largest request body accepted")->capture_default_str();
   cmd->add_option("--threads", opts->worker_threads, "Concurrent requests served")->capture_default_str();
   auto head_timeout = std::make_shared<double>(10), idle_timeout = std::make_shared<double>(30);
@@ -93,12 +96,17 @@ void add_sidecar_command(CLI::App& app) {
   cmd->require_subcommand(0, 1);
   cmd->callback([cmd, opts, log_format, head_timeout, idle_timeout] {
     if (!cmd->get_subcommands().empty()) return;  // copy-self or exec-local ran
+    // Before anything else runs: the sandbox's code shares this user, so the
+    // pool token must not stay readable in /proc/<pid>/environ (the value
+    // read at startup is in opts already; a --token flag wins over it).
+    std::string from_env = sidecar::take_env_secret("ARL_SIDECAR_TOKEN");
+    sidecar::wipe(from_env);
     log::set_format(*log_format == "json" ? log::Format::json : log::Format::text);
     opts->version = build::kVersion;
     if (opts->worker_threads < 1) throw Error(ErrorCode::usage, "--threads: must be at least 1");
     opts->head_timeout = std::chrono::milliseconds(static_cast<long>(*head_timeout * 1000));
     opts->idle_timeout = std::chrono::milliseconds(static_cast<long>(*idle_timeout * 1000));
-    sidecar::run_sidecar_until_signal(*opts);
+    sidecar::run_sidecar_until_signal(std::move(*opts));
   });
 }
 

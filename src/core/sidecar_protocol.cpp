@@ -337,6 +337,27 @@ void from_json(const json& j, ResetResponse& v) {
   v.killed = static_cast<int>(get_int(j, "killed").value_or(0));
 }
 
+bool valid_token(std::string_view token) {
+  if (token.size() < 16 || token.size() > 256) return false;
+  for (char c : token)
+    if (c <= ' ' || c > '~') return false;
+  return true;
+}
+
+void to_json(json& j, const BindRequest& v) { j = json{{"token", v.token}}; }
+void from_json(const json& j, BindRequest& v) {
+  require_object(j, "body");
+  v.token = get_string(j, "token", true);
+  if (!valid_token(v.token)) throw Error(ErrorCode::invalid, "token: must be 16-256 visible ASCII characters without spaces");
+}
+
+void to_json(json& j, const BindResponse& v) { j = json{{"bound", v.bound}, {"already", v.already}}; }
+void from_json(const json& j, BindResponse& v) {
+  require_object(j, "body");
+  v.bound = get_bool(j, "bound", false);
+  v.already = get_bool(j, "already", false);
+}
+
 void to_json(json& j, const ProcessInfo& v) {
   j = json{{"pid", v.pid}, {"command", v.command}, {"running", v.running}, {"background", v.background}};
   if (v.exit_code) j["exit_code"] = *v.exit_code;

@@ -14,6 +14,8 @@
 //   POST /signal     SignalRequest     -> SignalResponse (404 for a pid the sidecar did not start)
 //   POST /reset      ResetRequest      -> ResetResponse
 //   GET  /processes  -> ProcessesResponse
+//   POST /bind       BindRequest       -> BindResponse (the operator, once per
+//                    allocation: from then on only the sandbox's own token works)
 //
 // Streaming /execute: send `"stream": true` in the ExecuteRequest body (the
 // header `Accept: application/x-ndjson` does the same). The reply is
@@ -125,6 +127,21 @@ struct ResetResponse {
   int killed = 0;  // process groups killed
 };
 
+/// The allocation handoff (docs/design.md "Sandbox tokens"). An object so
+/// later per-sandbox settings (issue 15: env) ride on the same one call.
+struct BindRequest {
+  std::string token;  // the sandbox's token; the pool's stops working
+};
+
+struct BindResponse {
+  bool bound = true;
+  bool already = false;  // bound to this same token before (an operator restart re-binds)
+};
+
+/// A token's shape, as the front compares it raw from a header: 16-256
+/// visible ASCII characters, no spaces.
+bool valid_token(std::string_view token);
+
 struct ProcessInfo {
   int pid = 0;
   std::vector<std::string> command;
@@ -165,6 +182,10 @@ void to_json(nlohmann::json& j, const ResetRequest& v);
 void from_json(const nlohmann::json& j, ResetRequest& v);
 void to_json(nlohmann::json& j, const ResetResponse& v);
 void from_json(const nlohmann::json& j, ResetResponse& v);
+void to_json(nlohmann::json& j, const BindRequest& v);
+void from_json(const nlohmann::json& j, BindRequest& v);
+void to_json(nlohmann::json& j, const BindResponse& v);
+void from_json(const nlohmann::json& j, BindResponse& v);
 void to_json(nlohmann::json& j, const ProcessInfo& v);
 void from_json(const nlohmann::json& j, ProcessInfo& v);
 void to_json(nlohmann::json& j, const ProcessesResponse& v);

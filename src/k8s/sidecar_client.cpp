@@ -135,4 +135,9 @@ std::vector<core::ProcessInfo> SidecarClient::processes() {
   return call("GET", "/processes", nullptr, opts_.read_timeout_seconds).get<core::ProcessesResponse>().processes;
 }
 
+core::BindResponse SidecarClient::bind(const core::BindRequest& request) {
+  json body = request;
+  return call("POST", "/bind", &body, opts_.read_timeout_seconds).get<core::BindResponse>();
+}
+
 }  // namespace arl::k8s

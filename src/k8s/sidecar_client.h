@@ -55,6 +55,9 @@ class SidecarClient {
   core::SignalResponse signal(int pid, const std::string& signal_name = "SIGTERM");
   core::ResetResponse reset(const core::ResetRequest& request = {});
   std::vector<core::ProcessInfo> processes();
+  /// The allocation handoff: sent with the pool token, after which only
+  /// request.token works on this pod.
+  core::BindResponse bind(const core::BindRequest& request);
 
  private:
   nlohmann::json call(std::string_view method, std::string_view endpoint, const nlohmann::json* body,

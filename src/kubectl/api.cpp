@@ -1,5 +1,5 @@
 // `kubectl arl sandbox api`: any sidecar endpoint through the API server's pod
-// proxy, with the pool's token, for users who cannot reach the pod network.
+// proxy, with the sandbox's token, for users who cannot reach the pod network.
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -58,7 +58,7 @@ void call_api(PluginContext& ctx, const ApiArgs& a) {
 void add_api_command(CLI::App& sandbox, std::shared_ptr<PluginContext> ctx) {
   auto a = std::make_shared<ApiArgs>();
   auto* api = add_command(
-      sandbox, "api", "Call the sandbox's executor API (SPEC.md) through the API server, with the pool's token",
+      sandbox, "api", "Call the sandbox's executor API (SPEC.md) through the API server, with the sandbox's token",
       "  kubectl arl sandbox api my-sb GET /health\n"
       "  kubectl arl sandbox api my-sb GET /processes\n"
       "  kubectl arl sandbox api my-sb POST /execute -d '{\"command\": [\"python\", \"-V\"]}'\n"
@@ -66,7 +66,8 @@ void add_api_command(CLI::App& sandbox, std::shared_ptr<PluginContext> ctx) {
       "Prints the JSON response; exits 1 when the executor answers with an HTTP error. A call waits\n"
       "at most 30 s for its reply: run long commands with `kubectl arl sandbox exec`. From inside\n"
       "the cluster, callers the NetworkPolicy admits can use curl against <podIP>:8080 instead,\n"
-      "with the token in the X-Arl-Token header.\n");
+      "with the sandbox's own token in the X-Arl-Token header: HMAC-SHA256 keyed with the pool's\n"
+      "token (secret arl-pool-<pool>) over \"arl-sandbox-token/v1:<sandbox uid>\", in hex.\n");
   api->add_option("name", a->name, "Sandbox name")->required();
   api->add_option("method", a->method, "GET, POST or DELETE")->required();
   api->add_option("path", a->path, "Executor endpoint, e.g. /execute, /files, /processes, /signal")->required();

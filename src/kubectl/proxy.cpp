@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/names.h"
 #include "k8s/kubeconfig.h"
+#include "k8s/sandbox_token.h"
 
 namespace arl::kubectl {
 
@@ -38,7 +39,11 @@ SandboxTarget resolve_sandbox(PluginContext& ctx, const std::string& ns, const s
   auto data = secret->value("/data/token"_json_pointer, std::string());
   if (data.empty())
     throw Error(ErrorCode::invalid, fmt::format("secret \"{}\" has no key \"token\"", secret_name));
-  t.token = core::base64_decode(data, "secret " + secret_name + " data.token");
+  // The pod answers only its sandbox's own token (docs/design.md "Sandbox
+  // tokens"), derived from the pool's: reading the pool Secret is the right
+  // this needs, as before.
+  t.token = k8s::sandbox_token(core::base64_decode(data, "secret " + secret_name + " data.token"),
+                               sb->value("/metadata/uid"_json_pointer, std::string()));
   return t;
 }
 

@@ -11,7 +11,7 @@
 
 namespace arl::kubectl {
 
-/// A sandbox's pod and its pool's token.
+/// A sandbox's pod and its own token (derived from its pool's).
 using SandboxTarget = k8s::PodProxyTarget;
 
 /// The sandbox's pod and token. Throws Error{not_found} for a missing

@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "core/types.h"
 #include "k8s/kube_api.h"
@@ -118,6 +119,9 @@ struct Context {
   Metrics& metrics;
   EventRecorder& events;
   Enqueue enqueue;
+  /// The allocation handoff to the pod's sidecar (sidecar_binder() in
+  /// production; tests record the calls).
+  SidecarBinder bind = sidecar_binder();
   /// Runs a task's execution off the worker (a thread in production; inline in tests).
   std::function<void(std::function<void()>)> spawn = [](std::function<void()> f) { f(); };
   PodClaims claims;
@@ -133,6 +137,8 @@ struct Context {
   /// Clocks, replaced in tests so TTL and latency rows need no sleeping.
   std::function<core::TimePoint()> wall_now = [] { return std::chrono::system_clock::now(); };
   std::function<std::chrono::steady_clock::time_point()> steady_now = [] { return std::chrono::steady_clock::now(); };
+  /// Waits between retries of a run's outcome writes (task_execution.cpp); tests pass time instantly.
+  std::function<void(std::chrono::milliseconds)> sleep = [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
 };
 
 /// Result of one reconcile: requeue after a delay when time must pass.

@@ -19,6 +19,14 @@ std::string ensure_pool_token(Context& ctx, const nlohmann::json& pool);
 /// was deleted (from memory or the Secret the pool left behind).
 std::string sandbox_pool_token(Context& ctx, const std::string& ns, const std::string& pool, const std::string& sandbox);
 
+/// A sandbox's sidecar tokens: its pool's (accepted until the pod is bound)
+/// and its own, derived from that and the sandbox's uid (k8s/sandbox_token.h).
+struct SandboxTokens {
+  std::string pool;
+  std::string sandbox;
+};
+SandboxTokens sandbox_tokens(Context& ctx, const nlohmann::json& sandbox);
+
 /// The pool is gone: deletes its token Secret once no sandbox holds a pod
 /// of it (pool_secret_plan.h). Called by the pool reconcile of a missing pool.
 void release_pool_token(Context& ctx, const std::string& ns, const std::string& pool);

@@ -10,6 +10,7 @@
 #include "core/names.h"
 #include "core/types.h"
 #include "k8s/kubeconfig.h"
+#include "k8s/sandbox_token.h"
 #include "operator/controllers.h"
 #include "operator/pod_builder.h"
 #include "operator/pod_state.h"
@@ -91,6 +92,18 @@ std::string sandbox_pool_token(Context& ctx, const std::string& ns, const std::s
   std::string token = checked(read_token(*secret), ns, pool);
   ctx.tokens.put(key, token);
   return token;
+}
+
+SandboxTokens sandbox_tokens(Context& ctx, const json& sandbox) {
+  const json& meta = sandbox.at("metadata");
+  const std::string ns = meta.value("namespace", "");
+  const std::string pool = sandbox.contains("spec") ? sandbox["spec"].value("poolRef", "") : "";
+  // Memory first: this runs on the allocation path, where copying the pool
+  // object out of the cache costs more than the lookup.
+  std::string pool_token = ctx.tokens.get(key_of(ns, pool));
+  if (pool_token.empty()) pool_token = sandbox_pool_token(ctx, ns, pool, meta.value("name", ""));
+  std::string own = k8s::sandbox_token(pool_token, meta.value("uid", ""));
+  return {std::move(pool_token), std::move(own)};
 }
 
 void release_pool_token(Context& ctx, const std::string& ns, const std::string& pool) {

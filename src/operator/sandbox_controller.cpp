@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "core/names.h"
 #include "core/types.h"
 #include "operator/controllers.h"
@@ -22,6 +23,19 @@ void delete_pod(Context& ctx, const std::string& ns, const std::string& pod) {
   ctx.api.remove(res::pods, ns, pod, opts);
 }
 
+bool run_in_progress(Context& ctx, const std::string& ns, const std::string& sandbox) {
+  {
+    std::lock_guard lock(ctx.busy_mu);
+    if (ctx.busy_sandboxes.count(key_of(ns, sandbox))) return true;
+  }
+  for (const auto& t : ctx.cache.list(res::tasks, ns)) {
+    const json& o = *t;
+    if (!o.contains("spec") || o["spec"].value("sandboxRef", "") != sandbox) continue;
+    if (o.contains("status") && o["status"].is_object() && o["status"].value("state", "") == "Running") return true;
+  }
+  return false;
+}
+
 // Reads only what the sandbox's phase needs: the idle-pod index is scanned
 // for Pending sandboxes alone.
 SandboxView observe(Context& ctx, json obj) {
@@ -32,6 +46,7 @@ SandboxView observe(Context& ctx, json obj) {
   const std::string pod_name = status.is_object() ? status.value("podName", "") : "";
   if (!pod_name.empty()) {
     view.pod = ctx.cache.get(res::pods, ns, pod_name);
+    if (status.is_object() && status.value("phase", "") == "Bound") view.run_in_progress = run_in_progress(ctx, ns, name);
   } else {
     std::string pool = obj.contains("spec") ? obj["spec"].value("poolRef", "") : "";
     view.labelled = ctx.cache.list(res::pods, ns, std::string(labels::kSandbox), name);
@@ -66,6 +81,39 @@ std::optional<json> claim_first(Context& ctx, const json& sandbox, const std::st
   return std::nullopt;
 }
 
+// The pod is claimed; its sidecar must accept the sandbox's own token before
+// the status write tells anyone the sandbox is Ready. A pod that cannot be
+// bound is deleted (it is ours now and must not serve anyone on the pool
+// token), and the sandbox, still Pending, claims another.
+bool bind_sidecar(Context& ctx, const json& sandbox, const SidecarBind& b) {
+  const std::string ns = sandbox["metadata"].value("namespace", "");
+  const std::string name = sandbox["metadata"].value("name", "");
+  try {
+    SandboxTokens t = sandbox_tokens(ctx, sandbox);
+    ctx.bind(b.pod_ip, t.pool, t.sandbox);
+    return true;
+  } catch (const Error& e) {
+    const std::string msg = fmt::format("pod {} of sandbox {}: the sidecar at {} could not be bound to the sandbox's token ({}); "
+                                        "deleted the pod, claiming another",
+                                        b.pod, name, b.pod_ip, e.what());
+    log::warn("Failed to bind pod", {{"sandbox", key_of(ns, name)}, {"pod", b.pod}, {"error", e.what()}});
+    ctx.events.record(sandbox, EventSpec{"Warning", "BindFailed", msg});
+    ctx.metrics.inc("arl_sidecar_bind_failures_total");
+    try {
+      delete_pod(ctx, ns, b.pod);
+    } catch (const Error&) {
+      // Its ownerReference to the sandbox still removes it with the sandbox.
+    }
+    if (auto pod = ctx.cache.get(res::pods, ns, b.pod)) {
+      // Mark it going in the cache, so the next reconcile adopts no pod
+      // the API server is deleting.
+      (*pod)["metadata"]["deletionTimestamp"] = core::format_rfc3339(ctx.wall_now());
+      ctx.cache.upsert(res::pods, *pod);
+    }
+    return false;
+  }
+}
+
 void enqueue_tasks_of(Context& ctx, const std::string& ns, const std::string& sandbox) {
   for (const auto& t : ctx.cache.list(res::tasks, ns))
     if (t->contains("spec") && (*t)["spec"].value("sandboxRef", "") == sandbox)
@@ -78,6 +126,7 @@ Result apply(Context& ctx, const json& obj, const SandboxPlan& plan, core::TimeP
   if (!plan.claims.empty())
     if (auto pod = claim_first(ctx, obj, ns, plan.claims)) return apply(ctx, obj, plan_allocated(obj, *pod, now), now);
 
+  if (plan.bind && !bind_sidecar(ctx, obj, *plan.bind)) return {milliseconds(200)};
   delete_pod(ctx, ns, plan.delete_pod);
   if (plan.status) {
     try {

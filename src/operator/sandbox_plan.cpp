@@ -126,6 +126,7 @@ SandboxPlan plan_allocated(const json& sandbox, const json& pod, core::TimePoint
   next.status.last_activity_at = next.status.allocated_at;
   set_ready(next, "True", "Allocated", "pod " + next.status.pod_name, now);
   SandboxPlan plan;
+  plan.bind = SidecarBind{next.status.pod_name, next.status.pod_ip};
   plan.status = next.status;
   plan.allocated = true;
   plan.enqueue_pool = true;
@@ -157,6 +158,25 @@ SandboxPlan plan_sandbox(const SandboxView& view, core::TimePoint now) {
     write_if_changed(plan, sb, next);
     plan.wake_tasks = plan.status.has_value();
     plan.event = EventSpec{"Warning", "PodLost", msg};
+    return plan;
+  }
+  if (phase == "Bound" && !view.run_in_progress) {
+    // Bound with no run anywhere: the operator that ran its last task died
+    // between the task's outcome write and the sandbox's. Take it back as
+    // that run would have (task_execution.cpp end_run), or it stays Bound,
+    // where no idle TTL fires.
+    core::Sandbox next = sb;
+    next.status.last_activity_at = core::format_rfc3339(now);
+    if (sb.spec.keep_alive) {
+      next.status.phase = "Ready";
+    } else {
+      next.status.phase = "Released";
+      core::set_condition(next.status.conditions,
+                          {"Ready", "False", "Released", "released after its first task (keepAlive=false)", "", sb.metadata.generation}, now);
+      plan.delete_pod = sb.status.pod_name;
+    }
+    plan.status = next.status;
+    plan.wake_tasks = true;
     return plan;
   }
   if (phase == "Ready") expire_idle(plan, sb, idle_since(sb), now);

@@ -21,6 +21,9 @@ struct SandboxView {
   std::vector<Cache::Obj> labelled;           // pods labelled arl.infra.io/sandbox=<name>
   bool pool_exists = false;                   // spec.poolRef's WarmPool
   std::vector<Cache::Obj> idle;               // pods labelled pod-state=ready in the namespace
+  /// Read for a Bound sandbox only: a task of it executes in this process,
+  /// or one of its tasks says Running (its run may resume after a restart).
+  bool run_in_progress = false;
 };
 
 /// A pod to try for allocation write 1 (docs/design.md). Only the pod's
@@ -38,11 +41,21 @@ struct PodClaim {
 /// and makes the sandbox its owner.
 nlohmann::json claim_patch(const nlohmann::json& sandbox, const PodClaim& claim);
 
+/// The allocation handoff to the pod's sidecar (docs/design.md "Sandbox
+/// tokens"): after the claim, before the status write that tells clients the
+/// sandbox is Ready, so no client ever meets a pod still on the pool token.
+struct SidecarBind {
+  std::string pod;
+  std::string pod_ip;
+  bool operator==(const SidecarBind&) const = default;
+};
+
 struct SandboxPlan {
   /// Tried in order; 409 or 404 moves on to the next. The first one won
   /// replaces this plan with plan_allocated(); the fields below apply only
   /// when every claim is lost (or there is none).
   std::vector<PodClaim> claims;
+  std::optional<SidecarBind> bind;            // before the status write
   std::optional<core::SandboxStatus> status;  // unset: unchanged, no write
   std::optional<EventSpec> event;             // waits and failures only
   std::string delete_pod;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "core/error.h"
 #include "k8s/direct_transport.h"
 #include "k8s/sidecar_client.h"
 
@@ -24,6 +25,21 @@ class SidecarStepRunner : public sidecar::StepRunner {
 StepRunnerFactory sidecar_runner_factory(int port) {
   return [port](const std::string& pod_ip, const std::string& token) -> std::unique_ptr<sidecar::StepRunner> {
     return std::make_unique<SidecarStepRunner>(fmt::format("{}:{}", pod_ip, port), token);
+  };
+}
+
+SidecarBinder sidecar_binder(int port) {
+  return [port](const std::string& pod_ip, const std::string& pool_token, const std::string& sandbox_token) {
+    const std::string address = fmt::format("{}:{}", pod_ip, port);
+    core::BindRequest req{sandbox_token};
+    k8s::ClientOptions o;
+    o.read_timeout_seconds = 5;
+    try {
+      k8s::SidecarClient(std::make_unique<k8s::DirectTransport>(k8s::DirectOptions{address, pool_token}), o).bind(req);
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::unauthorized) throw;
+      k8s::SidecarClient(std::make_unique<k8s::DirectTransport>(k8s::DirectOptions{address, sandbox_token}), o).bind(req);
+    }
   };
 }
 

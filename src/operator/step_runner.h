@@ -16,4 +16,15 @@ using StepRunnerFactory =
 /// Runner over the real sidecar client.
 StepRunnerFactory sidecar_runner_factory(int port = 8080);
 
+/// The allocation handoff: tells the sidecar at pod_ip to accept only
+/// sandbox_token from now on (POST /bind, authenticated with pool_token).
+using SidecarBinder = std::function<void(const std::string& pod_ip, const std::string& pool_token,
+                                         const std::string& sandbox_token)>;
+
+/// Over the real sidecar client: one round trip. A sidecar that refuses the
+/// pool token (401) may already be ours (the operator restarted after the
+/// bind, before the status write): asked again with the sandbox's token, it
+/// answers `already`. Throws arl::Error when the pod cannot be bound.
+SidecarBinder sidecar_binder(int port = 8080);
+
 }  // namespace arl::op

@@ -60,7 +60,13 @@ Result reconcile_task(Context& ctx, const std::string& ns, const std::string& na
   TaskView view = observe(ctx, std::move(*obj));
   TaskPlan plan = plan_task(view, ctx.config.missing_sandbox_grace, ctx.wall_now());
 
-  if (plan.status && !write_task_status_if_current(ctx, core::task_from_json(view.object), core::to_json(*plan.status))) return {};
+  if (plan.status) {
+    if (!write_task_status_if_current(ctx, core::task_from_json(view.object), core::to_json(*plan.status))) return {};
+    // A task failed here (OperatorRestarted, ...) may be the one its sandbox
+    // is still Bound for: the sandbox decides again (sandbox_plan.cpp).
+    if (plan.status->state == "Failed" && view.object.contains("spec"))
+      ctx.enqueue.sandbox(key_of(ns, view.object["spec"].value("sandboxRef", "")), std::chrono::milliseconds(0));
+  }
   if (plan.event) ctx.events.record(view.object, *plan.event);
   if (plan.delete_task) ctx.api.remove(res::tasks, ns, name);
   if (plan.run) start(ctx, view);

@@ -5,6 +5,7 @@
 
 #include "core/duration.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "core/names.h"
 #include "core/types.h"
 #include "operator/controllers.h"
@@ -21,10 +22,51 @@ namespace {
 
 struct StalePlan {};
 
-json patch_status(Context& ctx, const k8s::Resource& r, const std::string& ns, const std::string& name, const json& status) {
-  json updated = ctx.api.patch(r, ns, name, k8s::PatchType::merge, json{{"status", status}}, true);
+// Writes a status patch (the whole patch body) and puts the answer in the cache.
+json patch_status_body(Context& ctx, const k8s::Resource& r, const std::string& ns, const std::string& name, const json& patch) {
+  json updated = ctx.api.patch(r, ns, name, k8s::PatchType::merge, patch, true);
   ctx.cache.upsert(r, updated);
   return updated;
+}
+
+json patch_status(Context& ctx, const k8s::Resource& r, const std::string& ns, const std::string& name, const json& status) {
+  return patch_status_body(ctx, r, ns, name, json{{"status", status}});
+}
+
+// A run's outcome exists only in this process. When the API server is away
+// (restarting, or etcd is) as the run ends, giving up on the write would
+// leave the task Running and its sandbox Bound until an operator restart, so
+// it is retried until it lands, the object is gone (404: thrown) or about 10
+// minutes pass. Only unavailable/timeout are retried: a refusal stays one.
+// This runs on the task's own thread, never on a reconcile worker.
+json patch_until_written(Context& ctx, const k8s::Resource& r, const std::string& ns, const std::string& name, const json& patch) {
+  std::chrono::milliseconds delay(50);
+  for (int attempt = 1;; ++attempt) {
+    try {
+      return patch_status_body(ctx, r, ns, name, patch);
+    } catch (const Error& e) {
+      const bool transient = e.code() == ErrorCode::unavailable || e.code() == ErrorCode::timeout;
+      if (!transient || attempt >= 300) throw;
+      if (attempt == 1 || attempt % 30 == 0)
+        log::warn("Retrying a run's outcome write", {{"object", ns + "/" + name}, {"resource", r.plural},
+                                                     {"attempt", std::to_string(attempt)}, {"error", e.what()}});
+      ctx.sleep(delay);
+      delay = std::min<std::chrono::milliseconds>(delay * 2, std::chrono::seconds(2));
+    }
+  }
+}
+
+json patch_status_until_written(Context& ctx, const k8s::Resource& r, const std::string& ns, const std::string& name,
+                                const json& status) {
+  return patch_until_written(ctx, r, ns, name, json{{"status", status}});
+}
+
+// A status patch that applies only while the task is at the resourceVersion
+// t was read at (a merge patch's resourceVersion is a precondition).
+json conditional_status_patch(const core::Task& t, const json& status) {
+  json patch{{"status", status}};
+  if (!t.metadata.resource_version.empty()) patch["metadata"]["resourceVersion"] = t.metadata.resource_version;
+  return patch;
 }
 
 // A task's status as a merge patch: an empty reason or message is sent as
@@ -51,7 +93,7 @@ void end_run(Context& ctx, const core::Sandbox& sb, core::SandboxStatus after, c
     core::set_condition(after.conditions,
                         {"Ready", "False", "Released", "released after its first task (keepAlive=false)", "", sb.metadata.generation}, done);
   }
-  patch_status(ctx, res::sandboxes, ns, sb.metadata.name, core::to_json(after));
+  patch_status_until_written(ctx, res::sandboxes, ns, sb.metadata.name, core::to_json(after));
   if (!sb.spec.keep_alive && !sb.status.pod_name.empty()) {
     k8s::DeleteOptions opts;
     opts.grace_period_seconds = 0;
@@ -65,10 +107,8 @@ void end_run(Context& ctx, const core::Sandbox& sb, core::SandboxStatus after, c
 }  // namespace
 
 bool write_task_status_if_current(Context& ctx, const core::Task& t, const json& status) {
-  json patch{{"status", status}};
-  if (!t.metadata.resource_version.empty()) patch["metadata"]["resourceVersion"] = t.metadata.resource_version;
   try {
-    ctx.cache.upsert(res::tasks, ctx.api.patch(res::tasks, t.metadata.namespace_, t.metadata.name, k8s::PatchType::merge, patch, true));
+    patch_status_body(ctx, res::tasks, t.metadata.namespace_, t.metadata.name, conditional_status_patch(t, status));
     return true;
   } catch (const Error& e) {
     if (e.code() != ErrorCode::conflict) throw;
@@ -88,7 +128,7 @@ void execute_task(Context& ctx, json task_obj, json sandbox_obj) {
   bool sandbox_ended = false;
 
   try {
-    const std::string token = sandbox_pool_token(ctx, ns, sb.spec.pool_ref, sb.metadata.name);
+    const std::string token = sandbox_tokens(ctx, sandbox_obj).sandbox;
 
     t.status.state = "Running";
     t.status.started_at = core::format_rfc3339(ctx.wall_now());
@@ -97,8 +137,15 @@ void execute_task(Context& ctx, json task_obj, json sandbox_obj) {
     t.status.message.clear();
     t.status.reason.clear();
     // A run planned on a stale view (the task finished, or another run
-    // started, after the cache read) runs nothing.
-    if (!write_task_status_if_current(ctx, t, task_status_patch(t.status))) throw StalePlan{};
+    // started, after the cache read) runs nothing. (Should a retried write
+    // have landed unseen, its retry conflicts too: the task is left Running
+    // and resolved as after an operator restart.)
+    try {
+      patch_until_written(ctx, res::tasks, ns, t.metadata.name, conditional_status_patch(t, task_status_patch(t.status)));
+    } catch (const Error& e) {
+      if (e.code() == ErrorCode::conflict) throw StalePlan{};
+      throw;
+    }
 
     // The sandbox shows Bound while the steps run; the write overlaps them.
     bound_st.phase = "Bound";
@@ -127,7 +174,7 @@ void execute_task(Context& ctx, json task_obj, json sandbox_obj) {
     core::set_condition(t.status.conditions,
                         {"Complete", "True", outcome.ok ? "Succeeded" : outcome.reason, outcome.message, "", t.metadata.generation}, done);
     bound.wait();
-    patch_status(ctx, res::tasks, ns, t.metadata.name, task_status_patch(t.status));
+    patch_status_until_written(ctx, res::tasks, ns, t.metadata.name, task_status_patch(t.status));
     ctx.metrics.observe("arl_task_duration_seconds", "", static_cast<double>(took.count()) / 1000.0);
     ctx.metrics.inc("arl_tasks_total", fmt::format("state=\"{}\"", t.status.state));
 
@@ -144,10 +191,10 @@ void execute_task(Context& ctx, json task_obj, json sandbox_obj) {
       t.status.message = e.what();
       t.status.completed_at = core::format_rfc3339(done);
       t.status.observed_generation = t.metadata.generation;
-      patch_status(ctx, res::tasks, ns, t.metadata.name, core::to_json(t.status));
+      patch_status_until_written(ctx, res::tasks, ns, t.metadata.name, core::to_json(t.status));
     } catch (const std::exception&) {
-      // The status write failed too (the task may be deleted): a task left
-      // Running is resolved by the next operator start (OperatorRestarted).
+      // The task is gone, or the API server stayed away for minutes: a task
+      // left Running is resolved by the next operator start (OperatorRestarted).
     }
     // Once Bound was written the sandbox is taken back whatever failed, the
     // task's own write included.

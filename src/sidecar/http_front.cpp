@@ -360,7 +360,10 @@ void HttpFront::advance(int fd) {
         refuse(fd, 431, "headers: the request head is larger than " + std::to_string(opts_.limits.max_head_bytes) + " bytes");
       return;
     }
-    HeadVerdict v = check_head(std::string_view(c.buf).substr(0, end), opts_.token, opts_.limits);
+    const std::string_view head = std::string_view(c.buf).substr(0, end);
+    HeadVerdict v = opts_.credential
+                        ? opts_.credential->with_token([&](std::string_view t) { return check_head(head, t, opts_.limits); })
+                        : check_head(head, {}, opts_.limits);
     if (v.status != 0) return refuse(fd, v.status, v.message);
     if (v.health) {
       // Probes are answered here, never queued behind busy workers.

@@ -26,13 +26,14 @@
 #include <thread>
 #include <vector>
 
+#include "sidecar/credential.h"
 #include "sidecar/http_head.h"
 
 namespace arl::sidecar {
 
 struct FrontOptions {
   HeadLimits limits;
-  std::string token;                                // empty: no auth
+  std::shared_ptr<const Credential> credential;     // null or empty token: no auth
   std::chrono::milliseconds head_timeout{10000};    // first byte of a head -> its blank line
   std::chrono::milliseconds idle_timeout{30000};    // a connection with no request in progress
   std::chrono::milliseconds io_timeout{10000};      // each body read or response write

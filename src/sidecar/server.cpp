@@ -17,6 +17,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "sidecar/credential.h"
 #include "sidecar/files.h"
 #include "sidecar/http_errors.h"
 #include "sidecar/http_front.h"
@@ -116,18 +117,22 @@ std::pair<std::string, int> parse_listen_address(const std::string& listen) {
 
 struct SidecarServer::Impl {
   ServerOptions opts;
+  std::shared_ptr<Credential> credential;
   Executor executor;
   OneRequestServer svr;
   HttpFront front;
   int port = -1;
 
   explicit Impl(ServerOptions o)
-      : opts(std::move(o)), executor(ExecutorOptions{opts.workdir}), front(front_options(opts), front_handlers()) {}
+      : opts(std::move(o)),
+        credential(std::make_shared<Credential>(std::exchange(opts.token, {}))),
+        executor(ExecutorOptions{opts.workdir}),
+        front(front_options(opts, credential), front_handlers()) {}
 
-  static FrontOptions front_options(const ServerOptions& o) {
+  static FrontOptions front_options(const ServerOptions& o, std::shared_ptr<Credential> credential) {
     FrontOptions f;
     f.limits.max_body_bytes = o.max_body_bytes;
-    f.token = o.token;
+    f.credential = std::move(credential);
     f.workers = o.worker_threads > 0 ? o.worker_threads : 8;
     f.head_timeout = o.head_timeout;
     f.idle_timeout = o.idle_timeout;
@@ -247,6 +252,13 @@ struct SidecarServer::Impl {
     svr.Get("/processes", [this](const httplib::Request&, httplib::Response& res) {
       reply_json(res, json(core::ProcessesResponse{executor.processes()}));
     });
+    svr.Post("/bind", [this](const httplib::Request& req, httplib::Response& res) {
+      auto br = parse_request<core::BindRequest>(req.body);
+      auto r = credential->bind(br);
+      wipe(br.token);
+      if (opts.log_requests && !r.already) log::info("Bound sidecar to its sandbox's token", {});
+      reply_json(res, json(r));
+    });
   }
 
   // The token is checked by the front on the raw header, before the body is
@@ -284,9 +296,11 @@ void SidecarServer::stop() {
 }
 int SidecarServer::port() const { return impl_->port; }
 Executor& SidecarServer::executor() { return impl_->executor; }
+const ServerOptions& SidecarServer::options() const { return impl_->opts; }
 
-void run_sidecar_until_signal(const ServerOptions& options) {
+void run_sidecar_until_signal(ServerOptions options) {
   ensure_std_fds_open();
+  harden_process();
   // Blocked before any thread exists, so every thread inherits the mask and
   // only the sigwait thread below ever sees them.
   sigset_t set;
@@ -296,10 +310,12 @@ void run_sidecar_until_signal(const ServerOptions& options) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  SidecarServer server(options);
+  const bool auth = !options.token.empty();
+  SidecarServer server(std::move(options));
+  const ServerOptions& opts = server.options();
   int port = server.bind();
-  log::info("Started sidecar", {{"listen", options.listen}, {"port", std::to_string(port)}, {"workdir", options.workdir},
-                                {"auth", yes_no(!options.token.empty())}, {"version", options.version}});
+  log::info("Started sidecar", {{"listen", opts.listen}, {"port", std::to_string(port)}, {"workdir", opts.workdir},
+                                {"auth", yes_no(auth)}, {"version", opts.version}});
   std::atomic<int> got{0};
   std::atomic<bool> served{false};
   std::thread waiter([&] {

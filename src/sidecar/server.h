@@ -12,7 +12,7 @@ namespace arl::sidecar {
 struct ServerOptions {
   std::string listen = ":8080";  // ":PORT" = all interfaces; "HOST:0" = ephemeral port
   std::string workdir = std::string(kDefaultWorkDir);
-  std::string token;             // empty: no auth
+  std::string token;             // empty: no auth until bound; moved into the server's Credential
   std::string version;
   size_t max_body_bytes = 64 * 1024 * 1024;
   int worker_threads = 32;       // concurrent requests (long executes hold one each)
@@ -38,13 +38,16 @@ class SidecarServer {
   void stop();
   int port() const;
   Executor& executor();
+  const ServerOptions& options() const;  // token always empty: it lives in the Credential
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
-/// `arl sidecar`: serves until SIGTERM/SIGINT, then kills every child and returns.
-void run_sidecar_until_signal(const ServerOptions& options);
+/// `arl sidecar`: serves until SIGTERM/SIGINT, then kills every child and
+/// returns. Takes the options by value: the token moves into the server and
+/// no copy of it stays behind.
+void run_sidecar_until_signal(ServerOptions options);
 
 }  // namespace arl::sidecar

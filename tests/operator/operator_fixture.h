@@ -48,6 +48,8 @@ struct Fixture {
   std::shared_ptr<ScriptedRunner> script = std::make_shared<ScriptedRunner>();
   std::vector<std::string> enqueued;
   std::string last_token;
+  /// Every allocation handoff: "<pod ip> <pool token> -> <sandbox token>".
+  std::vector<std::string> binds;
   std::unique_ptr<Context> ctx;
 
   Fixture() {
@@ -56,6 +58,9 @@ struct Fixture {
     ctx->runners = [this](const std::string&, const std::string& token) {
       last_token = token;
       return std::make_unique<RecordingRunner>(script);
+    };
+    ctx->bind = [this](const std::string& ip, const std::string& pool_token, const std::string& sandbox_token) {
+      binds.push_back(ip + " " + pool_token + " -> " + sandbox_token);
     };
     auto rec = [this](const char* kind) {
       return [this, kind](const std::string& key, std::chrono::milliseconds) { enqueued.push_back(std::string(kind) + ":" + key); };

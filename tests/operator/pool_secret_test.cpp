@@ -5,6 +5,7 @@
 
 #include "operator/pod_builder.h"
 #include "operator/pool_secret_plan.h"
+#include "k8s/sandbox_token.h"
 #include "operator_fixture.h"
 
 using namespace arl::op;
@@ -69,7 +70,7 @@ TEST_CASE("a deleted pool's sandbox runs tasks on the token left behind; the Sec
   f.make_task("t", "sb", one_step());
   reconcile_task(*f.ctx, "default", "t");
   CHECK(f.get(res::tasks, "t")["status"]["state"] == "Succeeded");
-  CHECK(f.last_token == token);
+  CHECK(f.last_token == arl::k8s::sandbox_token(token, f.get(res::sandboxes, "sb")["metadata"]["uid"].get<std::string>()));
 
   f.kube.remove(res::sandboxes, "default", "sb");
   f.kube.reset_counters();

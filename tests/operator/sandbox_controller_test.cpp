@@ -3,6 +3,7 @@
 #include <functional>
 #include <set>
 
+#include "k8s/sandbox_token.h"
 #include "operator/task_plan.h"
 #include "operator_fixture.h"
 
@@ -57,6 +58,7 @@ TEST_CASE("sandboxes never share a pod, even across two operators with stale cac
   b.pods = a.pods;
   Context ca{f.kube, a, {}, f.ctx->runners, f.metrics, f.events, f.ctx->enqueue};
   Context cb{f.kube, b, {}, f.ctx->runners, f.metrics, f.events, f.ctx->enqueue};
+  ca.bind = cb.bind = f.ctx->bind;
   for (int i = 0; i < 4; ++i) f.make_sandbox("sb" + std::to_string(i), "py");
   reconcile_sandbox(ca, "default", "sb0");
   reconcile_sandbox(cb, "default", "sb1");
@@ -173,6 +175,9 @@ namespace {
 const arl::core::TimePoint T0 = at_rfc3339("2030-01-01T00:00:00Z");
 
 json sandbox_with(Fixture& f, json spec_extra) {
+  // As the pool's reconcile leaves it: the token in memory, so the
+  // allocation reads no Secret.
+  f.ctx->tokens.put("default/py", "pool-token-0123456789");
   json spec{{"poolRef", "py"}, {"keepAlive", true}};
   spec.update(spec_extra);
   return f.kube.create(res::sandboxes, "default",
@@ -268,8 +273,31 @@ TEST_CASE("sandbox reconcile: exact writes per world") {
        [](Fixture& f) {
          allocated(f, {{"ttlSecondsAfterFinished", 1}});
          f.set_status(res::sandboxes, "sb", {{"phase", "Bound"}});
+         f.make_task("t", "sb", json::array());
+         f.set_status(res::tasks, "t", {{"state", "Running"}});
        },
        milliseconds(60000), {}, milliseconds(0)},
+      {"bound while its task executes in this process: unchanged",
+       [](Fixture& f) {
+         allocated(f);
+         f.set_status(res::sandboxes, "sb", {{"phase", "Bound"}});
+         f.ctx->busy_sandboxes.insert("default/sb");
+       },
+       milliseconds(1000), {}, milliseconds(0)},
+      {"bound with no run anywhere (its operator died after the task's outcome write): Ready again",
+       [](Fixture& f) {
+         allocated(f);
+         f.set_status(res::sandboxes, "sb", {{"phase", "Bound"}});
+         f.make_task("t", "sb", json::array());
+         f.set_status(res::tasks, "t", {{"state", "Succeeded"}});
+       },
+       milliseconds(1000), {"patch_status sandboxes/sb"}, milliseconds(0)},
+      {"bound, keepAlive=false, no run anywhere: Released and its pod deleted",
+       [](Fixture& f) {
+         allocated(f, {{"keepAlive", false}});
+         f.set_status(res::sandboxes, "sb", {{"phase", "Bound"}});
+       },
+       milliseconds(1000), {"delete pods/py-a", "patch_status sandboxes/sb"}, milliseconds(0)},
       {"released: its pod is deleted, never returned to the pool",
        [](Fixture& f) {
          allocated(f);
@@ -335,6 +363,47 @@ TEST_CASE("an allocation's two writes carry the claim precondition and the full 
       "conditions":[{"type":"Ready","status":"True","reason":"Allocated","message":"pod py-a",
                      "lastTransitionTime":"2030-01-01T00:00:00Z","observedGeneration":1}]})"));
   CHECK(f.enqueued == std::vector<std::string>{"pool:default/py"});  // the refill, off the latency path
+}
+
+TEST_CASE("allocation binds the pod's sidecar to the sandbox's own token after the claim, before the status write") {
+  Fixture f;
+  f.at(T0);
+  f.make_pool("py", 1);
+  f.make_pod("py-a", "py", true);
+  json sb = sandbox_with(f, json::object());
+  f.kube.reset_counters();
+  size_t writes_at_bind = 0;
+  f.ctx->bind = [&](const std::string& ip, const std::string& pool_token, const std::string& own) {
+    writes_at_bind = f.kube.write_log().size();
+    f.binds.push_back(ip + " " + pool_token + " -> " + own);
+  };
+  reconcile_sandbox(*f.ctx, "default", "sb");
+  const std::string own = arl::k8s::sandbox_token("pool-token-0123456789", sb["metadata"]["uid"].get<std::string>());
+  CHECK(f.binds == std::vector<std::string>{"198.18.0.9 pool-token-0123456789 -> " + own});
+  CHECK(writes_at_bind == 1);  // the claim only
+  CHECK(f.writes() == Writes{"patch pods/py-a", "patch_status sandboxes/sb"});  // no write for the token
+}
+
+TEST_CASE("a pod whose sidecar cannot be bound is deleted and the sandbox, still Pending, claims another") {
+  Fixture f;
+  f.at(T0);
+  f.make_pool("py", 2);
+  f.make_pod("py-a", "py", true);
+  sandbox_with(f, json::object());
+  f.ctx->bind = [&](const std::string&, const std::string&, const std::string&) {
+    throw arl::Error(arl::ErrorCode::unavailable, "connect to 198.18.0.9:8080: refused");
+  };
+  f.kube.reset_counters();
+  Result r = reconcile_sandbox(*f.ctx, "default", "sb");
+  CHECK(f.writes() == Writes{"patch pods/py-a", "create events/sb.*", "delete pods/py-a"});
+  CHECK(r.requeue_after == std::chrono::milliseconds(200));
+  CHECK_FALSE(f.get(res::sandboxes, "sb").contains("status"));
+  CHECK(f.metrics.counter("arl_sidecar_bind_failures_total") == 1);
+
+  f.make_pod("py-b", "py", true);
+  f.ctx->bind = [&](const std::string&, const std::string&, const std::string&) {};
+  reconcile_sandbox(*f.ctx, "default", "sb");
+  CHECK(f.get(res::sandboxes, "sb")["status"]["podName"] == "py-b");
 }
 
 TEST_CASE("a wait's status says why, with the generation observed") {

@@ -1,8 +1,10 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <functional>
 
 #include "operator/task_plan.h"
+#include "k8s/sandbox_token.h"
 #include "operator_fixture.h"
 
 using namespace arl::op;
@@ -20,7 +22,7 @@ json two_steps() {
 
 }  // namespace
 
-TEST_CASE("steps run in order through the sidecar with the pool token") {
+TEST_CASE("steps run in order through the sidecar with the sandbox's own token") {
   Fixture f;
   ready_sandbox(f);
   f.script->replies.push_back(reply(0, "hi"));
@@ -38,7 +40,9 @@ TEST_CASE("steps run in order through the sidecar with the pool token") {
   CHECK(f.script->executed[0].env.at("A") == "1");
   CHECK(f.script->executed[0].working_dir == "/workspace");
   auto secret = f.kube.get(res::secrets, "default", "arl-pool-py").value();
-  CHECK(f.last_token == secret["stringData"]["token"]);
+  auto sb = f.get(res::sandboxes, "sb");
+  CHECK(f.last_token == arl::k8s::sandbox_token(secret["stringData"]["token"].get<std::string>(),
+                                                sb["metadata"]["uid"].get<std::string>()));
   CHECK(f.get(res::sandboxes, "sb")["status"]["phase"] == "Ready");  // keepAlive: back to Ready
 }
 
@@ -450,6 +454,58 @@ TEST_CASE("a task that waited loses its wait reason once it runs") {
   CHECK(st["state"] == "Succeeded");
   CHECK_FALSE(st.contains("reason"));
   CHECK_FALSE(st.contains("message"));
+}
+
+TEST_CASE("a run ending while the API server is away writes its outcome once it is back: no task stays Running") {
+  Fixture f;
+  ready_sandbox(f);
+  f.script->replies.push_back(reply(0, "hi"));
+  f.make_task("t", "sb", two_steps());
+  // The Running write lands; then the server is away for the next 4 status writes.
+  auto calls = std::make_shared<int>(0);
+  f.kube.set_hook([calls](const std::string& verb, const arl::k8s::Resource& r, const std::string&, const std::string&) {
+    if (verb != "patch_status") return;
+    ++*calls;
+    if (*calls >= 3 && *calls <= 6)
+      throw arl::Error(arl::ErrorCode::unavailable, "PATCH " + r.plural + ": Connection; is the API server reachable?");
+  });
+  std::vector<long> waits;
+  f.ctx->sleep = [&](std::chrono::milliseconds d) { waits.push_back(static_cast<long>(d.count())); };
+  reconcile_task(*f.ctx, "default", "t");
+  auto t = f.get(res::tasks, "t");
+  CHECK(t["status"]["state"] == "Succeeded");
+  CHECK(t["status"]["stdout"] == "hi");
+  CHECK(f.get(res::sandboxes, "sb")["status"]["phase"] == "Ready");
+  CHECK(waits == std::vector<long>{50, 100, 200, 400});  // backoff, capped at 2 s
+}
+
+TEST_CASE("an outcome write refused for good (not a transient error) is not retried") {
+  Fixture f;
+  ready_sandbox(f);
+  f.script->replies.push_back(reply(0, "hi"));
+  f.make_task("t", "sb", two_steps());
+  f.kube.set_hook([](const std::string& verb, const arl::k8s::Resource& r, const std::string&, const std::string&) {
+    if (verb == "patch_status" && r.plural == "tasks") throw arl::Error(arl::ErrorCode::invalid, "status.stdout: too long");
+  });
+  int waits = 0;
+  f.ctx->sleep = [&](std::chrono::milliseconds) { ++waits; };
+  reconcile_task(*f.ctx, "default", "t");
+  CHECK(waits == 0);
+  CHECK(f.get(res::sandboxes, "sb")["status"]["phase"] == "Ready");  // still taken back
+}
+
+TEST_CASE("a task failed as OperatorRestarted wakes its sandbox, which the dead run left Bound") {
+  Fixture f;
+  ready_sandbox(f);
+  f.set_status(res::sandboxes, "sb", {{"phase", "Bound"}});
+  f.make_task("t", "sb", two_steps());
+  f.set_status(res::tasks, "t", {{"state", "Running"}, {"attempts", 1}});
+  f.enqueued.clear();
+  reconcile_task(*f.ctx, "default", "t");
+  CHECK(f.get(res::tasks, "t")["status"]["reason"] == "OperatorRestarted");
+  CHECK(std::find(f.enqueued.begin(), f.enqueued.end(), "sandbox:default/sb") != f.enqueued.end());
+  reconcile_sandbox(*f.ctx, "default", "sb");
+  CHECK(f.get(res::sandboxes, "sb")["status"]["phase"] == "Ready");
 }
 
 // Controllers decide on cached objects. A run can finish between a

@@ -2,6 +2,8 @@
 kube-controller-manager, the local node and `arl operator`, all started by
 scripts/local-cluster.sh. The cluster is given through ARL_E2E_KUBECONFIG."""
 import contextlib
+import hashlib
+import hmac
 import os
 import time
 import uuid
@@ -12,6 +14,12 @@ GROUP, VERSION = "arl.infra.io", "v1alpha1"
 # The pools' image: any name on the local node (it runs the host's tools); on the real node
 # (scripts/test.sh real) an image built by scripts/build-test-images.sh, present in containerd.
 POOL_IMAGE = os.environ.get("ARL_E2E_IMAGE", "python:3.12-slim")
+
+
+def sandbox_token(pool_token, sandbox_uid):
+    """The token an allocated sandbox's pod accepts (docs/design.md "Sandbox tokens"), written
+    out here rather than imported from the SDK so the tests check the documented formula."""
+    return hmac.new(pool_token.encode(), f"arl-sandbox-token/v1:{sandbox_uid}".encode(), hashlib.sha256).hexdigest()
 
 
 class Cluster:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from kubernetes import watch
 
-from op_cluster import GROUP, VERSION
+from op_cluster import GROUP, VERSION, sandbox_token
 
 ROOT = Path(__file__).resolve().parents[3]
 K8S_VERSION = os.environ.get("ARL_K8S_VERSION", "1.33.13")
@@ -99,9 +99,12 @@ def test_each_attempt_gets_the_whole_timeout_and_a_timeout_is_retried(cluster, n
 
 
 def sidecar_post(cluster, ns, pod, path, body):
-    """POST to a pod's sidecar through the API server's pod proxy, with the pool token; returns
-    (HTTP status, decoded JSON reply)."""
-    token = base64.b64decode(cluster.core.read_namespaced_secret("arl-pool-py", ns).data["token"]).decode()
+    """POST to a sandbox pod's sidecar through the API server's pod proxy, with the sandbox's own
+    token (derived from the pool's, as the CLI and SDK do); returns (HTTP status, decoded JSON reply)."""
+    pool_token = base64.b64decode(cluster.core.read_namespaced_secret("arl-pool-py", ns).data["token"]).decode()
+    sb = cluster.custom.get_namespaced_custom_object("arl.infra.io", "v1alpha1", ns, "sandboxes", "sb")
+    assert sb["status"]["podName"] == pod, sb["status"]
+    token = sandbox_token(pool_token, sb["metadata"]["uid"])
     params = cluster.api_client.param_serialize(
         "POST", f"/api/v1/namespaces/{ns}/pods/{pod}:8080/proxy/{path}",
         header_params={"X-Arl-Token": token, "Content-Type": "application/json", "Accept": "application/json"},

@@ -7,6 +7,8 @@ Objects are plain dicts as the API returns them (models.py gives typed views).
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import math
 import threading
@@ -26,6 +28,21 @@ KINDS = {"warmpools": "WarmPool", "sandboxes": "Sandbox", "tasks": "Task"}
 SINGULAR = {"warmpools": "warmpool", "sandboxes": "sandbox", "tasks": "task"}
 SIDECAR_PORT = 8080
 TOKEN_HEADER = "X-Arl-Token"
+SANDBOX_TOKEN_CONTEXT = "arl-sandbox-token/v1:"
+
+
+def sandbox_token(pool_token: str, sandbox_uid: str) -> str:
+    """The token a sandbox's pod accepts once allocated (docs/design.md "Sandbox tokens").
+
+    HMAC-SHA256 keyed with the pool's token over "arl-sandbox-token/v1:<uid>",
+    in lowercase hex: the operator hands the same value to the pod at
+    allocation, and the pool token stops working there.
+    """
+    if not pool_token:
+        raise ValueError("sandbox token: the pool token is empty")
+    if not sandbox_uid:
+        raise ValueError("sandbox token: the sandbox has no metadata.uid (was it read from the API server?)")
+    return hmac.new(pool_token.encode(), (SANDBOX_TOKEN_CONTEXT + sandbox_uid).encode(), hashlib.sha256).hexdigest()
 POOL_SECRET_PREFIX = "arl-pool-"
 SESSION_LABEL = "arl.infra.io/session"
 
@@ -284,7 +301,8 @@ class ArlClient:
         raw = (doc.get("data") or {}).get("token")
         if not raw:
             raise NotFoundError(f"secret {namespace}/{secret}: has no key 'token'; is the operator running?")
-        token = base64.b64decode(raw).decode().strip()
+        # As stored: the sidecar compares it raw, and it keys the sandbox tokens.
+        token = base64.b64decode(raw).decode()
         with self._lock:
             self._tokens[key] = token
         return token

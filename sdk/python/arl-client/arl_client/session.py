@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
-from .client import ArlClient
+from .client import ArlClient, sandbox_token
 from .duration import DurationLike, to_duration_string, to_seconds
 from .errors import (ArlError, ArlTimeoutError, ForbiddenError, NotFoundError, SandboxError, SidecarError,
                      ValidationError)
@@ -254,12 +254,14 @@ class SandboxSession:
     def _sidecar(self, endpoint: str, body: Dict[str, Any], timeout: float, stream: bool = False) -> Any:
         sb = self._require_open()
         pod = (sb.get("status") or {}).get("podName")
-        token = self.client.pool_token(self.pool_ref, self.namespace)
+        uid = (sb.get("metadata") or {}).get("uid", "")
+        # The pod accepts only this sandbox's own token, derived from the pool's.
+        token = sandbox_token(self.client.pool_token(self.pool_ref, self.namespace), uid)
         try:
             return self.client.sidecar_request(self.namespace, pod, token, endpoint, body, timeout, stream)
         except ForbiddenError:
             # The pool's secret may have been re-created since we cached it.
-            token = self.client.pool_token(self.pool_ref, self.namespace, refresh=True)
+            token = sandbox_token(self.client.pool_token(self.pool_ref, self.namespace, refresh=True), uid)
             return self.client.sidecar_request(self.namespace, pod, token, endpoint, body, timeout, stream)
 
     def run(self, command: CommandLike, workdir: Optional[str] = None, env: Optional[Dict[str, str]] = None,

@@ -1,11 +1,13 @@
 """SandboxSession against an in-memory API server (fake_kube.FakeKube)."""
 import asyncio
 import base64
+import hashlib
+import hmac
 import threading
 
 import pytest
 
-from arl_client import ArlClient, AsyncSandboxSession, SandboxSession
+from arl_client import ArlClient, AsyncSandboxSession, SandboxSession, sandbox_token
 from arl_client.errors import ArlTimeoutError, NotFoundError, SandboxError, SidecarError, ValidationError
 from fake_kube import FakeKube, FakeResponse
 
@@ -160,7 +162,7 @@ def test_deleted_while_waiting_is_not_found(kube):
         session(kube).open()
 
 
-def test_run_goes_through_pod_proxy_with_pool_token(kube):
+def test_run_goes_through_pod_proxy_with_the_sandboxs_own_token(kube):
     operator(kube)
     seen = []
 
@@ -173,8 +175,12 @@ def test_run_goes_through_pod_proxy_with_pool_token(kube):
         r = s.run(["echo", "hi"], workdir="/tmp", env={"A": "1"}, timeout=5)
         s.run("echo hi | tr a-z A-Z")
     assert (r.stdout, r.exit_code, r.duration_ms, r.ok) == ("hi\n", 0, 1.5, True)
+    # HMAC-SHA256 of the pool token over "arl-sandbox-token/v1:" + the sandbox's uid.
+    own = sandbox_token("tok123", s.sandbox["metadata"]["uid"])
+    assert own == hmac.new(b"tok123", f"arl-sandbox-token/v1:{s.sandbox['metadata']['uid']}".encode(),
+                           hashlib.sha256).hexdigest()
     assert seen[0] == ("execute", {"command": ["echo", "hi"], "env": {"A": "1"}, "timeout_seconds": 5.0,
-                                   "working_dir": "/tmp"}, {"X-Arl-Token": "tok123"})
+                                   "working_dir": "/tmp"}, {"X-Arl-Token": own})
     assert seen[1][1]["command"] == ["sh", "-c", "echo hi | tr a-z A-Z"]
     proxy = kube.calls("POST", "/proxy/")[0]["path"]
     assert proxy == "/api/v1/namespaces/default/pods/p-abcde:8080/proxy/execute"
@@ -235,9 +241,10 @@ def test_write_and_read_file(kube):
 def test_token_is_refetched_once_when_refused(kube):
     operator(kube)
     kube.put_secret(NS, "arl-pool-pool", "old")
-    kube.sidecar = lambda ep, body, h: FakeResponse(200, {"stdout": "", "exit_code": 0}) \
-        if h["X-Arl-Token"] == "new" else FakeResponse(401, {"error": "wrong token"})
     with session(kube) as s:
+        uid = s.sandbox["metadata"]["uid"]
+        kube.sidecar = lambda ep, body, h: FakeResponse(200, {"stdout": "", "exit_code": 0}) \
+            if h["X-Arl-Token"] == sandbox_token("new", uid) else FakeResponse(401, {"error": "wrong token"})
         s.client.pool_token("pool", NS)  # cached "old"
         kube.put_secret(NS, "arl-pool-pool", "new")
         assert s.run(["true"]).exit_code == 0
@@ -276,3 +283,13 @@ def test_async_session(kube):
         return await asyncio.gather(*(episode(i) for i in range(20)))
     assert asyncio.run(main()) == ["Succeeded"] * 20
     assert not [k for k in kube.objects if k[0] == "sandboxes"]
+
+
+def test_sandbox_token_matches_the_operators_and_refuses_empty_inputs():
+    # The same vector as tests/k8s/sandbox_token_test.cpp: the operator's C++ derivation.
+    assert sandbox_token("pool-token-0123456789", "uid-1") == \
+        "35aabbce3b0f8aa4575b6eda1484bede9f65e1cdb0d12a8fa0edbd7a7215ab25"
+    with pytest.raises(ValueError, match="pool token is empty"):
+        sandbox_token("", "uid-1")
+    with pytest.raises(ValueError, match="no metadata.uid"):
+        sandbox_token("pool", "")
