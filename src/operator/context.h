@@ -2,6 +2,7 @@
 // Everything a reconcile function needs, passed explicitly so the
 // controllers are plain functions testable over FakeKube.
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -89,6 +90,38 @@ class FirstSeen {
   std::map<std::string, TimePoint> seen_;
 };
 
+/// The sidecar restart count (pod_state.h sidecar_restarts) at which this
+/// process last bound each pod, by pod uid. Only pods bound at a count above
+/// 0 have an entry: an absent one reads 0, so the allocation path, where the
+/// count is 0, touches nothing, and after an operator restart a pod whose
+/// sidecar ever restarted is bound once more (answered `already` when the
+/// previous process had done it). Entries go with their pod.
+class SidecarBinds {
+ public:
+  int64_t bound_at(const std::string& pod_uid) const {
+    std::lock_guard lock(mu_);
+    auto it = counts_.find(pod_uid);
+    return it == counts_.end() ? 0 : it->second;
+  }
+  void bound(const std::string& pod_uid, int64_t restarts) {
+    std::lock_guard lock(mu_);
+    if (restarts > 0) counts_[pod_uid] = restarts;
+    else counts_.erase(pod_uid);
+  }
+  void forget(const std::string& pod_uid) {
+    std::lock_guard lock(mu_);
+    counts_.erase(pod_uid);
+  }
+  size_t size() const {
+    std::lock_guard lock(mu_);
+    return counts_.size();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, int64_t> counts_;
+};
+
 /// Per-pool sidecar tokens, read once from the pool's Secret.
 class TokenCache {
  public:
@@ -131,6 +164,7 @@ struct Context {
   std::set<std::string> running_tasks;   // "<ns>/<task>" executing in this process
   std::map<std::string, std::chrono::steady_clock::time_point> last_pool_status;  // guarded by busy_mu
   FirstSeen first_seen;  // "<ns>/<sandbox>" -> first sight while Pending
+  SidecarBinds sidecar_binds;
   /// Pools ("<ns>/<pool>") whose token Secret this process deleted: their
   /// pods' later events need no second delete. Guarded by busy_mu.
   std::set<std::string> pool_secrets_deleted;

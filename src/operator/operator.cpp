@@ -42,28 +42,11 @@ std::pair<std::string, int> split_addr(const std::string& addr) {
   return {host, port};
 }
 
-// Controllers read a pod's identity, labels, owners, phase, IP and Ready
-// condition only; the rest (spec with the injected containers, container
-// statuses, annotations) is most of its size, so it is not cached.
 k8s::InformerOptions pod_informer_options(const std::string& ns) {
   k8s::InformerOptions o;
   o.ns = ns;
   o.label_selector = std::string(labels::kWarmPool);
-  o.transform = [](json& pod) {
-    pod.erase("spec");
-    if (pod.contains("metadata")) pod["metadata"].erase("annotations");
-    if (!pod.contains("status") || !pod["status"].is_object()) return;
-    json& st = pod["status"];
-    json kept = json::object();
-    for (const char* key : {"phase", "podIP"})
-      if (st.contains(key)) kept[key] = st[key];
-    if (st.contains("conditions") && st["conditions"].is_array()) {
-      kept["conditions"] = json::array();
-      for (const auto& c : st["conditions"])
-        if (c.value("type", "") == "Ready") kept["conditions"].push_back({{"type", "Ready"}, {"status", c.value("status", "")}});
-    }
-    st = std::move(kept);
-  };
+  o.transform = trim_cached_pod;
   return o;
 }
 
@@ -127,8 +110,16 @@ struct Operator::Impl {
     bool was_ready_idle = old_pod && pod_is_idle(*old_pod) && pod_is_ready(*old_pod);
     if (ready_idle && !was_ready_idle) enqueue_waiting_sandboxes(ns, pool);
     std::string sandbox = pod_label(pod, labels::kSandbox);
-    if (!sandbox.empty() && (deleted || pod_is_terminating(pod) || pod_has_failed(pod))) queue.add("sandbox:" + key_of(ns, sandbox));
-    if (deleted) ctx.claims.release(key_of_obj(pod));
+    // A restarted sidecar serves the pool token again until it is bound again
+    // (sandbox_plan.h rebind): its restart and its readiness wake the sandbox.
+    bool sidecar_changed =
+        old_pod && (sidecar_restarts(*old_pod) != sidecar_restarts(pod) || pod_is_ready(*old_pod) != pod_is_ready(pod));
+    if (!sandbox.empty() && (deleted || pod_is_terminating(pod) || pod_has_failed(pod) || sidecar_changed))
+      queue.add("sandbox:" + key_of(ns, sandbox));
+    if (deleted) {
+      ctx.claims.release(key_of_obj(pod));
+      ctx.sidecar_binds.forget(pod["metadata"].value("uid", ""));
+    }
   }
 
   void wire_handlers() {

@@ -19,6 +19,55 @@ std::string pod_ip(const json& pod) {
   return pod["status"].value("podIP", "");
 }
 
+namespace {
+
+const json* sidecar_container_status(const json& pod, std::string* name_out = nullptr) {
+  auto spec = pod.find("spec");
+  if (spec == pod.end() || !spec->is_object()) return nullptr;
+  auto containers = spec->find("containers");
+  if (containers == spec->end() || !containers->is_array() || containers->empty() || !(*containers)[0].is_object()) return nullptr;
+  const std::string name = (*containers)[0].value("name", "");
+  if (name_out) *name_out = name;
+  auto status = pod.find("status");
+  if (status == pod.end() || !status->is_object()) return nullptr;
+  auto statuses = status->find("containerStatuses");
+  if (statuses == status->end() || !statuses->is_array()) return nullptr;
+  for (const auto& s : *statuses)
+    if (s.is_object() && s.value("name", "") == name) return &s;
+  return nullptr;
+}
+
+}  // namespace
+
+int64_t sidecar_restarts(const json& pod) {
+  const json* s = sidecar_container_status(pod);
+  if (!s) return 0;
+  auto n = s->find("restartCount");
+  return n != s->end() && n->is_number_integer() ? n->get<int64_t>() : 0;
+}
+
+void trim_cached_pod(json& pod) {
+  std::string sidecar;
+  json restarts;
+  if (const json* s = sidecar_container_status(pod, &sidecar); s && s->contains("restartCount"))
+    restarts = json::array({{{"name", sidecar}, {"restartCount", (*s)["restartCount"]}}});
+  pod.erase("spec");
+  if (!sidecar.empty()) pod["spec"] = {{"containers", json::array({{{"name", sidecar}}})}};
+  if (pod.contains("metadata")) pod["metadata"].erase("annotations");
+  if (!pod.contains("status") || !pod["status"].is_object()) return;
+  json& st = pod["status"];
+  json kept = json::object();
+  for (const char* key : {"phase", "podIP"})
+    if (st.contains(key)) kept[key] = st[key];
+  if (st.contains("conditions") && st["conditions"].is_array()) {
+    kept["conditions"] = json::array();
+    for (const auto& c : st["conditions"])
+      if (c.value("type", "") == "Ready") kept["conditions"].push_back({{"type", "Ready"}, {"status", c.value("status", "")}});
+  }
+  if (!restarts.is_null()) kept["containerStatuses"] = std::move(restarts);
+  st = std::move(kept);
+}
+
 bool pod_is_terminating(const json& pod) {
   return pod.contains("metadata") && pod["metadata"].contains("deletionTimestamp") &&
          !pod["metadata"]["deletionTimestamp"].is_null();

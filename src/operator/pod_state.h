@@ -14,6 +14,17 @@ bool pod_has_failed(const nlohmann::json& pod);      // phase Failed or Succeede
 bool pod_is_idle(const nlohmann::json& pod);         // pod-state=ready and not terminating (ready or starting)
 std::string pod_label(const nlohmann::json& pod, std::string_view key);
 std::string pod_ip(const nlohmann::json& pod);
+/// How often the kubelet restarted the container the sidecar runs in (the
+/// template's first container, pod_builder.cpp): status.containerStatuses'
+/// restartCount of the container named by spec.containers[0]; 0 when not
+/// reported.
+int64_t sidecar_restarts(const nlohmann::json& pod);
+
+/// What the operator's pod cache keeps of a pod: identity, labels, owners,
+/// phase, IP, the Ready condition and what sidecar_restarts() reads. The rest
+/// (the spec with the injected containers, the other container statuses,
+/// annotations) is most of a pod's size and read by no controller.
+void trim_cached_pod(nlohmann::json& pod);
 
 /// What a pool must do to get back to `replicas` idle pods.
 struct PoolPlan {

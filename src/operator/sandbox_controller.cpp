@@ -46,6 +46,7 @@ SandboxView observe(Context& ctx, json obj) {
   const std::string pod_name = status.is_object() ? status.value("podName", "") : "";
   if (!pod_name.empty()) {
     view.pod = ctx.cache.get(res::pods, ns, pod_name);
+    if (view.pod) view.sidecar_bound_at = ctx.sidecar_binds.bound_at((*view.pod)["metadata"].value("uid", ""));
     if (status.is_object() && status.value("phase", "") == "Bound") view.run_in_progress = run_in_progress(ctx, ns, name);
   } else {
     std::string pool = obj.contains("spec") ? obj["spec"].value("poolRef", "") : "";
@@ -114,6 +115,41 @@ bool bind_sidecar(Context& ctx, const json& sandbox, const SidecarBind& b) {
   }
 }
 
+// The pod's sidecar restarted and came back on the pool token (sandbox_plan.h
+// rebind). A sidecar that refuses both tokens (401) or another token's bind
+// (409) serves someone else: the pod is deleted and the sandbox fails as
+// PodLost, as for any lost pod. Anything else (not listening yet, a timeout)
+// is retried.
+bool rebind_sidecar(Context& ctx, const json& sandbox, const SidecarBind& b) {
+  const std::string ns = sandbox["metadata"].value("namespace", "");
+  const std::string name = sandbox["metadata"].value("name", "");
+  try {
+    SandboxTokens t = sandbox_tokens(ctx, sandbox);
+    ctx.bind(b.pod_ip, t.pool, t.sandbox);
+  } catch (const Error& e) {
+    log::warn("Failed to bind restarted sidecar", {{"sandbox", key_of(ns, name)}, {"pod", b.pod}, {"error", e.what()}});
+    ctx.metrics.inc("arl_sidecar_bind_failures_total");
+    if (e.code() != ErrorCode::unauthorized && e.code() != ErrorCode::conflict) return false;
+    ctx.events.record(sandbox, EventSpec{"Warning", "BindFailed",
+                                         fmt::format("pod {} of sandbox {}: its sidecar restarted and refuses the sandbox's token ({}); "
+                                                     "deleted the pod",
+                                                     b.pod, name, e.what())});
+    try {
+      delete_pod(ctx, ns, b.pod);
+    } catch (const Error&) {
+      // Retried: the next reconcile decides again from the pod it sees.
+    }
+    return false;
+  }
+  ctx.sidecar_binds.bound(b.pod_uid, b.restarts);
+  log::info("Bound restarted sidecar", {{"sandbox", key_of(ns, name)}, {"pod", b.pod}, {"restarts", std::to_string(b.restarts)}});
+  ctx.events.record(sandbox, EventSpec{"Normal", "SidecarRebound",
+                                       fmt::format("the sidecar of pod {} restarted (restart {}); bound it to the sandbox's token again",
+                                                   b.pod, b.restarts)});
+  ctx.metrics.inc("arl_sidecar_rebinds_total");
+  return true;
+}
+
 void enqueue_tasks_of(Context& ctx, const std::string& ns, const std::string& sandbox) {
   for (const auto& t : ctx.cache.list(res::tasks, ns))
     if (t->contains("spec") && (*t)["spec"].value("sandboxRef", "") == sandbox)
@@ -126,7 +162,12 @@ Result apply(Context& ctx, const json& obj, const SandboxPlan& plan, core::TimeP
   if (!plan.claims.empty())
     if (auto pod = claim_first(ctx, obj, ns, plan.claims)) return apply(ctx, obj, plan_allocated(obj, *pod, now), now);
 
-  if (plan.bind && !bind_sidecar(ctx, obj, *plan.bind)) return {milliseconds(200)};
+  if (plan.bind) {
+    if (!bind_sidecar(ctx, obj, *plan.bind)) return {milliseconds(200)};
+    if (plan.bind->restarts > 0) ctx.sidecar_binds.bound(plan.bind->pod_uid, plan.bind->restarts);  // rare: absent reads 0
+  }
+  // Not bound again yet: the rest of the plan still applies, and we come back.
+  const bool rebind_pending = plan.rebind && !rebind_sidecar(ctx, obj, *plan.rebind);
   delete_pod(ctx, ns, plan.delete_pod);
   if (plan.status) {
     try {
@@ -148,6 +189,7 @@ Result apply(Context& ctx, const json& obj, const SandboxPlan& plan, core::TimeP
   if (plan.enqueue_pool) ctx.enqueue.pool(key_of(ns, obj["spec"].value("poolRef", "")), milliseconds(0));
   if (plan.wake_tasks) enqueue_tasks_of(ctx, ns, name);
   if (plan.delete_sandbox) ctx.api.remove(res::sandboxes, ns, name);
+  if (rebind_pending && (plan.requeue_after.count() == 0 || plan.requeue_after > milliseconds(1000))) return {milliseconds(1000)};
   return {plan.requeue_after};
 }
 

@@ -54,6 +54,27 @@ const std::string& idle_since(const core::Sandbox& sb) {
 }
 
 std::string name_of(const json& obj) { return obj.at("metadata").value("name", ""); }
+std::string uid_of(const json& obj) { return obj.at("metadata").value("uid", ""); }
+
+void requeue_within(SandboxPlan& plan, std::chrono::milliseconds d) {
+  if (plan.requeue_after.count() == 0 || d < plan.requeue_after) plan.requeue_after = d;
+}
+
+// A sidecar that restarted (sandbox code can kill it: it runs as the
+// sidecar's user) comes back unbound: the sandbox's token gets 401 and the
+// pool token works again. Bound again once it answers its readiness probe;
+// before that a bind would only fail (the pod's Ready event wakes us; the
+// requeue is the fallback).
+void plan_rebind(SandboxPlan& plan, const SandboxView& view, const std::string& pod_name) {
+  const json& pod = *view.pod;
+  const int64_t restarts = sidecar_restarts(pod);
+  if (restarts == view.sidecar_bound_at) return;
+  if (!pod_is_ready(pod) || pod_ip(pod).empty()) {
+    requeue_within(plan, std::chrono::seconds(1));
+    return;
+  }
+  plan.rebind = SidecarBind{pod_name, pod_ip(pod), uid_of(pod), restarts};
+}
 
 // Oldest first (the pool keeps its oldest ready pods for this), then by name
 // so that equal timestamps (seconds precision) still give one order. Keys are
@@ -126,7 +147,7 @@ SandboxPlan plan_allocated(const json& sandbox, const json& pod, core::TimePoint
   next.status.last_activity_at = next.status.allocated_at;
   set_ready(next, "True", "Allocated", "pod " + next.status.pod_name, now);
   SandboxPlan plan;
-  plan.bind = SidecarBind{next.status.pod_name, next.status.pod_ip};
+  plan.bind = SidecarBind{next.status.pod_name, next.status.pod_ip, uid_of(pod), sidecar_restarts(pod)};
   plan.status = next.status;
   plan.allocated = true;
   plan.enqueue_pool = true;
@@ -160,6 +181,7 @@ SandboxPlan plan_sandbox(const SandboxView& view, core::TimePoint now) {
     plan.event = EventSpec{"Warning", "PodLost", msg};
     return plan;
   }
+  plan_rebind(plan, view, sb.status.pod_name);
   if (phase == "Bound" && !view.run_in_progress) {
     // Bound with no run anywhere: the operator that ran its last task died
     // between the task's outcome write and the sandbox's. Take it back as
@@ -174,12 +196,18 @@ SandboxPlan plan_sandbox(const SandboxView& view, core::TimePoint now) {
       core::set_condition(next.status.conditions,
                           {"Ready", "False", "Released", "released after its first task (keepAlive=false)", "", sb.metadata.generation}, now);
       plan.delete_pod = sb.status.pod_name;
+      plan.rebind.reset();  // it goes
     }
     plan.status = next.status;
     plan.wake_tasks = true;
     return plan;
   }
-  if (phase == "Ready") expire_idle(plan, sb, idle_since(sb), now);
+  if (phase == "Ready") {
+    const auto rebind_retry = plan.requeue_after;
+    expire_idle(plan, sb, idle_since(sb), now);
+    if (rebind_retry.count() > 0) requeue_within(plan, rebind_retry);
+    if (plan.delete_sandbox) plan.rebind.reset();
+  }
   return plan;
 }
 

@@ -2,6 +2,7 @@
 // What a sandbox must do next, decided from what the cache shows and `now`
 // alone; sandbox_controller.cpp reads the cache and applies the plan.
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,6 +25,9 @@ struct SandboxView {
   /// Read for a Bound sandbox only: a task of it executes in this process,
   /// or one of its tasks says Running (its run may resume after a restart).
   bool run_in_progress = false;
+  /// Read for a Ready or Bound sandbox only: the sidecar restart count at
+  /// which this process last bound its pod (context.h SidecarBinds).
+  int64_t sidecar_bound_at = 0;
 };
 
 /// A pod to try for allocation write 1 (docs/design.md). Only the pod's
@@ -47,6 +51,8 @@ nlohmann::json claim_patch(const nlohmann::json& sandbox, const PodClaim& claim)
 struct SidecarBind {
   std::string pod;
   std::string pod_ip;
+  std::string pod_uid;
+  int64_t restarts = 0;  // the sidecar's restart count it is bound at
   bool operator==(const SidecarBind&) const = default;
 };
 
@@ -56,6 +62,12 @@ struct SandboxPlan {
   /// when every claim is lost (or there is none).
   std::vector<PodClaim> claims;
   std::optional<SidecarBind> bind;            // before the status write
+  /// The pod's sidecar restarted (restart count != sidecar_bound_at) and is
+  /// Ready again: it came back unbound, refusing the sandbox's token and
+  /// taking the pool token, so it is bound again. No API write: the count is
+  /// in the cached pod status, the last bound count in memory. A pod that is
+  /// not Ready yet is retried; one bound to another token is deleted.
+  std::optional<SidecarBind> rebind;
   std::optional<core::SandboxStatus> status;  // unset: unchanged, no write
   std::optional<EventSpec> event;             // waits and failures only
   std::string delete_pod;

@@ -1,6 +1,7 @@
 // The pure decisions of the three reconcilers: no server, no clock; each row is observed state -> plan.
 #include <doctest/doctest.h>
 
+#include "operator/pod_state.h"
 #include "operator/sandbox_plan.h"
 #include "operator/task_plan.h"
 #include "operator/ttl_plan.h"
@@ -164,4 +165,106 @@ TEST_CASE("first_in_line: the oldest unfinished task of the sandbox goes first, 
   CHECK(first_in_line(me, {t("a", "2030-01-01T00:00:01Z", "", "other")}));
   CHECK_FALSE(first_in_line(me, {t("b", "2030-01-01T00:00:05Z")}));
   CHECK(first_in_line(me, {t("z", "2030-01-01T00:00:05Z")}));
+}
+
+namespace {
+
+// An allocated pod as the cache holds it (trim_cached_pod): its sidecar runs in container "main".
+json allocated_pod(int64_t sidecar_restarts, bool ready = true, const std::string& phase = "Running") {
+  json p{{"metadata", {{"name", "py-a"}, {"uid", "pod-uid-1"},
+                       {"labels", {{"arl.infra.io/warmpool", "py"}, {"arl.infra.io/pod-state", "allocated"}}}}},
+         {"spec", {{"containers", {{{"name", "main"}}}}}},
+         {"status", {{"phase", phase}, {"podIP", "198.19.128.7"},
+                     {"conditions", {{{"type", "Ready"}, {"status", ready ? "True" : "False"}}}},
+                     {"containerStatuses", {{{"name", "main"}, {"restartCount", sidecar_restarts}}}}}}};
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("plan_sandbox: a sidecar restarted since this process bound it is bound again once Ready, with no API write") {
+  const json on_pod{{"podName", "py-a"}, {"podIP", "198.19.128.7"}, {"allocatedAt", "2030-01-01T00:00:00Z"}};
+  auto status = [&](const std::string& phase) {
+    json s = on_pod;
+    s["phase"] = phase;
+    return s;
+  };
+  const SidecarBind again1{"py-a", "198.19.128.7", "pod-uid-1", 1};
+  const SidecarBind again3{"py-a", "198.19.128.7", "pod-uid-1", 3};
+  struct Row {
+    const char* name;
+    json sandbox;
+    json pod;
+    int64_t bound_at;
+    bool run_in_progress;
+    std::optional<SidecarBind> rebind;
+    milliseconds requeue;
+    std::string status_phase = "";  // a status write to this phase; "" = none
+    std::string delete_pod = "";
+  };
+  const std::vector<Row> rows = {
+      {"never restarted", sandbox(status("Ready")), allocated_pod(0), 0, false, std::nullopt, milliseconds(0)},
+      {"restarted, Ready again: bound again", sandbox(status("Ready")), allocated_pod(1), 0, false, again1, milliseconds(0)},
+      {"restarted, bound again already", sandbox(status("Ready")), allocated_pod(1), 1, false, std::nullopt, milliseconds(0)},
+      {"restarted twice more since", sandbox(status("Ready")), allocated_pod(3), 1, false, again3, milliseconds(0)},
+      {"restarted, not Ready yet: wait for its probe", sandbox(status("Ready")), allocated_pod(1, false), 0, false, std::nullopt,
+       milliseconds(1000)},
+      {"restarted, not Ready, idle TTL far: the sooner requeue", sandbox(status("Ready"), {{"ttlSecondsAfterFinished", 30}}),
+       allocated_pod(1, false), 0, false, std::nullopt, milliseconds(1000)},
+      {"restarted, idle TTL far: bound again, requeue at the TTL", sandbox(status("Ready"), {{"ttlSecondsAfterFinished", 30}}),
+       allocated_pod(1), 0, false, again1, milliseconds(30050)},
+      {"operator restarted (no record), count above 0: bound once more", sandbox(status("Ready")), allocated_pod(2), 0, false,
+       SidecarBind{"py-a", "198.19.128.7", "pod-uid-1", 2}, milliseconds(0)},
+      {"Bound, its task running", sandbox(status("Bound")), allocated_pod(1), 0, true, again1, milliseconds(0)},
+      {"Bound, no run, keepAlive: back to Ready and bound again", sandbox(status("Bound"), {{"keepAlive", true}}), allocated_pod(1), 0,
+       false, again1, milliseconds(0), "Ready"},
+      {"Bound, no run, keepAlive=false: the pod goes, no bind", sandbox(status("Bound"), {{"keepAlive", false}}), allocated_pod(1), 0,
+       false, std::nullopt, milliseconds(0), "Released", "py-a"},
+      {"the pod failed: PodLost, no bind", sandbox(status("Ready")), allocated_pod(1, false, "Failed"), 0, false, std::nullopt,
+       milliseconds(0), "Failed"},
+  };
+  for (const auto& row : rows) {
+    INFO(std::string(row.name));
+    SandboxView v{row.sandbox, row.pod, {}, true, {}, row.run_in_progress, row.bound_at};
+    SandboxPlan p = plan_sandbox(v, T0);
+    CHECK(p.rebind == row.rebind);
+    CHECK_FALSE(p.bind);
+    CHECK(p.claims.empty());
+    CHECK(p.requeue_after == row.requeue);
+    CHECK((p.status ? p.status->phase : "") == row.status_phase);
+    CHECK(p.delete_pod == row.delete_pod);
+    CHECK_FALSE(p.delete_sandbox);
+  }
+}
+
+TEST_CASE("plan_allocated: the bind carries the pod's uid and the sidecar restart count it binds at") {
+  SandboxPlan p = plan_allocated(sandbox(), allocated_pod(2), T0);
+  CHECK(p.bind == SidecarBind{"py-a", "198.19.128.7", "pod-uid-1", 2});
+  CHECK_FALSE(p.rebind);
+}
+
+TEST_CASE("sidecar_restarts reads the restart count of the first container, also from the trimmed cache copy") {
+  json full = json::parse(R"({
+    "metadata": {"name": "py-a", "uid": "u", "annotations": {"a": "b"}, "labels": {"arl.infra.io/warmpool": "py"}},
+    "spec": {"initContainers": [{"name": "arl-init"}], "containers": [{"name": "main", "image": "python"}, {"name": "extra"}]},
+    "status": {"phase": "Running", "podIP": "198.19.128.7", "hostIP": "198.19.128.1",
+               "conditions": [{"type": "Initialized", "status": "True"}, {"type": "Ready", "status": "True", "lastProbeTime": null}],
+               "initContainerStatuses": [{"name": "arl-init", "restartCount": 0}],
+               "containerStatuses": [{"name": "extra", "restartCount": 7, "ready": true},
+                                     {"name": "main", "restartCount": 2, "ready": true, "state": {"running": {}}}]}})");
+  CHECK(sidecar_restarts(full) == 2);  // not "extra"'s 7: statuses are sorted by name, not spec order
+  json cached = full;
+  trim_cached_pod(cached);
+  CHECK(cached == json::parse(R"({
+    "metadata": {"name": "py-a", "uid": "u", "labels": {"arl.infra.io/warmpool": "py"}},
+    "spec": {"containers": [{"name": "main"}]},
+    "status": {"phase": "Running", "podIP": "198.19.128.7", "conditions": [{"type": "Ready", "status": "True"}],
+               "containerStatuses": [{"name": "main", "restartCount": 2}]}})"));
+  CHECK(sidecar_restarts(cached) == 2);
+
+  json starting = json::parse(R"({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "main"}]}, "status": {"phase": "Pending"}})");
+  CHECK(sidecar_restarts(starting) == 0);
+  trim_cached_pod(starting);
+  CHECK(starting == json::parse(R"({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "main"}]}, "status": {"phase": "Pending"}})"));
+  CHECK(sidecar_restarts(json::parse(R"({"metadata": {"name": "p"}})")) == 0);
 }

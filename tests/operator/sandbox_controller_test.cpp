@@ -479,3 +479,114 @@ TEST_CASE("a sandbox deleted between the cache read and its status write is left
   CHECK_NOTHROW(r = reconcile_sandbox(*f.ctx, "default", "sb"));
   CHECK(r.requeue_after == std::chrono::milliseconds(0));
 }
+
+namespace {
+
+// The kubelet's view of py-a's sidecar container "main": restarted `restarts` times, Ready or not.
+void sidecar_status(Fixture& f, int restarts, bool ready) {
+  f.set_status(res::pods, "py-a",
+               json{{"phase", "Running"},
+                    {"podIP", "198.18.0.9"},
+                    {"conditions", {{{"type", "Ready"}, {"status", ready ? "True" : "False"}}}},
+                    {"containerStatuses", {{{"name", "main"}, {"restartCount", restarts}, {"ready", ready}}}}});
+}
+
+// allocated(), with py-a's spec naming its sidecar container as a pool pod's does.
+std::string allocated_with_sidecar(Fixture& f) {
+  f.make_pool("py", 1);
+  f.make_pod("py-a", "py", false);
+  f.kube.patch(res::pods, "default", "py-a", arl::k8s::PatchType::merge, json{{"spec", {{"containers", {{{"name", "main"}}}}}}});
+  sidecar_status(f, 0, true);
+  sandbox_with(f, json::object());
+  reconcile_sandbox(*f.ctx, "default", "sb");
+  REQUIRE(f.get(res::sandboxes, "sb")["status"]["podName"] == "py-a");
+  REQUIRE(f.binds.size() == 1);
+  return f.get(res::pods, "py-a")["metadata"]["uid"].get<std::string>();
+}
+
+std::string own_token(Fixture& f) {
+  return arl::k8s::sandbox_token("pool-token-0123456789", f.get(res::sandboxes, "sb")["metadata"]["uid"].get<std::string>());
+}
+
+}  // namespace
+
+TEST_CASE("a sidecar that restarted is bound again to the sandbox's token once Ready: one Event, no other write, once") {
+  Fixture f;
+  f.at(T0);
+  const std::string uid = allocated_with_sidecar(f);
+  CHECK(f.ctx->sidecar_binds.size() == 0);  // the allocation, at restart count 0, records nothing
+
+  sidecar_status(f, 1, false);  // killed by sandbox code; the kubelet started it again, not probed yet
+  f.kube.reset_counters();
+  Result r = reconcile_sandbox(*f.ctx, "default", "sb");
+  CHECK(f.binds.size() == 1);
+  CHECK(f.writes().empty());
+  CHECK(r.requeue_after == std::chrono::milliseconds(1000));
+
+  sidecar_status(f, 1, true);
+  f.kube.reset_counters();
+  r = reconcile_sandbox(*f.ctx, "default", "sb");
+  CHECK(f.binds == std::vector<std::string>{"198.18.0.9 pool-token-0123456789 -> " + own_token(f),
+                                            "198.18.0.9 pool-token-0123456789 -> " + own_token(f)});
+  CHECK(f.writes() == Writes{"create events/sb.*"});
+  CHECK(f.body("create", "events", f.kube.write_log().back().name)["reason"] == "SidecarRebound");
+  CHECK(r.requeue_after == std::chrono::milliseconds(0));
+  CHECK(f.ctx->sidecar_binds.bound_at(uid) == 1);
+  CHECK(f.metrics.counter("arl_sidecar_rebinds_total") == 1);
+  CHECK(f.get(res::sandboxes, "sb")["status"]["phase"] == "Ready");
+
+  f.kube.reset_counters();
+  reconcile_sandbox(*f.ctx, "default", "sb");  // steady state
+  CHECK(f.binds.size() == 2);
+  CHECK(f.writes().empty());
+
+  sidecar_status(f, 2, true);  // killed again
+  reconcile_sandbox(*f.ctx, "default", "sb");
+  CHECK(f.binds.size() == 3);
+  CHECK(f.ctx->sidecar_binds.bound_at(uid) == 2);
+}
+
+TEST_CASE("a new operator process binds a pod whose sidecar ever restarted once more, then leaves it") {
+  Fixture f;
+  f.at(T0);
+  allocated_with_sidecar(f);
+  sidecar_status(f, 1, true);
+  reconcile_sandbox(*f.ctx, "default", "sb");
+  REQUIRE(f.binds.size() == 2);
+
+  Context fresh{f.kube, f.cache, {}, f.ctx->runners, f.metrics, f.events, f.ctx->enqueue};
+  fresh.bind = f.ctx->bind;
+  fresh.wall_now = f.ctx->wall_now;
+  fresh.tokens.put("default/py", "pool-token-0123456789");
+  reconcile_sandbox(fresh, "default", "sb");  // it cannot know: bound again (the sidecar answers `already`)
+  CHECK(f.binds.size() == 3);
+  reconcile_sandbox(fresh, "default", "sb");
+  CHECK(f.binds.size() == 3);
+}
+
+TEST_CASE("a restarted sidecar not answering yet is retried; one that refuses the sandbox's token is deleted") {
+  Fixture f;
+  f.at(T0);
+  allocated_with_sidecar(f);
+  sidecar_status(f, 1, true);
+  f.ctx->bind = [&](const std::string&, const std::string&, const std::string&) {
+    throw arl::Error(arl::ErrorCode::unavailable, "connect to 198.18.0.9:8080: refused");
+  };
+  f.kube.reset_counters();
+  Result r = reconcile_sandbox(*f.ctx, "default", "sb");
+  CHECK(f.writes().empty());
+  CHECK(r.requeue_after == std::chrono::milliseconds(1000));
+  CHECK(f.metrics.counter("arl_sidecar_bind_failures_total") == 1);
+
+  // 401 to both tokens: bound to a token that is not the sandbox's. It must not serve anyone.
+  f.ctx->bind = [&](const std::string&, const std::string&, const std::string&) {
+    throw arl::Error(arl::ErrorCode::unauthorized, "sidecar 198.18.0.9:8080: POST /bind: 401 unauthorized");
+  };
+  f.kube.reset_counters();
+  reconcile_sandbox(*f.ctx, "default", "sb");
+  CHECK(f.writes() == Writes{"create events/sb.*", "delete pods/py-a"});
+  CHECK(f.body("create", "events", f.kube.write_log().front().name)["reason"] == "BindFailed");
+  reconcile_sandbox(*f.ctx, "default", "sb");  // the pod is gone: the sandbox fails as for any lost pod
+  CHECK(f.get(res::sandboxes, "sb")["status"]["phase"] == "Failed");
+  CHECK(f.get(res::sandboxes, "sb")["status"]["conditions"][0]["reason"] == "PodLost");
+}
