@@ -12,6 +12,9 @@
 #   scripts/real-node.sh env          print `export KUBECONFIG=...`
 #   scripts/real-node.sh status       what runs
 #   scripts/real-node.sh install-arl  (re)import the ARL image and `helm upgrade --install` the chart
+#   scripts/real-node.sh restart-kubelet [--kill]
+#                                     stop the kubelet (SIGTERM, or SIGKILL) and start it again with
+#                                     the same flags; containerd and the pods keep running
 #
 # Addresses: everything stays in 198.19.0.0/16 (the local-node cluster of scripts/local-cluster.sh
 # uses 198.18.0.0/16, so both run side by side) and loopback; nothing listens on the machine's
@@ -471,8 +474,7 @@ start_node() {
   for tar in $("$here/build-test-images.sh") ${ARL_TAR:-}; do
     ctr_ images import "$tar" >>"$STATE/logs/images.log" 2>&1 || { tail -5 "$STATE/logs/images.log" >&2; die "importing $tar into containerd failed"; }
   done
-  start kubelet "$BIN/kubelet" --config "$STATE/kubelet-config.yaml" --kubeconfig "$STATE/kubelet.kubeconfig" \
-    --root-dir "$STATE/kubelet" --cert-dir "$STATE/kubelet-pki" --hostname-override "$NODE" --node-ip "$NODE_IP" --v=1
+  start_kubelet
   wait_for "node $NODE Ready" kubelet node_ready
   # iptables mode as most clusters; conntrack and timeout sysctls left as they are (0 = keep).
   start kube-proxy "$BIN/kube-proxy" --kubeconfig "$STATE/proxy.kubeconfig" --proxy-mode iptables \
@@ -482,6 +484,44 @@ start_node() {
     --conntrack-max-per-core 0 --conntrack-tcp-timeout-established 0s --conntrack-tcp-timeout-close-wait 0s
   wait_for "kube-proxy /healthz" kube-proxy curl -fsS "http://127.0.0.1:$PROXY_HEALTHZ_PORT/healthz"
   wait_for "the kubernetes Service in iptables" kube-proxy sh -c "iptables -t nat -S KUBE-SERVICES | grep -q '$KUBERNETES_SVC_IP/32'"
+}
+
+start_kubelet() {  # one command line for `up` and `restart-kubelet`
+  start kubelet "$BIN/kubelet" --config "$STATE/kubelet-config.yaml" --kubeconfig "$STATE/kubelet.kubeconfig" \
+    --root-dir "$STATE/kubelet" --cert-dir "$STATE/kubelet-pki" --hostname-override "$NODE" --node-ip "$NODE_IP" --v=1
+}
+
+# The kubelet alone goes and comes back, as in a kubelet upgrade or crash: containerd, the shims and
+# so the pods' containers keep running, and the new kubelet takes them over from its root dir and
+# the runtime (same pods, same uids, no container restarted). --kill: SIGKILL instead of SIGTERM.
+cmd_restart_kubelet() {
+  load_bin
+  running_all || die "not running: '$0 up' first"
+  # shellcheck disable=SC1091
+  source "$STATE/ports.env"
+  local pid since
+  if [[ "${1:-}" == --kill ]]; then
+    pid="$(live_pid kubelet)" && kill -KILL "$pid" 2>/dev/null
+    while [[ -n "${pid:-}" && -d /proc/$pid ]] && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null; do sleep 0.1; done
+    rm -f "$STATE/pids/kubelet.pid"
+  else
+    stop kubelet
+  fi
+  since="$(date -u +%s)"
+  start_kubelet
+  # The node's Ready condition outlives the old kubelet (the node controller waits 40 s before
+  # it says Unknown): ready means the new one answers /healthz and has reported since it started.
+  wait_for "the new kubelet's /healthz" kubelet curl -fsS "http://127.0.0.1:$KUBELET_HEALTHZ_PORT/healthz"
+  wait_for "node $NODE Ready, reported by the new kubelet" kubelet node_reported_since "$since"
+  log "kubelet restarted (pid $(live_pid kubelet)); containerd and the pods kept running"
+}
+
+node_reported_since() {  # node_reported_since EPOCH: Ready, with a heartbeat at or after EPOCH
+  local out beat
+  out="$(kubectl_ get node "$NODE" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}{" "}{.status.conditions[?(@.type=="Ready")].lastHeartbeatTime}' 2>/dev/null)" || return 1
+  [[ "${out%% *}" == True ]] || return 1
+  beat="$(date -u -d "${out#* }" +%s 2>/dev/null)" || return 1
+  ((beat >= $1))
 }
 
 node_ready() {  # Ready and schedulable: the not-ready taint is gone
@@ -693,5 +733,6 @@ case "${1:-}" in
   env) [[ -s "$STATE/kubeconfig" ]] || die "no kubeconfig in $STATE: run '$0 up' first"; echo "export KUBECONFIG=$STATE/kubeconfig" ;;
   status) cmd_status ;;
   install-arl) load_bin; running_all || die "not running: '$0 up' first"; install_arl ;;
-  *) echo "usage: $0 up|down|env|status|install-arl   (state dir: \${ARL_REAL_STATE:-/tmp/arl-real})" >&2; exit 2 ;;
+  restart-kubelet) cmd_restart_kubelet "${2:-}" ;;
+  *) echo "usage: $0 up|down|env|status|install-arl|restart-kubelet [--kill]   (state dir: \${ARL_REAL_STATE:-/tmp/arl-real})" >&2; exit 2 ;;
 esac
