@@ -1,6 +1,7 @@
 """Run inside sandbox A by test_sandbox_token_e2e.py: collects every string that could be a token
 from what sandbox code can read of its own sidecar and pod, then tries each one on its own
-sidecar and on sandbox B's. Prints one JSON line. argv[1]: {"own": ip, "other": ip,
+sidecar and on sandbox B's (GET /processes; token-shaped ones, 64 hex digits, also POST
+/execute). Prints one JSON line. argv[1]: {"own": ip, "other": ip,
 "secrets": [sha256 hex of the tokens that must not be found]}."""
 import hashlib
 import http.client
@@ -14,6 +15,10 @@ candidates = set()
 counts = {"environ": 0, "cmdline": 0, "files": 0, "mem": 0, "denied": 0}
 
 
+HEX64 = re.compile(rb'(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])')
+hex64 = set()  # the shape of a pool token (32 random bytes as hex) and of a sandbox token (HMAC-SHA256 hex)
+
+
 def add(blob):
     for part in re.split(rb'[\x00\s=:,;"\'{}\[\]]+', blob):
         if 16 <= len(part) <= 256:
@@ -21,6 +26,11 @@ def add(blob):
                 candidates.add(part.decode("ascii"))
             except UnicodeDecodeError:
                 pass
+    # Also inside longer strings (a URL, a JSON blob without separators around it).
+    for m in HEX64.finditer(blob):
+        h = m.group().decode("ascii")
+        candidates.add(h)
+        hex64.add(h)
 
 
 def has_cap_sys_ptrace():
@@ -82,18 +92,33 @@ for root, _, files in os.walk("/workspace"):
 
 hashes = {hashlib.sha256(c.encode()).hexdigest() for c in candidates}
 found = [h for h in args["secrets"] if h in hashes]
+
+
+def call(ip, method, path, token, body=None):
+    conn = http.client.HTTPConnection(ip, 8080, timeout=5)
+    try:
+        headers = {"X-Arl-Token": token}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        conn.request(method, path, body=body, headers=headers)
+        return conn.getresponse().status
+    except OSError as e:
+        return f"error {e}"
+    finally:
+        conn.close()
+
+
 accepted = []
+run_true = json.dumps({"command": ["true"]})
 for c in sorted(candidates):
     for name in ("own", "other"):
-        conn = http.client.HTTPConnection(args[name], 8080, timeout=5)
-        try:
-            conn.request("GET", "/processes", headers={"X-Arl-Token": c})
-            status = conn.getresponse().status
-        except OSError as e:
-            status = f"error {e}"
-        finally:
-            conn.close()
+        status = call(args[name], "GET", "/processes", c)
         if status != 401:
-            accepted.append([name, c[:4] + "...", status])
-print(json.dumps({"candidates": len(candidates), "counts": counts, "sidecars": len(sidecars), "tried_mem": try_mem,
-                  "found": found, "accepted": accepted}))
+            accepted.append([name, "GET /processes", c[:4] + "...", status])
+        # A token-shaped string also tries to run a command, the call an attacker wants.
+        if c in hex64:
+            status = call(args[name], "POST", "/execute", c, run_true)
+            if status != 401:
+                accepted.append([name, "POST /execute", c[:4] + "...", status])
+print(json.dumps({"candidates": len(candidates), "hex64": len(hex64), "counts": counts, "sidecars": len(sidecars),
+                  "tried_mem": try_mem, "found": found, "accepted": accepted}))
