@@ -507,21 +507,22 @@ cmd_restart_kubelet() {
   else
     stop kubelet
   fi
-  since="$(date -u +%s)"
+  since="$(date -u +%s.%N)"
   start_kubelet
   # The node's Ready condition outlives the old kubelet (the node controller waits 40 s before
-  # it says Unknown): ready means the new one answers /healthz and has reported since it started.
+  # it says Unknown): ready means the new one answers /healthz and has renewed the node's Lease
+  # (microsecond times, unlike the condition's heartbeat) since it started, and the node is Ready.
   wait_for "the new kubelet's /healthz" kubelet curl -fsS "http://127.0.0.1:$KUBELET_HEALTHZ_PORT/healthz"
-  wait_for "node $NODE Ready, reported by the new kubelet" kubelet node_reported_since "$since"
+  wait_for "node $NODE's Lease renewed by the new kubelet" kubelet lease_renewed_since "$since"
+  wait_for "node $NODE Ready" kubelet node_ready
   log "kubelet restarted (pid $(live_pid kubelet)); containerd and the pods kept running"
 }
 
-node_reported_since() {  # node_reported_since EPOCH: Ready, with a heartbeat at or after EPOCH
-  local out beat
-  out="$(kubectl_ get node "$NODE" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}{" "}{.status.conditions[?(@.type=="Ready")].lastHeartbeatTime}' 2>/dev/null)" || return 1
-  [[ "${out%% *}" == True ]] || return 1
-  beat="$(date -u -d "${out#* }" +%s 2>/dev/null)" || return 1
-  ((beat >= $1))
+lease_renewed_since() {  # lease_renewed_since EPOCH[.FRACTION]: the node's Lease renewed after it
+  local renew
+  renew="$(kubectl_ -n kube-node-lease get lease "$NODE" -o 'jsonpath={.spec.renewTime}' 2>/dev/null)" || return 1
+  [[ -n "$renew" ]] || return 1
+  python3 -c 'import sys, datetime as d; t = d.datetime.strptime(sys.argv[1], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=d.timezone.utc); sys.exit(0 if t.timestamp() > float(sys.argv[2]) else 1)' "$renew" "$1"
 }
 
 node_ready() {  # Ready and schedulable: the not-ready taint is gone

@@ -42,8 +42,10 @@ def test_pods_and_sandboxes_outlive_a_kubelet_restart(cluster, ns, how):
     pool = pool_token(cluster, ns, "py")
     for name, sb in sandboxes.items():
         assert answers(cluster, ns, sb["status"]["podName"], tokens[name])
-    wait("the pool refilled to 3 idle pods", lambda: len(cluster.pods(ns, "py", "ready")) == 3, timeout=60)
+    wait("the pool refilled: 3 idle pods, every pod Ready",
+         lambda: len(cluster.pods(ns, "py", "ready")) == 3 and all(_ready(p) for p in cluster.pods(ns, "py")), timeout=60)
     before = containers(cluster, ns, "py")
+    assert all(cid for _, cid, _ in before.values()), before
     assert len(before) == 5
 
     restart_kubelet(*(["--kill"] if how == "kill" else []))
