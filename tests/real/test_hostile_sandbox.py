@@ -3,15 +3,11 @@ sidecar and still opens no other sidecar of its pool; it kills its own sidecar, 
 sidecar is bound to the sandbox's token again rather than serving the pool token. The local-node
 version of the first is tests/e2e/operator/test_sandbox_token_e2e.py; the second has none: the
 local node never restarts containers (a sidecar that exits fails its pod and the sandbox)."""
-import hashlib
-import json
 import time
-from pathlib import Path
 
+from op_cluster import run_sandbox_probe
 from sandbox_calls import (answers, execute, own_token, pool_token, python_pool, ready_sandbox,
                            sidecar_status, wait)
-
-PROBE = (Path(__file__).resolve().parents[1] / "e2e" / "operator" / "sandbox_probe.py").read_text()
 
 # Run as sandbox code: finds the sidecar among its ancestors (in a container it is PID 1) and
 # stops it. SIGTERM, because the kernel drops SIGKILL sent to a PID namespace's init from
@@ -44,14 +40,7 @@ def test_code_in_one_sandbox_cannot_call_another_sandboxs_sidecar(cluster, ns):
         assert execute(cluster, ns, pod, pool, ["true"])[0] == 401, pod
     assert execute(cluster, ns, pod_b, token_a, ["true"])[0] == 401
 
-    secrets = [hashlib.sha256(t.encode()).hexdigest() for t in (pool, token_a, token_b)]
-    args = json.dumps({"own": a["status"]["podIP"], "other": b["status"]["podIP"], "secrets": secrets})
-    cluster.task(ns, "probe", "a", [
-        {"name": "write", "type": "FilePatch", "path": "probe.py", "content": PROBE},
-        {"name": "probe", "type": "Command", "command": ["python3", "/workspace/probe.py", args]}], timeout="240s")
-    t = cluster.wait_task(ns, "probe", timeout=300)
-    assert t["status"]["state"] == "Succeeded", t["status"]
-    report = json.loads(t["status"]["stdout"].strip().splitlines()[-1])
+    report = run_sandbox_probe(cluster, ns, "a", a["status"]["podIP"], b["status"]["podIP"], (pool, token_a, token_b))
     print("sandbox probe on a real container:", report)
     # It looked: its own processes' environ and cmdline, its sidecar among them, its files.
     assert report["counts"]["environ"] > 0 and report["counts"]["cmdline"] > 0, report

@@ -6,7 +6,6 @@ import pathlib
 import signal
 import socket
 import subprocess
-import time
 
 import pytest
 
@@ -21,20 +20,23 @@ def arl_bin():
     return str(pathlib.Path(os.environ.get("ARL_BUILD_DIR", ROOT / "build")) / "arl")
 
 
+def spawn_sidecar(argv, **popen):
+    """Starts `arl sidecar` (argv) and returns (process, port) once it says it listens."""
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **popen)
+    line = proc.stderr.readline()
+    # "Started sidecar" in either log format (JSON or text).
+    m = re.search(r'\bport"?[:=]"?(\d+)', line)
+    if not m:
+        proc.kill()
+        pytest.fail(f"arl sidecar did not start: {line!r}")
+    return proc, int(m.group(1))
+
+
 class Sidecar:
     def __init__(self, workdir, *flags):
         self.workdir = workdir
-        self.proc = subprocess.Popen(
-            [arl_bin(), "sidecar", "--listen", "127.0.0.1:0", "--workdir", str(workdir), "--token", TOKEN,
-             "--quiet", *flags],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        line = self.proc.stderr.readline()
-        # "Started sidecar" in either log format (JSON or text).
-        m = re.search(r'\bport"?[:=]"?(\d+)', line)
-        if not m:
-            self.proc.kill()
-            pytest.fail(f"arl sidecar did not start: {line!r}")
-        self.port = int(m.group(1))
+        self.proc, self.port = spawn_sidecar(
+            [arl_bin(), "sidecar", "--listen", "127.0.0.1:0", "--workdir", str(workdir), "--token", TOKEN, "--quiet", *flags])
         self.pid = self.proc.pid
 
     def status_kb(self, field):

@@ -4,14 +4,13 @@ like a container's: commands it runs share that user, as sandbox code does."""
 import json
 import os
 import pathlib
-import re
 import shutil
 import subprocess
 import tempfile
 
 import pytest
 
-from conftest import arl_bin
+from conftest import arl_bin, spawn_sidecar
 from httpraw import call
 
 POOL = "pool-0123456789abcdef0123456789abcdef"
@@ -32,15 +31,8 @@ class EnvSidecar:
         os.chmod(tmp_path, 0o755)
         env = {"PATH": "/usr/bin:/bin", "ARL_SIDECAR_TOKEN": POOL, "ARL_SIDECAR_WORKDIR": str(work),
                "ARL_SIDECAR_LISTEN": "127.0.0.1:0"}
-        self.proc = subprocess.Popen([str(binary), "sidecar", "--quiet", "--log-format", "text"], env=env,
-                                     user=NOBODY, group=NOBODY, extra_groups=[],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        line = self.proc.stderr.readline()
-        m = re.search(r'\bport"?[:=]"?(\d+)', line)
-        if not m:
-            self.proc.kill()
-            pytest.fail(f"arl sidecar did not start: {line!r}")
-        self.port = int(m.group(1))
+        self.proc, self.port = spawn_sidecar([str(binary), "sidecar", "--quiet", "--log-format", "text"], env=env,
+                                             user=NOBODY, group=NOBODY, extra_groups=[])
         self.pid = self.proc.pid
 
     def connect(self, timeout=10):

@@ -4,9 +4,11 @@ scripts/local-cluster.sh. The cluster is given through ARL_E2E_KUBECONFIG."""
 import contextlib
 import hashlib
 import hmac
+import json
 import os
 import time
 import uuid
+from pathlib import Path
 
 from kubernetes import client, config
 
@@ -131,3 +133,18 @@ def _ready(pod):
     return any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []))
 
 
+
+
+def run_sandbox_probe(cluster, ns, sandbox, own_ip, other_ip, tokens):
+    """Runs sandbox_probe.py as a task of `sandbox` (sandbox code: hostile by definition) and
+    returns its report: what it could read of its own sidecar and pod, and whether any of it
+    opened its own or the `other_ip` sidecar. The probe gets only the tokens' sha256, to say
+    whether it found one."""
+    probe = (Path(__file__).parent / "sandbox_probe.py").read_text()
+    args = json.dumps({"own": own_ip, "other": other_ip, "secrets": [hashlib.sha256(t.encode()).hexdigest() for t in tokens]})
+    cluster.task(ns, "probe", sandbox, [
+        {"name": "write", "type": "FilePatch", "path": "probe.py", "content": probe},
+        {"name": "probe", "type": "Command", "command": ["python3", "/workspace/probe.py", args]}], timeout="240s")
+    t = cluster.wait_task(ns, "probe", timeout=300)
+    assert t["status"]["state"] == "Succeeded", t["status"]
+    return json.loads(t["status"]["stdout"].strip().splitlines()[-1])

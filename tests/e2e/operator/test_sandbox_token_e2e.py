@@ -2,14 +2,9 @@
 own sandbox's token (docs/design.md "Sandbox tokens"). Runs on the local node and, in the real
 tier, on real containers (scripts/test.sh real runs this directory again)."""
 import base64
-import hashlib
-import json
-from pathlib import Path
 
-from op_cluster import _ready, sandbox_token
+from op_cluster import _ready, run_sandbox_probe, sandbox_token
 from test_controllers_e2e import ready_sandbox
-
-PROBE = (Path(__file__).parent / "sandbox_probe.py").read_text()
 
 
 def proxy_status(cluster, ns, pod, token):
@@ -39,14 +34,7 @@ def test_each_sandbox_pod_accepts_only_its_own_token(cluster, ns):
                         timeout=60)
     assert proxy_status(cluster, ns, idle[0].metadata.name, pool_token) == 200
 
-    secrets = [hashlib.sha256(t.encode()).hexdigest() for t in (pool_token, token_a, token_b)]
-    args = json.dumps({"own": a["status"]["podIP"], "other": b["status"]["podIP"], "secrets": secrets})
-    cluster.task(ns, "probe", "a", [
-        {"name": "write", "type": "FilePatch", "path": "probe.py", "content": PROBE},
-        {"name": "probe", "type": "Command", "command": ["python3", "/workspace/probe.py", args]}], timeout="240s")
-    t = cluster.wait_task(ns, "probe", timeout=300)
-    assert t["status"]["state"] == "Succeeded", t["status"]
-    report = json.loads(t["status"]["stdout"].strip().splitlines()[-1])
+    report = run_sandbox_probe(cluster, ns, "a", a["status"]["podIP"], b["status"]["podIP"], (pool_token, token_a, token_b))
     print("sandbox probe:", report)
     assert report["counts"]["cmdline"] > 0 and report["candidates"] > 0, report  # it did look
     assert report["sidecars"] >= 1, report  # and saw its own sidecar

@@ -2,12 +2,10 @@
 (scripts/local-cluster.sh up: a real API server, the deployment, replicaset
 and job controllers, the local node running pods as host processes).
 
-The cluster is given, never guessed: ARL_E2E_KUBECONFIG must name its
-kubeconfig, and a missing one fails the run loudly instead of skipping.
+The cluster's kubeconfig comes from the `kubeconfig` fixture (tests/conftest.py).
 """
 import asyncio
 import base64
-import os
 import time
 import uuid
 
@@ -17,17 +15,6 @@ from kubernetes import client as k
 from kubernetes import config as kconfig
 
 from arl_client import KubernetesAdapter
-
-
-@pytest.fixture(scope="session")
-def kubeconfig():
-    path = os.environ.get("ARL_E2E_KUBECONFIG")
-    if not path:
-        pytest.fail("ARL_E2E_KUBECONFIG is not set: start the local cluster with `scripts/local-cluster.sh up` and "
-                    "set ARL_E2E_KUBECONFIG to the kubeconfig it prints (scripts/test.sh cluster does both)")
-    if not os.path.isfile(path):
-        pytest.fail(f"ARL_E2E_KUBECONFIG={path} does not exist: is the local cluster up?")
-    return path
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,8 @@
 """Fixtures for the SDK's end-to-end tests on a running cluster with the ARL
 operator (scripts/local-cluster.sh up prints the kubeconfig to use).
 
-The cluster is given, never guessed: ARL_E2E_KUBECONFIG must name its
-kubeconfig, and a missing one fails the run loudly instead of skipping.
+The cluster's kubeconfig comes from the `kubeconfig` fixture (tests/conftest.py).
 """
-import os
 import uuid
 
 import pytest
@@ -12,17 +10,6 @@ import pytest
 from arl_client import ArlClient
 
 from arl_sdk_e2e import POOL_IMAGE, POOL_REPLICAS
-
-
-@pytest.fixture(scope="session")
-def kubeconfig():
-    path = os.environ.get("ARL_E2E_KUBECONFIG")
-    if not path:
-        pytest.fail("ARL_E2E_KUBECONFIG is not set: start the local cluster with `scripts/local-cluster.sh up` and "
-                    "set ARL_E2E_KUBECONFIG to the kubeconfig it prints (scripts/test.sh cluster does both)")
-    if not os.path.isfile(path):
-        pytest.fail(f"ARL_E2E_KUBECONFIG={path} does not exist: is the local cluster up?")
-    return path
 
 
 @pytest.fixture(scope="session")
