@@ -41,12 +41,17 @@ SandboxPlan wait(const core::Sandbox& sb, const std::string& reason, const std::
   return plan;
 }
 
-// The idle TTL counts from the last activity (or the allocation).
+void requeue_within(SandboxPlan& plan, std::chrono::milliseconds d) {
+  if (plan.requeue_after.count() == 0 || d < plan.requeue_after) plan.requeue_after = d;
+}
+
+// The idle TTL counts from the last activity (or the allocation). An earlier
+// requeue already in the plan (a rebind's retry) is kept when it is sooner.
 void expire_idle(SandboxPlan& plan, const core::Sandbox& sb, const std::string& since, core::TimePoint now) {
   auto d = deadline_after(sb.spec.ttl_seconds_after_finished, since, now);
   if (!d) return;
   if (d->passed) plan.delete_sandbox = true;
-  else plan.requeue_after = d->requeue_after;
+  else requeue_within(plan, d->requeue_after);
 }
 
 const std::string& idle_since(const core::Sandbox& sb) {
@@ -56,9 +61,6 @@ const std::string& idle_since(const core::Sandbox& sb) {
 std::string name_of(const json& obj) { return obj.at("metadata").value("name", ""); }
 std::string uid_of(const json& obj) { return obj.at("metadata").value("uid", ""); }
 
-void requeue_within(SandboxPlan& plan, std::chrono::milliseconds d) {
-  if (plan.requeue_after.count() == 0 || d < plan.requeue_after) plan.requeue_after = d;
-}
 
 // A sidecar that restarted (sandbox code can kill it: it runs as the
 // sidecar's user) comes back unbound: the sandbox's token gets 401 and the
@@ -156,6 +158,19 @@ SandboxPlan plan_allocated(const json& sandbox, const json& pod, core::TimePoint
   return plan;
 }
 
+core::SandboxStatus status_after_run(const core::Sandbox& sb, core::SandboxStatus after, const std::string& last_activity,
+                                     core::TimePoint now) {
+  after.last_activity_at = last_activity;
+  if (sb.spec.keep_alive) {
+    after.phase = "Ready";
+  } else {
+    after.phase = "Released";  // released after its first task; its pod is never reused
+    core::set_condition(after.conditions,
+                        {"Ready", "False", "Released", "released after its first task (keepAlive=false)", "", sb.metadata.generation}, now);
+  }
+  return after;
+}
+
 SandboxPlan plan_sandbox(const SandboxView& view, core::TimePoint now) {
   SandboxPlan plan;
   if (pod_is_terminating(view.object)) return plan;
@@ -187,25 +202,16 @@ SandboxPlan plan_sandbox(const SandboxView& view, core::TimePoint now) {
     // between the task's outcome write and the sandbox's. Take it back as
     // that run would have (task_execution.cpp end_run), or it stays Bound,
     // where no idle TTL fires.
-    core::Sandbox next = sb;
-    next.status.last_activity_at = core::format_rfc3339(now);
-    if (sb.spec.keep_alive) {
-      next.status.phase = "Ready";
-    } else {
-      next.status.phase = "Released";
-      core::set_condition(next.status.conditions,
-                          {"Ready", "False", "Released", "released after its first task (keepAlive=false)", "", sb.metadata.generation}, now);
+    plan.status = status_after_run(sb, sb.status, core::format_rfc3339(now), now);
+    if (!sb.spec.keep_alive) {
       plan.delete_pod = sb.status.pod_name;
       plan.rebind.reset();  // it goes
     }
-    plan.status = next.status;
     plan.wake_tasks = true;
     return plan;
   }
   if (phase == "Ready") {
-    const auto rebind_retry = plan.requeue_after;
     expire_idle(plan, sb, idle_since(sb), now);
-    if (rebind_retry.count() > 0) requeue_within(plan, rebind_retry);
     if (plan.delete_sandbox) plan.rebind.reset();
   }
   return plan;

@@ -83,6 +83,13 @@ struct SandboxPlan {
 
 SandboxPlan plan_sandbox(const SandboxView& view, core::TimePoint now);
 
+/// A sandbox's status once a run is over, whatever its outcome: Ready again
+/// (keepAlive) or Released (its pod is deleted by the caller), from `after`
+/// (the status the run last wrote). Shared by the run's own end
+/// (task_execution.cpp) and the plan that takes back a sandbox whose run died.
+core::SandboxStatus status_after_run(const core::Sandbox& sb, core::SandboxStatus after, const std::string& last_activity,
+                                     core::TimePoint now);
+
 /// Pending -> Ready on `pod` (claimed or adopted): the status write, the
 /// pool's refill, the idle TTL from now on.
 SandboxPlan plan_allocated(const nlohmann::json& sandbox, const nlohmann::json& pod, core::TimePoint now);

@@ -10,6 +10,7 @@
 #include "core/types.h"
 #include "operator/controllers.h"
 #include "operator/pod_builder.h"
+#include "operator/sandbox_plan.h"
 #include "sidecar/task_run.h"
 
 namespace arl::op {
@@ -85,15 +86,8 @@ json task_status_patch(const core::TaskStatus& st) {
 // never fires.
 void end_run(Context& ctx, const core::Sandbox& sb, core::SandboxStatus after, const std::string& completed_at, core::TimePoint done) {
   const std::string& ns = sb.metadata.namespace_;
-  after.last_activity_at = completed_at;
-  if (sb.spec.keep_alive) {
-    after.phase = "Ready";
-  } else {
-    after.phase = "Released";  // released after its first task; its pod is never reused
-    core::set_condition(after.conditions,
-                        {"Ready", "False", "Released", "released after its first task (keepAlive=false)", "", sb.metadata.generation}, done);
-  }
-  patch_status_until_written(ctx, res::sandboxes, ns, sb.metadata.name, core::to_json(after));
+  const core::SandboxStatus ended = status_after_run(sb, std::move(after), completed_at, done);
+  patch_status_until_written(ctx, res::sandboxes, ns, sb.metadata.name, core::to_json(ended));
   if (!sb.spec.keep_alive && !sb.status.pod_name.empty()) {
     k8s::DeleteOptions opts;
     opts.grace_period_seconds = 0;
