@@ -13,8 +13,10 @@
 #   scripts/local-cluster.sh restart-apiserver|restart-etcd [--kill]
 #                                              restart one control-plane component (control-plane.sh)
 #   scripts/local-cluster.sh restart-localnode [--kill]
-#                                              restart the node agent; pods keep running and are
-#                                              taken over by the new agent
+#                                              restart the node agent: stopped (SIGTERM) it stops
+#                                              its pods first, as a drained node would; killed
+#                                              (--kill, a crash) it leaves them running and the new
+#                                              agent takes them over
 #   scripts/local-cluster.sh up|down|env|status --node real
 #                                              the same on a REAL node (kubelet + containerd, ARL
 #                                              installed by its Helm chart): scripts/real-node.sh
@@ -54,6 +56,8 @@ if [[ -z "${ARL_POD_CIDR:-}" && -s "$STATE/pod-cidr" ]]; then POD_CIDR="$(cat "$
 
 # shellcheck source=lib/pids.sh
 source "$here/lib/pids.sh"
+# shellcheck source=lib/lease.sh
+source "$here/lib/lease.sh"
 
 log() { echo "local-cluster: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -98,15 +102,20 @@ start_operator() {
 }
 
 start_localnode() {
-  local arl="$1" bin kubectl i ready=""
+  local arl="$1" bin i ready="" since
   bin="$("$here/install-kube-tools.sh" control-plane 2>/dev/null | tail -n1)"
-  kubectl=("$bin/kubectl" --kubeconfig "$KUBECONFIG_FILE")
+  kubectl_() { "$bin/kubectl" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
+  since="$(date -u +%s.%N)"
   setsid "$arl" localnode --kubeconfig "$KUBECONFIG_FILE" --netns "$NETNS" --pod-cidr "$POD_CIDR" \
     --state-dir "$STATE/node" </dev/null >>"$STATE/logs/localnode.log" 2>&1 &
   echo $! > "$STATE/pids/localnode.pid"
+  # The agent registers (and renews the Lease) once it has taken over the pods an earlier agent
+  # left; after a restart the old agent's Ready condition is still on the Node (lib/lease.sh).
   for i in $(seq 600); do  # `kubectl wait` fails at once while the Node does not exist yet
-    ready="$("${kubectl[@]}" get node local-node -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null || true)"
-    [[ "$ready" == True ]] && break
+    if lease_renewed_since local-node "$since"; then
+      ready="$(kubectl_ get node local-node -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null || true)"
+      [[ "$ready" == True ]] && break
+    fi
     live_pid localnode >/dev/null || break
     sleep 0.1
   done

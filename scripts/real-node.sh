@@ -34,6 +34,8 @@ root="$(cd "$here/.." && pwd)"
 source "$here/lib/pki.sh"
 # shellcheck source=lib/pids.sh
 source "$here/lib/pids.sh"
+# shellcheck source=lib/lease.sh
+source "$here/lib/lease.sh"
 
 STATE="${ARL_REAL_STATE:-/tmp/arl-real}"
 case "$STATE" in /*) ;; *) STATE="$(pwd)/$STATE" ;; esac
@@ -509,20 +511,12 @@ cmd_restart_kubelet() {
   fi
   since="$(date -u +%s.%N)"
   start_kubelet
-  # The node's Ready condition outlives the old kubelet (the node controller waits 40 s before
-  # it says Unknown): ready means the new one answers /healthz and has renewed the node's Lease
-  # (microsecond times, unlike the condition's heartbeat) since it started, and the node is Ready.
+  # Ready means the new kubelet answers /healthz and has renewed the node's Lease since it started
+  # (lib/lease.sh says why not the Ready condition), and the node is Ready.
   wait_for "the new kubelet's /healthz" kubelet curl -fsS "http://127.0.0.1:$KUBELET_HEALTHZ_PORT/healthz"
-  wait_for "node $NODE's Lease renewed by the new kubelet" kubelet lease_renewed_since "$since"
+  wait_for "node $NODE's Lease renewed by the new kubelet" kubelet lease_renewed_since "$NODE" "$since"
   wait_for "node $NODE Ready" kubelet node_ready
   log "kubelet restarted (pid $(live_pid kubelet)); containerd and the pods kept running"
-}
-
-lease_renewed_since() {  # lease_renewed_since EPOCH[.FRACTION]: the node's Lease renewed after it
-  local renew
-  renew="$(kubectl_ -n kube-node-lease get lease "$NODE" -o 'jsonpath={.spec.renewTime}' 2>/dev/null)" || return 1
-  [[ -n "$renew" ]] || return 1
-  python3 -c 'import sys, datetime as d; t = d.datetime.strptime(sys.argv[1], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=d.timezone.utc); sys.exit(0 if t.timestamp() > float(sys.argv[2]) else 1)' "$renew" "$1"
 }
 
 node_ready() {  # Ready and schedulable: the not-ready taint is gone

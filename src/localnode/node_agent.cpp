@@ -210,6 +210,7 @@ struct NodeAgent::Impl {
     rs.pod_ip = in.pod_ip;
     rs.host_ip = host_ip();
     rs.start_time = core::now_rfc3339();
+    rs.restart_count = restart_count_for_new_process(pod);
     try {
       pods.start(key, str_at(meta, "uid"), plan, std::move(rs), net.netns_fd());
     } catch (...) {
@@ -277,8 +278,10 @@ struct NodeAgent::Impl {
   }
 
   // Before any pod is synced: pods a previous agent ran keep their addresses
-  // and directories; every other directory is a leftover.
-  void adopt_previous_pods() {
+  // and directories, and the processes it left running are taken over when
+  // they still belong to their pod (adopt_leftover); every other leftover is
+  // killed, every other directory removed.
+  void adopt_previous_pods(const std::vector<Leftover>& leftovers, bool network_kept) {
     std::set<std::string> ours;
     for (const auto& p : informer.store().list()) {
       if (str_at(p.value("spec", json::object()), "nodeName") != opts.node_name) continue;
@@ -291,32 +294,77 @@ struct NodeAgent::Impl {
       } catch (const Error&) {
       }
     }
+    size_t adopted = 0;
+    for (const auto& l : leftovers) {
+      if (adopt(l, network_kept)) {
+        ++adopted;
+      } else {
+        pods.kill_leftover(l);
+      }
+    }
+    if (!leftovers.empty()) {
+      log::info("Took over pod processes of the previous agent",
+                {{"adopted", std::to_string(adopted)}, {"killed", std::to_string(leftovers.size() - adopted)}});
+    }
     pods.remove_stale_pod_dirs(ours);
   }
 
-  void setup() {
+  bool adopt(const Leftover& l, bool network_kept) {
+    std::optional<json> obj;
+    if (!l.key.empty()) {
+      const auto slash = l.key.find('/');
+      obj = informer.store().get(l.key.substr(0, slash), l.key.substr(slash + 1));
+    }
+    std::optional<PodView> view;
+    std::optional<RunState> rs;
+    if (obj) {
+      view = view_of(*obj);
+      rs = reported_run_state(*obj);
+    }
+    if (!adopt_leftover(l.uid, view, rs.has_value(), network_kept, node_view)) return false;
+    Probe readiness;
+    try {
+      const auto& c = obj->at("spec").at("containers").at(0);
+      readiness = readiness_probe_of(c, "pod " + l.key);
+    } catch (const std::exception&) {
+      return false;  // a spec this agent cannot read: killed and started afresh, as before
+    }
+    net.ensure_address(parse_ipv4(rs->pod_ip));
+    if (!pods.adopt(l, readiness, *rs, view->phase)) return false;
+    log::info("Took over pod process", {{"pod", l.key}, {"pid", std::to_string(l.pid)}, {"podIP", rs->pod_ip}});
+    return true;
+  }
+
+  // The network first: the pods an earlier agent left run in it, and are
+  // killed at once when it cannot be kept.
+  std::pair<std::vector<Leftover>, bool> setup() {
     std::error_code ec;
     fs::create_directories(opts.state_dir + "/pods", ec);
     if (ec) throw Error(ErrorCode::invalid, "--state-dir " + opts.state_dir + ": " + ec.message());
-    pods.kill_leftovers();
+    auto leftovers = pods.find_leftovers();
+    bool kept = false;
     try {
-      net.setup();
-      log::info("Created pod network", {{"netns", opts.netns},
-                                         {"hostInterface", net.host_if()},
-                                         {"hostIP", host_ip()},
-                                         {"podCIDR", cidr.str()}});
+      kept = net.setup(!leftovers.empty());
+      if (!kept) {
+        for (const auto& l : leftovers) pods.kill_leftover(l);
+        leftovers.clear();
+      }
+      log::info(kept ? "Kept pod network" : "Created pod network", {{"netns", opts.netns},
+                                                                    {"hostInterface", net.host_if()},
+                                                                    {"hostIP", host_ip()},
+                                                                    {"podCIDR", cidr.str()}});
       // Pods run without logs served rather than not at all: ARL's pool pods never need them.
       try {
         node.set_kubelet_port(logs.start());
       } catch (const Error& e) {
         log::warn("Serving no pod logs", {{"error", e.what()}});
       }
-      node.register_node();
     } catch (...) {
       logs.stop();
       net.teardown();
       throw;
     }
+    return {std::move(leftovers), kept};
   }
 };
 
@@ -325,32 +373,35 @@ NodeAgent::~NodeAgent() = default;
 
 void NodeAgent::run(std::stop_token stop) {
   auto& im = *impl_;
-  im.setup();
-  const auto& id = im.node.identity();
-  log::info("Node is Ready", {{"node", id.name},
-                              {"stateDir", im.opts.state_dir},
-                              {"cpu", std::to_string(id.host.cpus)},
-                              {"memory", memory_quantity(id.host.memory_bytes)},
-                              {"arch", id.host.arch}});
-
+  auto [leftovers, network_kept] = im.setup();
   std::stop_source inner;
   std::stop_callback forward(stop, [&] { inner.request_stop(); });
   im.informer.start();
   // Workers start only after the first list, so no pod takes an address
-  // that a pod of the previous agent still holds.
+  // that a pod of the previous agent still holds; the Node reports Ready only
+  // then, so "Ready after a restart" means the running pods are taken over.
   while (!inner.stop_requested() && !im.informer.wait_for_sync(100ms)) {
   }
   std::vector<std::jthread> threads;
   if (!inner.stop_requested()) {
-    im.adopt_previous_pods();
+    im.adopt_previous_pods(leftovers, network_kept);
+    im.node.register_node();
+    const auto& id = im.node.identity();
+    log::info("Node is Ready", {{"node", id.name},
+                                {"stateDir", im.opts.state_dir},
+                                {"cpu", std::to_string(id.host.cpus)},
+                                {"memory", memory_quantity(id.host.memory_bytes)},
+                                {"arch", id.host.arch}});
     threads.emplace_back([&](std::stop_token) { im.node.heartbeat(inner.get_token()); });
     threads.emplace_back([&](std::stop_token) { im.pods.monitor(inner.get_token()); });
     for (int i = 0; i < std::max(1, im.opts.workers); ++i) {
       threads.emplace_back([&](std::stop_token) { im.worker_loop(inner.get_token()); });
     }
     wait_for_stop(inner.get_token());
+  } else {
+    for (const auto& l : leftovers) im.pods.kill_leftover(l);  // stopped before taking them over
   }
-  log::info("Shutting down", {{"node", id.name}});
+  log::info("Shutting down", {{"node", im.opts.node_name}});
   im.queue.shutdown();
   for (auto& t : threads) t.join();
   im.informer.stop();

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 
 #include "core/error.h"
 #include "localnode/host_command.h"
@@ -14,6 +15,24 @@ namespace arl::localnode {
 namespace {
 constexpr uint32_t kAddressBlock = 256;
 constexpr const char* kNodeIf = "eth0";  // inside the namespace: no clash with host interfaces
+
+// `ip -force -batch` output where every failed line only re-added an address
+// that is there (after an agent restart kept the network): iproute2 says
+// "File exists" or, in newer versions, "Address already assigned".
+bool only_existing_addresses(const std::string& output) {
+  std::istringstream lines(output);
+  std::string line;
+  bool any = false;
+  while (std::getline(lines, line)) {
+    if (line.rfind("Error:", 0) != 0 && line.find("RTNETLINK") == std::string::npos) continue;
+    any = true;
+    if (line.find("File exists") == std::string::npos && line.find("already assigned") == std::string::npos) {
+      return false;
+    }
+  }
+  return any;
+}
+
 }  // namespace
 
 NodeNetwork::NodeNetwork(std::string netns, Cidr cidr)
@@ -29,14 +48,22 @@ std::string NodeNetwork::host_if_name(const std::string& netns) {
   return name;
 }
 
-void NodeNetwork::setup() {
+bool NodeNetwork::setup(bool keep_existing) {
   if (netns_.empty() || netns_.find('/') != std::string::npos) {
     throw Error(ErrorCode::invalid, "--netns \"" + netns_ + "\" must be a plain name such as arl-node0");
+  }
+  const auto prefix = "/" + std::to_string(cidr_.prefix);
+  if (keep_existing && intact(prefix)) {
+    fd_ = open(("/run/netns/" + netns_).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ >= 0) {
+      // Which addresses exist is unknown: ensure_address adds blocks again (existing ones are skipped).
+      configured_up_to_ = cidr_.base + 1;
+      return true;
+    }
   }
   // A crashed agent leaves both behind; deleting the host end removes the pair.
   run_host_command({"ip", "link", "del", host_if_});
   run_host_command({"ip", "netns", "del", netns_});
-  const auto prefix = "/" + std::to_string(cidr_.prefix);
   run_host_command_checked({"ip", "netns", "add", netns_});
   run_host_command_checked({"ip", "link", "add", host_if_, "type", "veth", "peer", "name", kNodeIf, "netns", netns_});
   run_host_command_checked({"ip", "addr", "add", host_ip() + prefix, "dev", host_if_});
@@ -48,6 +75,16 @@ void NodeNetwork::setup() {
   fd_ = open(("/run/netns/" + netns_).c_str(), O_RDONLY | O_CLOEXEC);
   if (fd_ < 0) throw Error(ErrorCode::internal, "cannot open /run/netns/" + netns_ + " after creating it");
   configured_up_to_ = cidr_.base + 1;
+  return false;
+}
+
+// The host end is up with the node's address and the namespace's end routes
+// back to it: what setup() builds, so pods in the namespace are reachable.
+bool NodeNetwork::intact(const std::string& prefix) const {
+  auto host = run_host_command({"ip", "-o", "addr", "show", "dev", host_if_, "up"});
+  if (host.status != 0 || host.output.find(" " + host_ip() + prefix + " ") == std::string::npos) return false;
+  auto route = run_host_command({"ip", "-n", netns_, "route", "show", host_ip() + "/32", "dev", kNodeIf});
+  return route.status == 0 && !route.output.empty();
 }
 
 void NodeNetwork::teardown() {
@@ -84,7 +121,7 @@ void NodeNetwork::ensure_address(uint32_t ip) {
   // -force: an address that is already there must not stop the rest.
   auto r = run_host_command({"ip", "-n", netns_, "-force", "-batch", path});
   unlink(path);
-  if (r.status != 0 && r.output.find("File exists") == std::string::npos) {
+  if (r.status != 0 && !only_existing_addresses(r.output)) {
     throw Error(ErrorCode::internal, "adding pod addresses in netns " + netns_ + " failed: " + r.output);
   }
   configured_up_to_ = upto;

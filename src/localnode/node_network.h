@@ -1,7 +1,8 @@
 #pragma once
 // The node's network namespace: one veth pair, host end <cidr>.1 outside,
 // `eth0` inside carrying every pod IP as a /32. Set up once at start with
-// `ip`, torn down at exit; leftovers of a crashed agent are removed first.
+// `ip`, torn down at exit. What a crashed agent left is kept when its pods
+// still run in it (they are taken over), else removed first.
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -17,8 +18,10 @@ class NodeNetwork {
   NodeNetwork(const NodeNetwork&) = delete;
   NodeNetwork& operator=(const NodeNetwork&) = delete;
 
-  /// Removes leftovers, creates netns + veth, opens the netns fd. Throws Error.
-  void setup();
+  /// Opens the netns fd, keeping an existing netns + veth of this name and
+  /// address when `keep_existing` (pods of an earlier agent run in it), else
+  /// removing leftovers and creating them. True when it kept them. Throws Error.
+  bool setup(bool keep_existing);
   /// Deletes the veth and the netns; safe to call twice.
   void teardown();
   /// Makes sure every pod IP up to `ip` is configured inside the namespace.
@@ -35,6 +38,8 @@ class NodeNetwork {
   static std::string host_if_name(const std::string& netns);
 
  private:
+  bool intact(const std::string& prefix) const;
+
   std::string netns_;
   std::string host_if_;
   Cidr cidr_;

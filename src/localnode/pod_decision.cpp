@@ -39,6 +39,12 @@ bool schedulable_here(const PodView& pod, const NodeView& node) {
   return true;
 }
 
+bool adopt_leftover(const std::string& leftover_uid, const std::optional<PodView>& pod, bool reported,
+                    bool network_kept, const NodeView& node) {
+  return network_kept && pod && !leftover_uid.empty() && pod->uid == leftover_uid && pod->node_name == node.name &&
+         reported;
+}
+
 PodDecision decide_pod(const std::optional<PodView>& pod, const std::optional<std::string>& local_uid,
                        const NodeView& node) {
   PodDecision d;

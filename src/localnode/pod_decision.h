@@ -53,6 +53,14 @@ struct PodDecision {
 PodDecision decide_pod(const std::optional<PodView>& pod, const std::optional<std::string>& local_uid,
                        const NodeView& node);
 
+/// Whether a pod process an earlier agent of this node left running is taken
+/// over rather than killed: its network must have survived (else it can no
+/// longer be reached), the API server must still have the very pod it was
+/// started for (same uid) on this node, and that agent's last status must say
+/// where it runs (`reported`: see reported_run_state).
+bool adopt_leftover(const std::string& leftover_uid, const std::optional<PodView>& pod, bool reported,
+                    bool network_kept, const NodeView& node);
+
 /// Whether an unscheduled pod may be bound here: the default scheduler is
 /// ours to play, another scheduler's pods are not; nodeSelector must match.
 bool schedulable_here(const PodView& pod, const NodeView& node);

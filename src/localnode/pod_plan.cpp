@@ -54,22 +54,6 @@ int resolve_port(const json& port, const json& container, const std::string& whe
   throw Error(ErrorCode::invalid, where + ": port must be a number or a port name");
 }
 
-Probe readiness_of(const json& container, const std::string& where) {
-  Probe probe;
-  auto it = container.find("readinessProbe");
-  if (it == container.end() || !it->is_object()) return probe;
-  if (auto h = it->find("httpGet"); h != it->end() && h->is_object()) {
-    probe.kind = Probe::Kind::http;
-    probe.port = resolve_port(h->value("port", json()), container, where + " readinessProbe.httpGet");
-    probe.path = str_at(*h, "path");
-    if (probe.path.empty() || probe.path[0] != '/') probe.path = "/" + probe.path;
-  } else if (auto t = it->find("tcpSocket"); t != it->end() && t->is_object()) {
-    probe.kind = Probe::Kind::tcp;
-    probe.port = resolve_port(t->value("port", json()), container, where + " readinessProbe.tcpSocket");
-  }
-  return probe;
-}
-
 std::string field_ref(const json& pod, const std::string& path, const PlanInputs& in, const std::string& where) {
   const auto& meta = pod.value("metadata", json::object());
   if (path == "metadata.name") return str_at(meta, "name");
@@ -186,6 +170,22 @@ void add_mounts(const json& pod, const json& container, const PlanInputs& in, Pr
 
 }  // namespace
 
+Probe readiness_probe_of(const json& container, const std::string& where) {
+  Probe probe;
+  auto it = container.find("readinessProbe");
+  if (it == container.end() || !it->is_object()) return probe;
+  if (auto h = it->find("httpGet"); h != it->end() && h->is_object()) {
+    probe.kind = Probe::Kind::http;
+    probe.port = resolve_port(h->value("port", json()), container, where + " readinessProbe.httpGet");
+    probe.path = str_at(*h, "path");
+    if (probe.path.empty() || probe.path[0] != '/') probe.path = "/" + probe.path;
+  } else if (auto t = it->find("tcpSocket"); t != it->end() && t->is_object()) {
+    probe.kind = Probe::Kind::tcp;
+    probe.port = resolve_port(t->value("port", json()), container, where + " readinessProbe.tcpSocket");
+  }
+  return probe;
+}
+
 std::string expand_vars(const std::string& s, const std::map<std::string, std::string>& vars) {
   std::string out;
   out.reserve(s.size());
@@ -283,7 +283,7 @@ ProcessPlan plan_pod(const json& pod, const PlanInputs& in, const DataLookup& lo
       if (m.target == kDefaultWorkDir) plan.working_dir = std::string(kDefaultWorkDir);
     }
   }
-  plan.readiness = readiness_of(c, where);
+  plan.readiness = readiness_probe_of(c, where);
   plan.env = env.take();
   return plan;
 }

@@ -69,6 +69,11 @@ std::optional<std::string> no_command_reason(const json& pod);
 /// caller retries, as a kubelet does with CreateContainerConfigError).
 ProcessPlan plan_pod(const json& pod, const PlanInputs& in, const DataLookup& lookup);
 
+/// The readiness probe of a container (httpGet or tcpSocket; exec is not
+/// run: none). `where` names it in errors. Throws Error{invalid} for a port
+/// that names no container port.
+Probe readiness_probe_of(const json& container, const std::string& where);
+
 /// Kubernetes' $(VAR) expansion: defined names are replaced, $$ escapes, an
 /// undefined $(VAR) stays as written.
 std::string expand_vars(const std::string& s, const std::map<std::string, std::string>& vars);

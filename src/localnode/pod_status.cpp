@@ -33,14 +33,14 @@ json status_patch(const RunState& s, const std::string& now) {
              {"image", s.image},
              {"imageID", ""},
              {"containerID", fmt::format("localnode://{}", s.pid)},
-             {"restartCount", 0},
+             {"restartCount", s.restart_count},
              {"started", running},
              {"ready", ready}};
   if (running) {
     cs["state"] = {{"running", {{"startedAt", s.start_time}}}};
   } else {
     json term = {{"exitCode", s.exit->exit_code},
-                 {"reason", s.exit->exit_code == 0 ? "Completed" : "Error"},
+                 {"reason", !s.exit->reason.empty() ? s.exit->reason : s.exit->exit_code == 0 ? "Completed" : "Error"},
                  {"startedAt", s.start_time},
                  {"finishedAt", s.exit->finished_at},
                  {"containerID", cs["containerID"]}};
@@ -63,6 +63,53 @@ json status_patch(const RunState& s, const std::string& now) {
       {"containerStatuses", json::array({cs})},
   };
   return {{"status", status}};
+}
+
+namespace {
+
+const json* first_container_status(const json& pod) {
+  auto st = pod.find("status");
+  if (st == pod.end() || !st->is_object()) return nullptr;
+  auto cs = st->find("containerStatuses");
+  if (cs == st->end() || !cs->is_array() || cs->empty() || !(*cs)[0].is_object()) return nullptr;
+  return &(*cs)[0];
+}
+
+std::string string_or_empty(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string{};
+}
+
+int restart_count_of(const json& cs) {
+  auto n = cs.find("restartCount");
+  return n != cs.end() && n->is_number_integer() ? n->get<int>() : 0;
+}
+
+}  // namespace
+
+std::optional<RunState> reported_run_state(const json& pod) {
+  const json* cs = first_container_status(pod);
+  if (!cs) return std::nullopt;
+  const json running = cs->value("state", json::object()).value("running", json());
+  const json& status = pod["status"];
+  RunState rs;
+  rs.container = string_or_empty(*cs, "name");
+  rs.image = string_or_empty(*cs, "image");
+  rs.pod_ip = string_or_empty(status, "podIP");
+  rs.host_ip = string_or_empty(status, "hostIP");
+  rs.start_time = string_or_empty(status, "startTime");
+  rs.restart_count = restart_count_of(*cs);
+  rs.ready = cs->value("ready", false);
+  if (!running.is_object() || rs.container.empty() || rs.pod_ip.empty() || rs.start_time.empty()) return std::nullopt;
+  return rs;
+}
+
+int restart_count_for_new_process(const json& pod) {
+  const json* cs = first_container_status(pod);
+  if (!cs) return 0;
+  const json state = cs->value("state", json::object());
+  const bool ran = state.contains("running") || state.contains("terminated");
+  return restart_count_of(*cs) + (ran ? 1 : 0);
 }
 
 json waiting_patch(const std::string& container, const std::string& image, const std::string& reason,

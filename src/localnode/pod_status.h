@@ -19,6 +19,7 @@ struct ExitInfo {
   int exit_code = 0;    // 128+signal when killed by a signal
   int signal = 0;       // 0 when it exited normally
   std::string finished_at;
+  std::string reason;  // empty: Completed (exit 0) or Error
 };
 
 struct RunState {
@@ -28,6 +29,7 @@ struct RunState {
   std::string host_ip;
   std::string start_time;  // pod startTime and container startedAt
   int pid = 0;
+  int restart_count = 0;  // the container's runs on this node before this one
   bool ready = false;
   std::optional<ExitInfo> exit;
 };
@@ -43,5 +45,16 @@ json waiting_patch(const std::string& container, const std::string& image, const
 
 /// The phase a RunState reports; used to skip writes that change nothing.
 std::string phase_of(const RunState& s);
+
+/// What an earlier agent reported of a pod whose process it left running, so
+/// a new agent can take the process over: nullopt unless the status says the
+/// container runs and where (pod IP, start time).
+std::optional<RunState> reported_run_state(const json& pod);
+
+/// The restartCount a new process for `pod` reports: one more than the last
+/// status when a container already ran (an agent restart that lost it), so
+/// whoever bound itself to the old process (the operator's sidecar bind)
+/// sees that it must do so again.
+int restart_count_for_new_process(const json& pod);
 
 }  // namespace arl::localnode

@@ -1,7 +1,9 @@
 #include "localnode/pod_supervisor.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,6 +36,27 @@ void remove_pod_files(const std::string& pod_dir) {
   fs::remove(pod_dir + ".pid", ec);
 }
 
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434  // the same on every architecture; older libc headers lack it
+#endif
+
+// A pidfd of a process that is not our child: it polls readable once the
+// process has exited. Through syscall(): musl has no wrapper.
+int open_pidfd(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+
+bool pidfd_exited(int pidfd) {
+  pollfd p{pidfd, POLLIN, 0};
+  return poll(&p, 1, 0) > 0;
+}
+
+// The pid file: "PID START_TICKS UID NS/NAME", what a restarted agent needs to
+// tell its pod's process from a recycled pid and to find the pod it belongs to.
+void write_pid_file(const std::string& path, pid_t pid, uint64_t ticks, const std::string& uid,
+                    const std::string& key) {
+  std::ofstream pf(path, std::ios::trunc);
+  pf << pid << " " << ticks << " " << uid << " " << key << "\n";
+}
+
 }  // namespace
 
 struct PodSupervisor::Entry {
@@ -48,6 +71,9 @@ struct PodSupervisor::Entry {
   Clock::time_point started;
   Clock::time_point next_probe;
   bool exited = false;
+  // Set for a process an earlier agent started: it is not our child, so its
+  // exit is seen through this pidfd and its exit status is unknown.
+  int pidfd = -1;
   // What the API server was last told, so each transition is written once.
   std::string reported_phase;
   bool reported_ready = false;
@@ -59,6 +85,7 @@ PodSupervisor::PodSupervisor(SupervisorOptions opts, Wake wake)
 PodSupervisor::~PodSupervisor() {
   for (auto& [k, e] : entries_) {
     if (e->mnt_fd >= 0) close(e->mnt_fd);
+    if (e->pidfd >= 0) close(e->pidfd);
   }
 }
 
@@ -107,10 +134,7 @@ void PodSupervisor::start(const std::string& key, const std::string& uid, const 
   e->rs.pid = sp.pid;
   e->started = Clock::now();
   e->next_probe = e->started;
-  {
-    std::ofstream pf(e->pod_dir + ".pid", std::ios::trunc);
-    pf << sp.pid << " " << sp.start_ticks << "\n";
-  }
+  write_pid_file(e->pod_dir + ".pid", sp.pid, sp.start_ticks, uid, key);
   {
     std::lock_guard lk(mu_);
     entries_[key] = e;
@@ -161,6 +185,7 @@ void PodSupervisor::capture_mnt_locked(Entry& e) {
 bool PodSupervisor::check_exit_locked(Entry& e) {
   if (e.exited) return true;
   if (e.rs.pid <= 0) return true;
+  if (e.pidfd >= 0) return check_adopted_exit_locked(e);
   siginfo_t info{};
   if (waitid(P_PID, static_cast<id_t>(e.rs.pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
     if (errno == EINTR) return false;
@@ -187,6 +212,27 @@ bool PodSupervisor::check_exit_locked(Entry& e) {
     close(e.mnt_fd);
     e.mnt_fd = -1;
   }
+  e.exited = true;
+  e.rs.exit = ex;
+  return true;
+}
+
+// An adopted process was reaped by whoever inherited it, so its exit status
+// is lost: reported as a kubelet reports a container it cannot find.
+bool PodSupervisor::check_adopted_exit_locked(Entry& e) {
+  if (!pidfd_exited(e.pidfd)) return false;
+  ExitInfo ex;
+  ex.finished_at = core::now_rfc3339();
+  ex.exit_code = 137;
+  ex.reason = "ContainerStatusUnknown";
+  signal_group(e.rs.pid, SIGKILL);
+  if (e.mnt_fd >= 0) {
+    signal_mount_namespace(e.mnt_ns, SIGKILL);
+    close(e.mnt_fd);
+    e.mnt_fd = -1;
+  }
+  close(e.pidfd);
+  e.pidfd = -1;
   e.exited = true;
   e.rs.exit = ex;
   return true;
@@ -272,6 +318,8 @@ void PodSupervisor::forget(const std::shared_ptr<Entry>& e) {
     std::lock_guard lk(e->mu);
     if (e->mnt_fd >= 0) close(e->mnt_fd);
     e->mnt_fd = -1;
+    if (e->pidfd >= 0) close(e->pidfd);
+    e->pidfd = -1;
   }
   remove_pod_files(e->pod_dir);
 }
@@ -286,26 +334,69 @@ void PodSupervisor::stop(const std::string& key, std::chrono::seconds grace) {
   forget(e);
 }
 
-void PodSupervisor::kill_leftovers() {
+std::vector<Leftover> PodSupervisor::find_leftovers() {
+  std::vector<Leftover> found;
   std::error_code ec;
   fs::create_directories(opts_.state_dir + "/pods", ec);
   for (const auto& entry : fs::directory_iterator(opts_.state_dir + "/pods", ec)) {
     if (entry.path().extension() != ".pid") continue;
     std::ifstream f(entry.path());
-    pid_t pid = 0;
-    uint64_t ticks = 0;
-    if (f >> pid >> ticks && pid > 1 && process_start_ticks(pid) == ticks) {
-      // Held open while signalling so the namespace's inode cannot be reused meanwhile.
-      int fd = open(("/proc/" + std::to_string(pid) + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC);
-      auto mnt = mount_namespace_of(pid);
-      signal_group(pid, SIGKILL);
-      if (fd >= 0 && mnt != own_mnt_ns_) signal_mount_namespace(mnt, SIGKILL);
-      if (fd >= 0) close(fd);
-      log::info("Killed leftover pod process",
-                {{"pid", std::to_string(pid)}, {"pidFile", entry.path().filename().string()}});
+    Leftover l;
+    if (f >> l.pid >> l.start_ticks && l.pid > 1 && process_start_ticks(l.pid) == l.start_ticks) {
+      f >> l.uid >> l.key;  // absent in an older agent's files: then only killed
+      l.pid_file = entry.path().string();
+      found.push_back(std::move(l));
+    } else {
+      fs::remove(entry.path(), ec);
     }
-    fs::remove(entry.path(), ec);
   }
+  return found;
+}
+
+void PodSupervisor::kill_leftover(const Leftover& l) {
+  // Checked again, and the namespace held open while signalling, so neither a
+  // recycled pid nor a reused namespace inode is hit.
+  int fd = open(("/proc/" + std::to_string(l.pid) + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC);
+  if (process_start_ticks(l.pid) == l.start_ticks) {
+    auto mnt = mount_namespace_of(l.pid);
+    signal_group(l.pid, SIGKILL);
+    if (fd >= 0 && mnt != own_mnt_ns_) signal_mount_namespace(mnt, SIGKILL);
+    log::info("Killed leftover pod process", {{"pid", std::to_string(l.pid)}, {"pod", l.key}});
+  }
+  if (fd >= 0) close(fd);
+  std::error_code ec;
+  fs::remove(l.pid_file, ec);
+}
+
+bool PodSupervisor::adopt(const Leftover& l, const Probe& readiness, RunState rs, const std::string& reported_phase) {
+  int pidfd = open_pidfd(l.pid);
+  // After the pidfd exists the pid cannot name another process unnoticed: the
+  // check that it is still ours comes second.
+  if (pidfd < 0) return false;
+  if (process_start_ticks(l.pid) != l.start_ticks || pidfd_exited(pidfd)) {
+    close(pidfd);
+    return false;
+  }
+  auto e = std::make_shared<Entry>();
+  e->key = l.key;
+  e->uid = l.uid;
+  e->pod_dir = pod_dir_of(l.key);
+  e->readiness = readiness;
+  e->rs = std::move(rs);
+  e->rs.pid = l.pid;
+  e->pidfd = pidfd;
+  e->started = Clock::now();
+  e->next_probe = e->started;
+  e->reported_phase = reported_phase;
+  e->reported_ready = e->rs.ready;
+  if (readiness.kind == Probe::Kind::none) e->rs.ready = true;
+  {
+    std::lock_guard lk(e->mu);
+    capture_mnt_locked(*e);
+  }
+  std::lock_guard lk(mu_);
+  entries_[l.key] = e;
+  return true;
 }
 
 void PodSupervisor::remove_stale_pod_dirs(const std::set<std::string>& keep) {

@@ -3,6 +3,8 @@
 // notices their exit, kills them (with the pod's grace) and removes their
 // files. Knows nothing of the API server: it reports through `wake(key)`
 // and answers what the sync loop asks.
+#include <sys/types.h>
+
 #include <chrono>
 #include <functional>
 #include <map>
@@ -12,6 +14,7 @@
 #include <set>
 #include <stop_token>
 #include <string>
+#include <vector>
 
 #include "localnode/log_server.h"
 #include "localnode/pod_plan.h"
@@ -23,6 +26,15 @@ struct SupervisorOptions {
   std::string state_dir;
   std::chrono::seconds max_grace{2};
   std::chrono::milliseconds ready_wait{1000};
+};
+
+/// A pod process an earlier agent left running, found by its pid file.
+struct Leftover {
+  std::string key;  // "ns/name"; empty in pid files of agents older than adoption
+  std::string uid;
+  pid_t pid = 0;
+  uint64_t start_ticks = 0;
+  std::string pid_file;
 };
 
 /// A status patch the sync loop should write, and what it reports.
@@ -43,9 +55,18 @@ class PodSupervisor {
   /// state-dir/pods/NS_NAME for the pod "NS/NAME".
   std::string pod_dir_of(const std::string& key) const;
 
-  /// Kills the processes a crashed agent left, found by their pid files
-  /// (pid + start time, so a recycled pid is never hit).
-  void kill_leftovers();
+  /// The live processes an earlier agent left, found by their pid files (pid
+  /// + start time, so a recycled pid is never taken for one). Pid files of
+  /// processes that are gone are removed.
+  std::vector<Leftover> find_leftovers();
+  /// Kills a leftover with everything in its pod and removes its pid file.
+  void kill_leftover(const Leftover& l);
+  /// Takes a leftover over as if this agent had started it: watched for its
+  /// exit (through a pidfd: it is not our child), probed while unready,
+  /// stopped with the pod's grace. `rs` is what the API server was told
+  /// (reported_run_state), so an unchanged status is not written again.
+  /// False, and nothing taken, when the process ended meanwhile.
+  bool adopt(const Leftover& l, const Probe& readiness, RunState rs, const std::string& reported_phase);
   /// Removes pod dirs of pods not in `keep` (keys), left by an earlier agent.
   void remove_stale_pod_dirs(const std::set<std::string>& keep);
 
@@ -79,6 +100,7 @@ class PodSupervisor {
   std::shared_ptr<Entry> entry_of(const std::string& key);
   void capture_mnt_locked(Entry& e);
   bool check_exit_locked(Entry& e);
+  bool check_adopted_exit_locked(Entry& e);
   void try_probe(Entry& e);
   void terminate(Entry& e, std::chrono::seconds grace);
   void forget(const std::shared_ptr<Entry>& e);

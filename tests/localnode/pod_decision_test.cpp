@@ -141,3 +141,28 @@ TEST_CASE("deletion_grace: the deletion's, else the spec's, else 30 s; capped") 
     CHECK(deletion_grace(r.pod, 2s) == r.want);
   }
 }
+
+TEST_CASE("adopt_leftover: a restarted agent takes over only its own pod's process, reachable and reported") {
+  struct Row {
+    const char* what;
+    std::string leftover_uid;
+    std::optional<PodView> pod;
+    bool reported, network_kept, adopt;
+  };
+  PodView elsewhere = pod("n2", "Running");
+  PodView deleting = pod("n1", "Running", true);
+  const Row rows[] = {
+      {"its pod runs here as reported", "u1", pod("n1", "Running"), true, true, true},
+      {"being deleted: taken over, then stopped with its grace", "u1", deleting, true, true, true},
+      {"the network was rebuilt: unreachable", "u1", pod("n1", "Running"), true, false, false},
+      {"the pod is gone", "u1", std::nullopt, true, true, false},
+      {"a new pod of the same name", "u0", pod("n1", "Running"), true, true, false},
+      {"an older agent's pid file names no pod", "", pod("n1", "Running"), true, true, false},
+      {"the pod is now on another node", "u1", elsewhere, true, true, false},
+      {"no status says where it runs", "u1", pod("n1", "Pending"), false, true, false},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.what);
+    CHECK(adopt_leftover(r.leftover_uid, r.pod, r.reported, r.network_kept, kNode) == r.adopt);
+  }
+}

@@ -93,3 +93,48 @@ TEST_CASE("localnode: HTTP status line parsing for probes") {
   CHECK(probe_once(Probe{}, "198.18.0.9", 1ms));  // no probe: ready
 }
 
+
+TEST_CASE("localnode: a restarted agent reads back what it reported of a running pod") {
+  auto rs = running(true);
+  rs.restart_count = 2;
+  nlohmann::json pod = status_patch(rs, "2026-01-02T03:04:06Z");
+  auto back = reported_run_state(pod);
+  REQUIRE(back);
+  CHECK(back->container == "executor");
+  CHECK(back->image == "python:3.12");
+  CHECK(back->pod_ip == "198.18.0.9");
+  CHECK(back->host_ip == "198.18.0.1");
+  CHECK(back->start_time == "2026-01-02T03:04:05Z");
+  CHECK(back->restart_count == 2);
+  CHECK(back->ready);
+  // Written back unchanged, the status is the same patch: nothing to write.
+  back->pid = rs.pid;
+  CHECK(status_patch(*back, "2026-01-02T03:04:06Z") == pod);
+
+  rs.exit = ExitInfo{0, 0, "2026-01-02T03:05:00Z"};
+  CHECK_FALSE(reported_run_state(status_patch(rs, "2026-01-02T03:05:00Z")));
+  CHECK_FALSE(reported_run_state(waiting_patch("executor", "python:3.12", "CreateContainerConfigError", "no secret",
+                                               "198.18.0.1")));
+  CHECK_FALSE(reported_run_state(nlohmann::json{{"status", {{"phase", "Pending"}}}}));
+}
+
+TEST_CASE("localnode: a process started again for a pod that ran counts as a restart") {
+  CHECK(restart_count_for_new_process(nlohmann::json{{"status", {{"phase", "Pending"}}}}) == 0);
+  CHECK(restart_count_for_new_process(waiting_patch("c", "i", "CreateContainerConfigError", "m", "198.18.0.1")) == 0);
+  auto rs = running(true);
+  CHECK(restart_count_for_new_process(status_patch(rs, "2026-01-02T03:04:06Z")) == 1);
+  rs.restart_count = 1;
+  rs.exit = ExitInfo{1, 0, "2026-01-02T03:05:00Z"};
+  CHECK(restart_count_for_new_process(status_patch(rs, "2026-01-02T03:05:00Z")) == 2);
+}
+
+TEST_CASE("localnode: an exit whose status is unknown says so") {
+  auto rs = running(true);
+  rs.exit = ExitInfo{137, 0, "2026-01-02T03:05:00Z", "ContainerStatusUnknown"};
+  auto term = status_patch(rs, "2026-01-02T03:05:00Z")["status"]["containerStatuses"][0]["state"]["terminated"];
+  CHECK(term["reason"] == "ContainerStatusUnknown");
+  CHECK(term["exitCode"] == 137);
+  rs.exit = ExitInfo{3, 0, "2026-01-02T03:05:00Z"};
+  CHECK(status_patch(rs, "2026-01-02T03:05:00Z")["status"]["containerStatuses"][0]["state"]["terminated"]["reason"] ==
+        "Error");
+}

@@ -186,18 +186,66 @@ def test_operator_killed_in_a_burst_of_200_allocations_and_20_running_tasks(clus
     check_one_pod_each(cluster, ns, runners + burst)
 
 
+def container_id(cluster, ns, pod):
+    """localnode://PID of the pod's process, and its restartCount."""
+    cs = cluster.core.read_namespaced_pod(pod, ns).status.container_statuses[0]
+    return cs.container_id, cs.restart_count
+
+
+def run_in(cluster, ns, task, sandbox, script, timeout=60):
+    cluster.task(ns, task, sandbox, [{"name": "s", "type": "Command", "command": ["sh", "-c", script]}])
+    t = cluster.wait_task(ns, task, timeout=timeout)
+    assert t["status"]["state"] == "Succeeded", t["status"]
+    return t["status"]["stdout"]
+
+
 def test_local_node_restart_keeps_running_pods_and_their_sandboxes(cluster, ns, state):
+    """A killed node agent leaves its pods running; the new one takes the very processes over
+    (same pid, restartCount 0, a background process of the sandbox still alive) before the node
+    reports Ready again, and allocates as before."""
     cluster.ready_pool(ns, "py", 4, timeout=60)
     create_sandboxes(cluster, ns, ["a", "b"])
     wait_until("sandboxes Ready", lambda: all_ready(cluster, ns, ["a", "b"]), 30)
-    cluster.task(ns, "bg", "a", [{"name": "s", "type": "Command", "command": ["sleep", "300"], "background": True}])
+    cluster.task(ns, "bg", "a", [{"name": "s", "type": "Command", "background": True,
+                                  "command": ["sh", "-c", "echo $$ > bg.pid; exec sleep 300"]}])
     assert cluster.wait_task(ns, "bg")["status"]["state"] == "Succeeded"
+    sidecar_pid = run_in(cluster, ns, "before", "a", "echo $PPID")
     before = {s: cluster.get(ns, "sandboxes", s)["status"]["podName"] for s in ("a", "b")}
+    ids = {s: container_id(cluster, ns, p) for s, p in before.items()}
     local_cluster(state, "restart-localnode", "--kill")
-    cluster.task(ns, "after", "a", [{"name": "s", "type": "Command", "command": ["sh", "-c", "echo still here"]}])
-    t = cluster.wait_task(ns, "after", timeout=60)
-    assert (t["status"]["state"], t["status"]["stdout"]) == ("Succeeded", "still here\n"), t["status"]
+    # Right after the script returns: the new agent is the one that reported Ready.
+    assert run_in(cluster, ns, "after", "a", "echo $PPID; kill -0 $(cat bg.pid) && echo bg alive") == \
+        f"{sidecar_pid}bg alive\n"
+    assert {s: container_id(cluster, ns, p) for s, p in before.items()} == ids
+    assert all(restarts == 0 for _, restarts in ids.values()), ids
     create_sandboxes(cluster, ns, ["c"])
     wait_until("a new sandbox Ready after the restart", lambda: all_ready(cluster, ns, ["c"]), 60)
+    assert run_in(cluster, ns, "in-c", "c", "echo c works") == "c works\n"
     assert {s: cluster.get(ns, "sandboxes", s)["status"]["podName"] for s in ("a", "b")} == before
     check_one_pod_each(cluster, ns, ["a", "b", "c"])
+
+
+def test_pod_process_lost_while_the_node_agent_was_down_restarts_and_is_bound_again(cluster, ns, state):
+    """A pod process that died while no agent ran is started again by the new agent with its
+    restartCount one higher; the operator binds the new sidecar to its sandbox again, so the
+    sandbox's own token works on it, and the other sandbox's process is taken over untouched."""
+    cluster.ready_pool(ns, "py", 3, timeout=60)
+    create_sandboxes(cluster, ns, ["a", "b"])
+    wait_until("sandboxes Ready", lambda: all_ready(cluster, ns, ["a", "b"]), 30)
+    run_in(cluster, ns, "mark", "b", "echo kept > mark.txt")
+    pods = {s: cluster.get(ns, "sandboxes", s)["status"]["podName"] for s in ("a", "b")}
+    ids = {s: container_id(cluster, ns, p) for s, p in pods.items()}
+    agent = int((Path(state) / "pids" / "localnode.pid").read_text())
+    os.kill(agent, signal.SIGSTOP)  # so it cannot see b's process go
+    try:
+        os.killpg(int(ids["b"][0].removeprefix("localnode://")), signal.SIGKILL)
+    finally:
+        local_cluster(state, "restart-localnode", "--kill")
+    assert container_id(cluster, ns, pods["a"]) == ids["a"]
+    wait_until("b's pod running again with restartCount 1",
+               lambda: container_id(cluster, ns, pods["b"])[1] == 1, 30)
+    assert container_id(cluster, ns, pods["b"])[0] != ids["b"][0]
+    assert run_in(cluster, ns, "after", "b", "cat mark.txt") == "kept\n"
+    assert run_in(cluster, ns, "after-a", "a", "echo a works") == "a works\n"
+    assert sandboxes(cluster, ns)["b"]["status"]["phase"] in ("Ready", "Bound")
+    check_one_pod_each(cluster, ns, ["a", "b"])
