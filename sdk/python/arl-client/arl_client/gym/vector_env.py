@@ -134,6 +134,11 @@ class SandboxVectorEnv(VectorEnv):
 
     def _fan_out(self, calls: List[Callable[[], R]]) -> List[R]:
         """Runs the calls at once; waits for all of them, then raises the first failure."""
-        futures = [executor().submit(c) for c in calls]
+        try:
+            futures = [executor().submit(c) for c in calls]
+        except RuntimeError:
+            # The interpreter is exiting (gymnasium's VectorEnv closes itself when collected)
+            # and takes no new threads: release one after another instead.
+            return [c() for c in calls]
         concurrent.futures.wait(futures)
         return [f.result() for f in futures]
