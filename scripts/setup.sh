@@ -45,6 +45,13 @@ if [ "$("$venv/bin/python" -c 'import kubernetes; print(kubernetes.__version__)'
   echo "setup: installing kubernetes==$k8s_floor (the SDK's declared floor)"
   "$venv/bin/pip" install -q "kubernetes==$k8s_floor"
 fi
+# gymnasium for arl_client.gym's tests, at the floor of the SDK's `gym` extra.
+gym_floor="$(sed -nE 's/.*"gymnasium>=([0-9.]+)".*/\1/p' "$root/sdk/python/arl-client/pyproject.toml")"
+[ -n "$gym_floor" ] || { echo "setup: no gymnasium>=X.Y.Z floor in sdk/python/arl-client/pyproject.toml" >&2; exit 1; }
+if [ "$("$venv/bin/python" -c 'import gymnasium; print(gymnasium.__version__)' 2>/dev/null)" != "$gym_floor" ]; then
+  echo "setup: installing gymnasium==$gym_floor (the floor of the SDK's gym extra)"
+  "$venv/bin/pip" install -q "gymnasium==$gym_floor"
+fi
 # uv: the operations guide runs scripts/verify_deployment.py with `uv run`.
 "$venv/bin/python" -c 'import uv' 2>/dev/null || "$venv/bin/pip" install -q uv
 echo "setup: python venv ready at $venv"

@@ -101,3 +101,12 @@ def test_background_server(pool, leaves_no_sandbox):
     lines = run_example("background_server.py").splitlines()
     assert re.fullmatch(r"服务器 PID: [1-9][0-9]*", lines[0]), lines
     assert lines[1:] == ["输出: Hello from ARL Host Mode!", "停止: Succeeded"]
+
+
+def test_gym_episodes(pool, leaves_no_sandbox):
+    # 100 episodes of three steps each, one fresh sandbox per episode from a pool of three pods.
+    lines = run_example("gym_episodes.py", timeout=900).splitlines()
+    assert lines[:4] == ["episodes: 100", "solved: 100", "steps: 300", "mean reward: 1.00"], lines
+    assert len(lines) == 5 and re.fullmatch(r"episodes/s: [0-9]+\.[0-9]{2} \(3 environments, [0-9.]+ s\)",
+                                            lines[4]), lines
+    print(lines[4])  # the rate, for whoever runs the tier with -s
