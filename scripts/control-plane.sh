@@ -22,6 +22,8 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=lib/pki.sh
 source "$here/lib/pki.sh"
+# shellcheck source=lib/ports.sh
+source "$here/lib/ports.sh"
 # shellcheck source=lib/pids.sh
 source "$here/lib/pids.sh"
 
@@ -42,19 +44,6 @@ binaries() {
   for b in etcd kube-apiserver kube-controller-manager kubectl; do
     [[ -x "$BIN/$b" ]] || die "missing $BIN/$b after install-kube-tools.sh"
   done
-}
-
-# Four distinct free loopback ports, held open together so they cannot repeat.
-free_ports() {
-  python3 - <<'PY'
-import socket
-socks = []
-for _ in range(4):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-PY
 }
 
 # start NAME BINARY ARGS...: detached (own session, no inherited stdio) so callers that capture
@@ -132,7 +121,7 @@ cmd_up() {
   for c in "${COMPONENTS[@]}"; do rm -f "$STATE/pids/$c.pid" "$STATE/logs/$c.log"; done
   pki_generate "$STATE/pki"
 
-  read -r ETCD_PORT PEER_PORT API_PORT KCM_PORT < <(free_ports)
+  read -r ETCD_PORT PEER_PORT API_PORT KCM_PORT < <(free_ports 4)
   local server="https://127.0.0.1:$API_PORT"
   pki_kubeconfig "$STATE/kubeconfig" "$server" "$STATE/pki/ca.crt" "$STATE/pki/admin.token" arl-admin
   pki_kubeconfig "$STATE/kcm/kubeconfig" "$server" "$STATE/pki/ca.crt" "$STATE/pki/controller-manager.token" kube-controller-manager

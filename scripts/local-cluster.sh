@@ -58,6 +58,8 @@ if [[ -z "${ARL_POD_CIDR:-}" && -s "$STATE/pod-cidr" ]]; then POD_CIDR="$(cat "$
 source "$here/lib/pids.sh"
 # shellcheck source=lib/lease.sh
 source "$here/lib/lease.sh"
+# shellcheck source=lib/ports.sh
+source "$here/lib/ports.sh"
 
 log() { echo "local-cluster: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -83,11 +85,9 @@ arl_bin() {
   echo "$root/build/arl"
 }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
 start_operator() {
   local arl="$1" metrics health i
-  metrics="$(free_port)"; health="$(free_port)"
+  read -r metrics health < <(free_ports 2)
   setsid "$arl" operator --kubeconfig "$KUBECONFIG_FILE" --image arl:local \
     --metrics-addr "127.0.0.1:$metrics" --health-addr "127.0.0.1:$health" \
     </dev/null >>"$STATE/logs/operator.log" 2>&1 &

@@ -32,6 +32,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 # shellcheck source=lib/pki.sh
 source "$here/lib/pki.sh"
+# shellcheck source=lib/ports.sh
+source "$here/lib/ports.sh"
 # shellcheck source=lib/pids.sh
 source "$here/lib/pids.sh"
 # shellcheck source=lib/lease.sh
@@ -125,16 +127,6 @@ arl_image_tar() {
     tar="$("$here/build-image.sh" | tail -n1)" || die "scripts/build-image.sh failed"
   fi
   echo "$tar"
-}
-
-free_ports() {  # free_ports N: N distinct free ports, held open together so they cannot repeat
-  python3 - "$1" <<'PY'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-PY
 }
 
 # ---------------------------------------------------------------- processes
