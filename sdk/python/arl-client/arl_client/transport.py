@@ -30,6 +30,7 @@ class Response:
     def __init__(self, raw: Any):
         self._raw = raw
         self.status: int = raw.status
+        self.headers = getattr(raw, "headers", None) or {}
         self._data: Optional[bytes] = None
 
     @property
