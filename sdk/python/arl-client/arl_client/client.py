@@ -248,8 +248,7 @@ class ArlClient:
                 return obj
             floor = _rv_int(resource_version) if resource_version else _rv_int(obj)
             while True:
-                seen = inf.current(name)
-                view_rv = inf.view_rv()
+                seen, view_rv = inf.lookup(name)
                 gone = seen is None and (waiter.deleted is not None or
                                          floor is not None and view_rv is not None and view_rv >= floor)
                 if gone:

@@ -123,15 +123,18 @@ class Informer:
         with self._lock:
             return self._objects.get(name)
 
-    def view_rv(self) -> Optional[int]:
-        """The resourceVersion the view is current to (None before the first list)."""
+    def lookup(self, name: str) -> Tuple[Optional[Dict[str, Any]], Optional[int]]:
+        """(the newest state of `name` or None, the resourceVersion the view is current to or
+        None before the first list), read together: apart, a list landing between the two reads
+        would make a live object look deleted."""
         with self._lock:
+            obj = self._objects.get(name)
             if not self._synced.is_set():
-                return None
+                return obj, None
             try:
-                return int(self._rv)
+                return obj, int(self._rv)
             except ValueError:
-                return None
+                return obj, None
 
     def wait_synced(self, timeout: float) -> bool:
         return self._synced.wait(max(0.0, timeout))
