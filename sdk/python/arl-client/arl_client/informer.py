@@ -145,6 +145,12 @@ class Informer:
             self._stop = True
 
     @property
+    def waiting(self) -> int:
+        """How many waits the view is feeding right now."""
+        with self._lock:
+            return self._n_waiters
+
+    @property
     def running(self) -> bool:
         with self._lock:
             return self._thread is not None
