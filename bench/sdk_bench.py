@@ -7,7 +7,12 @@ operator drives them) and `run` (write_file/run straight to the sandbox's
 executor through the API server's pod proxy). Prints episodes/s and p50/p99 of
 every step, and, for reference, the latency of the sidecar's own /execute
 (called directly at the pod IP, and as reported in its duration_ms) so the
-proxy's overhead can be read off.
+proxy's overhead can be read off. After the table: the client's CPU per
+episode (process time / episodes) and the TCP connections the process holds to
+the API server (peak and at the end, sampled from /proc).
+
+For a before/after on the same cluster, ARL_BENCH_SDK=<path to another
+sdk/python/arl-client> benchmarks that copy of the SDK instead.
 
     ARL_E2E_KUBECONFIG=/tmp/arl-ci/kubeconfig bench/sdk_bench.py --concurrency 1,8,32
 """

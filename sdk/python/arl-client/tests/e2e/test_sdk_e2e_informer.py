@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from arl_client import ArlClient, SandboxSession
+from arl_client import SandboxSession
 from arl_client.informer import informer_for
 
 from arl_sdk_e2e import POOL_IMAGE
@@ -112,10 +112,12 @@ def test_watch_dropped_by_an_apiserver_restart_does_not_fail_the_waits(client, n
             futs = [ex.submit(long_task, s) for s in sessions]
             started.wait(60)
             # Every task created and its wait registered before the restart.
-            deadline = threading.Event()
-            while task_inf.open_watches == 0 or task_inf.waiting < len(sessions):
-                if deadline.wait(0.2) or any(f.done() for f in futs):
+            pause = threading.Event()
+            for _ in range(600):  # at most about two minutes
+                if task_inf.open_watches and task_inf.waiting >= len(sessions) or any(f.done() for f in futs):
                     break
+                pause.wait(0.2)
+            assert task_inf.waiting >= len(sessions), f"only {task_inf.waiting} waits registered"
             assert not any(f.done() for f in futs), [f.result() for f in futs if f.done()]
             r = subprocess.run([str(SCRIPT), "restart-apiserver"], env=dict(os.environ, ARL_STATE=state),
                                capture_output=True, text=True, timeout=300)
