@@ -7,7 +7,12 @@ operator drives them) and `run` (write_file/run straight to the sandbox's
 executor through the API server's pod proxy). Prints episodes/s and p50/p99 of
 every step, and, for reference, the latency of the sidecar's own /execute
 (called directly at the pod IP, and as reported in its duration_ms) so the
-proxy's overhead can be read off.
+proxy's overhead can be read off. After the table: the client's CPU per
+episode (process time / episodes) and the TCP connections the process holds to
+the API server (peak and at the end, sampled from /proc).
+
+For a before/after on the same cluster, ARL_BENCH_SDK=<path to another
+sdk/python/arl-client> benchmarks that copy of the SDK instead.
 
     ARL_E2E_KUBECONFIG=/tmp/arl-ci/kubeconfig bench/sdk_bench.py --concurrency 1,8,32
 """
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import threading
 import http.client
 import json
 import os
@@ -25,10 +31,12 @@ import uuid
 from typing import Dict, List
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "sdk", "python", "arl-client"))
+# ARL_BENCH_SDK points at another copy of the SDK (e.g. main's, for a baseline on the same cluster).
+sys.path.insert(0, os.environ.get("ARL_BENCH_SDK") or os.path.join(HERE, "..", "sdk", "python", "arl-client"))
 
 from arl_client import ArlClient, SandboxSession, sandbox_token  # noqa: E402
 from arl_client.errors import AlreadyExistsError  # noqa: E402
+from conn_count import ConnectionSampler  # noqa: E402
 
 STEPS = ("open", "write", "run", "close", "episode")
 
@@ -147,13 +155,22 @@ def main() -> int:
               " (target <= 3 ms)")
 
     print(f"\n{'mode':8s} {'N':>3s} {'eps':>5s} {'ep/s':>7s}  " + "  ".join(f"{s + ' p50/p99 ms':>20s}" for s in STEPS))
+    extra: List[str] = []
     for mode in args.modes.split(","):
         for n in levels:
             count = args.episodes or max(20, 3 * n)
+            sampler = ConnectionSampler(client.transport.host)
+            sampler.start()
+            cpu0 = time.process_time()
             started = time.perf_counter()
             with concurrent.futures.ThreadPoolExecutor(n) as ex:
                 results = list(ex.map(lambda i: episode(client, args.pool, args.namespace, mode, i), range(count)))
             wall = time.perf_counter() - started
+            cpu = time.process_time() - cpu0
+            sampler.stop()
+            extra.append(f"{mode:8s} {n:3d}: client CPU {cpu / count * 1000:.1f} ms/episode; TCP connections to the "
+                         f"API server: peak {sampler.peak}, at the end {sampler.last}; threads peak "
+                         f"{sampler.peak_threads}")
             cells = []
             for s in STEPS:
                 v = [r[s] * 1000 for r in results]
@@ -164,6 +181,9 @@ def main() -> int:
                 print(f"{'':8s} {'':3s} {'':5s} {'':7s}  sidecar duration_ms of run: p50 {pct(sc, 50):.2f} "
                       f"p99 {pct(sc, 99):.2f}; run p50 minus it: "
                       f"{pct([r['run'] * 1000 for r in results], 50) - statistics.median(sc):.2f} ms")
+    print()
+    for line in extra:
+        print(line)
     return 0
 
 

@@ -9,19 +9,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
-import math
+import random
 import threading
 import time
 import uuid
-from typing import Any, Callable, Dict, Iterator, List, Optional
-
-import urllib3
+from typing import Any, Callable, Dict, List, Optional
 
 from . import validation
 from .duration import DurationLike, to_duration_string, to_seconds
-from .errors import ArlTimeoutError, NotFoundError, UnavailableError, api_error, sidecar_error
+from .errors import ArlTimeoutError, NotFoundError, api_error, sidecar_error
 from .models import API_VERSION, GROUP, VERSION, pool_template
+from .informer import _rv_int, informer_for, retry_after
 from .transport import KubeTransport, shared_transport
 
 KINDS = {"warmpools": "WarmPool", "sandboxes": "Sandbox", "tasks": "Task"}
@@ -45,6 +43,7 @@ def sandbox_token(pool_token: str, sandbox_uid: str) -> str:
     return hmac.new(pool_token.encode(), (SANDBOX_TOKEN_CONTEXT + sandbox_uid).encode(), hashlib.sha256).hexdigest()
 POOL_SECRET_PREFIX = "arl-pool-"
 SESSION_LABEL = "arl.infra.io/session"
+THROTTLE_RETRY_S = 120.0
 
 Predicate = Callable[[Dict[str, Any]], bool]
 
@@ -83,10 +82,22 @@ class ArlClient:
         return f"{p}/{name}" if name else p
 
     def _call(self, method: str, path: str, what: str, **kw: Any) -> Any:
-        r = self.transport.request(method, path, **kw)
-        if not 200 <= r.status < 300:
-            raise api_error(r.status, r.data, what)
-        return r.json()
+        """One API call. A 429 (API Priority and Fairness turned it away before doing
+        anything, so even a create is safe to repeat) is retried with backoff, honouring
+        Retry-After, for up to THROTTLE_RETRY_S: under load it must not fail an episode."""
+        give_up = time.monotonic() + THROTTLE_RETRY_S
+        backoff = 0.1
+        while True:
+            r = self.transport.request(method, path, **kw)
+            if r.status == 429 and time.monotonic() < give_up:
+                after = retry_after(r)
+                r.data  # hand the connection back to the pool
+                time.sleep(after if after is not None else backoff * (0.5 + random.random()))
+                backoff = min(5.0, backoff * 2)
+                continue
+            if not 200 <= r.status < 300:
+                raise api_error(r.status, r.data, what)
+            return r.json()
 
     def create(self, plural: str, obj: Dict[str, Any], namespace: str = "default") -> Dict[str, Any]:
         meta = obj.setdefault("metadata", {})
@@ -218,76 +229,44 @@ class ArlClient:
                  current: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
         """Blocks until `predicate(obj)` is true and returns that object.
 
-        Uses a watch (field selector on the name), never a poll loop. Pass the
-        object you already have (`current`, e.g. the create reply) to start the
-        watch from its resourceVersion, so no change after it can be missed.
+        Answered from the process-wide informer of (namespace, kind) (informer.py:
+        one list + watch shared by every wait), never a poll loop. Pass the
+        object you already have (`current`, e.g. the create reply): states of the
+        shared view older than its resourceVersion are ignored.
         Raises ArlTimeoutError (a TimeoutError) on timeout, NotFoundError when
         the object is deleted meanwhile. `predicate` may raise to abort.
         """
         what = f"{SINGULAR[plural]} {namespace}/{name}"
         deadline = time.monotonic() + to_seconds(timeout)
-        obj = current
-        if obj is None or resource_version is None and not obj.get("metadata", {}).get("resourceVersion"):
-            obj = self.get(plural, name, namespace)
-        if predicate(obj):
-            return obj
-        rv = resource_version or obj["metadata"]["resourceVersion"]
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise ArlTimeoutError(f"{what}: timed out after {to_seconds(timeout):g}s waiting; last seen "
-                                      f"{_summary(obj)}", reason="Timeout")
-            expired = False
-            for kind, ev in self._watch(plural, namespace, name, rv, remaining, what):
-                if kind == "EXPIRED":
-                    expired = True
-                    break
-                if kind == "BOOKMARK":
-                    rv = ev["metadata"]["resourceVersion"]
-                    continue
-                if kind == "DELETED":
-                    raise NotFoundError(f"{what}: deleted while waiting; last seen {_summary(ev)}", status=404,
-                                        reason="NotFound")
-                obj = ev
-                rv = ev["metadata"]["resourceVersion"]
-                if predicate(obj):
-                    return obj
-            if expired:
+        inf = informer_for(self.transport, plural, namespace)
+        waiter = inf.add_waiter(name)  # before the first look: no change can slip between the two
+        try:
+            obj = current
+            if obj is None or resource_version is None and not obj.get("metadata", {}).get("resourceVersion"):
                 obj = self.get(plural, name, namespace)
-                rv = obj["metadata"]["resourceVersion"]
-                if predicate(obj):
-                    return obj
-
-    def _watch(self, plural: str, namespace: str, name: str, rv: str, remaining: float,
-               what: str) -> Iterator[tuple]:
-        query = {"watch": "true", "fieldSelector": f"metadata.name={name}", "resourceVersion": rv,
-                 "allowWatchBookmarks": "true", "timeoutSeconds": max(1, math.ceil(remaining))}
-        try:
-            r = self.transport.request("GET", self._path(plural, namespace), query=query,
-                                       timeout=(10.0, remaining + 1.0))
-        except UnavailableError:
-            time.sleep(min(0.2, max(remaining, 0)))
-            return
-        if r.status == 410:
-            r.data
-            yield ("EXPIRED", None)
-            return
-        if not 200 <= r.status < 300:
-            raise api_error(r.status, r.data, what)
-        try:
-            for line in r.lines():
-                ev = json.loads(line)
-                kind, obj = ev.get("type"), ev.get("object") or {}
-                if kind == "ERROR":
-                    if obj.get("code") == 410:
-                        yield ("EXPIRED", None)
-                        return
-                    raise api_error(obj.get("code") or 500, json.dumps(obj), what)
-                yield (kind, obj)
-        except (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ProtocolError, OSError):
-            return  # the caller re-watches from the last resourceVersion it saw
+            if predicate(obj):
+                return obj
+            floor = _rv_int(resource_version) if resource_version else _rv_int(obj)
+            while True:
+                seen, view_rv = inf.lookup(name)
+                gone = seen is None and (waiter.deleted is not None or
+                                         floor is not None and view_rv is not None and view_rv >= floor)
+                if gone:
+                    raise NotFoundError(f"{what}: deleted while waiting; last seen {_summary(waiter.deleted or obj)}",
+                                        status=404, reason="NotFound")
+                # The shared view may still be behind the object the caller holds: skip it until it catches up.
+                if seen is not None and seen is not obj and (floor is None or (_rv_int(seen) or 0) >= floor):
+                    obj = seen
+                    if predicate(obj):
+                        return obj
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise ArlTimeoutError(f"{what}: timed out after {to_seconds(timeout):g}s waiting; last seen "
+                                          f"{_summary(obj)}", reason="Timeout")
+                waiter.event.wait(remaining)
+                waiter.event.clear()
         finally:
-            r.close()
+            inf.remove_waiter(waiter)
 
     # ---- the sandbox's executor, through the API server's pod proxy
 

@@ -21,7 +21,12 @@ Timeout = Union[None, float, Tuple[float, float]]
 # Every concurrent session holds up to two connections at once (a watch and a
 # request), so the pool must be far larger than the client's default of
 # 5 x cores or threads would open and throw away a TLS connection per call.
-DEFAULT_POOL_MAXSIZE = 256
+# ARL_POOL_MAXSIZE raises it for a process driving more sessions at once.
+DEFAULT_POOL_MAXSIZE = int(os.environ.get("ARL_POOL_MAXSIZE", "256"))
+# httpx + h2 (one multiplexed HTTP/2 connection) was considered and left out: with the
+# informer, waits hold no connection, so the pool holds about one keep-alive HTTP/1.1
+# connection per call in flight; a second HTTP stack would duplicate the kubernetes
+# client's kubeconfig, exec-credential and TLS handling for no measured gain.
 
 
 class Response:
@@ -30,6 +35,7 @@ class Response:
     def __init__(self, raw: Any):
         self._raw = raw
         self.status: int = raw.status
+        self.headers = getattr(raw, "headers", None) or {}
         self._data: Optional[bytes] = None
 
     @property

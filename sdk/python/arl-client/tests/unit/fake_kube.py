@@ -17,7 +17,7 @@ class FakeResponse:
     def __init__(self, status: int, body: Any = None, lines: Optional[List[Any]] = None):
         self.status = status
         self._body = body
-        self._lines = lines or []
+        self._lines = lines if lines is not None else []
         self.closed = False
 
     @property
@@ -54,6 +54,9 @@ class FakeKube:
         self.secrets: Dict[Tuple[str, str], Dict[str, Any]] = {}
         self.expire_next_watch = False
         self.lock = threading.RLock()
+        self.changed = threading.Condition(self.lock)  # notified on every new event
+        self.watch_cap_s = 0.2  # a watch of every name ends after this long (the server's timeoutSeconds)
+        self.fail_next: List[int] = []  # statuses the next requests get instead of an answer (e.g. 429)
 
     # ---- helpers for tests
 
@@ -61,6 +64,7 @@ class FakeKube:
         self.rv += 1
         obj["metadata"]["resourceVersion"] = str(self.rv)
         self.history.append((self.rv, plural, kind, json.loads(json.dumps(obj))))
+        self.changed.notify_all()
         return obj
 
     def update(self, plural: str, ns: str, name: str, status: Dict[str, Any]) -> None:
@@ -83,6 +87,8 @@ class FakeKube:
         with self.lock:
             self.requests.append({"method": method, "path": path, "query": dict(query or {}), "body": body,
                                   "headers": dict(headers or {}), "chunked": chunked})
+            if self.fail_next:
+                return FakeResponse(self.fail_next.pop(0), {"kind": "Status", "message": "injected"})
             m = _PROXY.match(path)
             if m:
                 return self.sidecar(m.group(3), body, dict(headers or {}))
@@ -137,9 +143,29 @@ class FakeKube:
             self.expire_next_watch = False
             return FakeResponse(200, lines=[{"type": "ERROR", "object": {"kind": "Status", "code": 410,
                                                                         "message": "too old resource version"}}])
+        if "fieldSelector" not in q:
+            return FakeResponse(200, lines=self._stream(plural, ns, int(q.get("resourceVersion") or 0)))
         name = q["fieldSelector"].split("=", 1)[1]
         since = int(q.get("resourceVersion") or 0)
         events = [{"type": t, "object": o} for rv, p, t, o in self.history
                   if p == plural and rv > since and o["metadata"]["name"] == name
                   and o["metadata"].get("namespace", ns) == ns]
         return FakeResponse(200, lines=events)
+
+    def _stream(self, plural: str, ns: str, since: int):
+        """Every event of (plural, ns) after `since`, then new ones as they come, for watch_cap_s."""
+        import time
+        end = time.monotonic() + self.watch_cap_s
+        while True:
+            with self.lock:
+                batch = [{"type": t, "object": o} for rv, p, t, o in self.history
+                         if p == plural and rv > since and o["metadata"].get("namespace", ns) == ns]
+                if not batch:
+                    left = end - time.monotonic()
+                    if left <= 0:
+                        return
+                    self.changed.wait(left)
+                    continue
+            for ev in batch:
+                since = int(ev["object"]["metadata"]["resourceVersion"])
+                yield ev

@@ -49,10 +49,12 @@ def test_session_creates_waits_executes_and_deletes(kube):
         assert s.pod_name == "p-abcde"
         created = kube.calls("POST", "/sandboxes")[0]["body"]
         assert created["spec"] == {"poolRef": "pool", "keepAlive": True}
-        # The wait is a watch that starts at the create's resourceVersion.
-        watch = kube.calls("GET", "/sandboxes")[0]["query"]
-        assert watch["watch"] == "true" and watch["fieldSelector"] == f"metadata.name={s.name}"
-        assert watch["resourceVersion"] == "101"
+        # The wait is answered by the namespace's shared informer: one list, then a
+        # watch of every sandbox from the list's resourceVersion.
+        listed, watch = [c["query"] for c in kube.calls("GET", "/sandboxes")[:2]]
+        assert "watch" not in listed
+        assert watch["watch"] == "true" and "fieldSelector" not in watch
+        assert watch["resourceVersion"] == "103"
         result = s.execute([{"name": "r", "type": "Command", "command": ["echo", "hello"]}], timeout="10s")
         assert result["status"]["stdout"] == "hello\n" and result["status"]["exitCode"] == 0
         task = kube.calls("POST", "/tasks")[0]["body"]
@@ -151,7 +153,8 @@ def test_wait_relists_after_watch_expired(kube):
     kube.expire_next_watch = True
     with session(kube) as s:
         assert s.pod_name == "p-abcde"
-    assert len(kube.calls("GET", f"/sandboxes/{s.name}")) == 1  # the re-list after 410
+    lists = [c for c in kube.calls("GET", "/sandboxes") if "watch" not in c["query"]]
+    assert len(lists) == 2  # the first list, and the re-list after 410
 
 
 def test_deleted_while_waiting_is_not_found(kube):
