@@ -1,7 +1,12 @@
 #include "kubectl/mcp_tools.h"
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <sstream>
+#include <stop_token>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -9,6 +14,7 @@
 #include "kubectl/proxy.h"
 #include "kubectl/sandbox.h"
 #include "core/base64.h"
+#include "core/duration.h"
 #include "core/error.h"
 #include "core/validation.h"
 
@@ -26,6 +32,7 @@ constexpr std::size_t kProgressCap = 2000;
 constexpr double kDefaultTimeoutSeconds = 120;
 constexpr std::size_t kReadCap = 1024 * 1024;
 constexpr int kListCap = 1000;
+constexpr std::chrono::seconds kHeartbeat{5};
 
 const json kSandboxArg = {{"type", "string"},
                           {"description", "Sandbox name; default: the current one (the last sandbox_create, or "
@@ -235,6 +242,13 @@ ToolResult SandboxTools::create(const json& a, const mcp::Progress& progress) {
   if (pool.empty())
     return ToolResult::error("sandbox_create: no pool given: pass pool (`kubectl arl pool list` shows the warm "
                              "pools), or start `kubectl arl mcp` with --pool");
+  if (a.contains("ttl")) {
+    try {
+      core::parse_duration(a["ttl"].get<std::string>(), "sandbox_create: ttl");
+    } catch (const Error& e) {
+      return ToolResult::error(std::string(e.what()) + " (use e.g. 30m or 1h)");
+    }
+  }
   // keepAlive: the sandbox serves many commands until sandbox_release.
   auto obj = sandbox_from_flags(a.value("name", ""), pool, true, a.value("ttl", ""), "");
   core::throw_if_invalid(fmt::format("Sandbox \"{}\" is invalid:", a.value("name", "")), core::validate_object(obj));
@@ -272,17 +286,37 @@ ToolResult SandboxTools::run(const json& a, const mcp::Progress& progress) {
   auto t = target(a);
   auto client = sidecar_client(ctx_, t);
   Capped out, err;
+  // Progress comes from the output stream and from the heartbeat thread.
+  std::mutex progress_mu;
+  auto report = [&](const std::string& m) {
+    std::lock_guard lock(progress_mu);
+    progress(m);
+  };
   auto on_event = [&](const core::ExecEvent& ev) {
     using T = core::ExecEvent::Type;
-    if (ev.type == T::start) progress(fmt::format("started (pid {})", ev.pid));
+    if (ev.type == T::start) report(fmt::format("started (pid {})", ev.pid));
     if (ev.type != T::stdout_data && ev.type != T::stderr_data) return;
     (ev.type == T::stdout_data ? out : err).append(ev.data);
     // The chunk itself is the progress: a watching client sees output live.
     std::string msg = ev.type == T::stderr_data ? "[stderr] " + ev.data : ev.data;
     if (msg.size() > kProgressCap) msg = msg.substr(0, kProgressCap) + "...";
-    progress(msg);
+    report(msg);
   };
+  // A silent command (a build, a download) still reports: clients that
+  // reset their request timeout on progress keep waiting for it.
+  std::jthread heartbeat([&](std::stop_token stop) {
+    std::mutex m;
+    std::condition_variable_any cv;
+    for (int elapsed = 0;;) {
+      std::unique_lock lock(m);
+      if (cv.wait_for(lock, stop, kHeartbeat, [] { return false; }) || stop.stop_requested()) return;
+      elapsed += static_cast<int>(kHeartbeat.count());
+      report(fmt::format("still running ({}s)", elapsed));
+    }
+  });
   auto r = client.execute_stream(req, on_event);
+  heartbeat.request_stop();
+  heartbeat.join();
   json res = {{"stdout", out.data},        {"stderr", err.data},
               {"exit_code", r.exit_code},  {"timed_out", r.timed_out},
               {"duration_ms", r.duration_ms}, {"stdout_truncated", out.truncated},

@@ -195,7 +195,12 @@ def test_sandbox_lifecycle_through_the_sdk(arl_bin, kubeconfig, namespace, pool)
         time.sleep(1)
 
 
-def test_env_and_workdir(arl_bin, kubeconfig, namespace, pool):
+def test_env_workdir_timeout_and_heartbeat(arl_bin, kubeconfig, namespace, pool):
+    progress = []
+
+    async def on_progress(value, total, message):
+        progress.append(message)
+
     async def body(s, init):
         await s.call_tool("sandbox_create", {"name": "mcp-env"}, read_timeout_seconds=CALL_TIMEOUT)
         await s.call_tool("run_command", {"command": "mkdir -p sub"}, read_timeout_seconds=CALL_TIMEOUT)
@@ -203,10 +208,15 @@ def test_env_and_workdir(arl_bin, kubeconfig, namespace, pool):
                                               "env": {"GREETING": "hi"}}, read_timeout_seconds=CALL_TIMEOUT)
         t = await s.call_tool("run_command", {"command": "sleep 30", "timeout_seconds": 1},
                               read_timeout_seconds=CALL_TIMEOUT)
+        # Silent for 7 s: the heartbeat (every 5 s) still reports.
+        q = await s.call_tool("run_command", {"command": "sleep 7"}, read_timeout_seconds=CALL_TIMEOUT,
+                              progress_callback=on_progress)
         await s.call_tool("sandbox_release", {"sandbox": "mcp-env"}, read_timeout_seconds=CALL_TIMEOUT)
-        return r, t
-    r, t = session_run(server(arl_bin, kubeconfig, namespace, "--pool", pool), body)
+        return r, t, q
+    r, t, q = session_run(server(arl_bin, kubeconfig, namespace, "--pool", pool), body)
     assert r.structured_content["stdout"] == "/workspace/sub\nhi\n"
+    assert q.structured_content["exit_code"] == 0
+    assert progress[0].startswith("started (pid ") and "still running (5s)" in progress
     assert t.structured_content["timed_out"] is True
     assert "raise timeout_seconds" in text_of(t)
 
@@ -219,6 +229,7 @@ def test_tool_errors_are_results_that_say_what_to_do(arl_bin, kubeconfig, namesp
             "missing_sb": await s.call_tool("read_file", {"path": "x", "sandbox": "no-such-sb"}),
             "bad_args": await s.call_tool("run_command", {"cmd": "ls"}),
             "bad_mode": await s.call_tool("write_file", {"path": "x", "content": "", "mode": "rwx"}),
+            "bad_ttl": await s.call_tool("sandbox_create", {"ttl": "soon"}),
         }
         await s.send_ping()  # still serving
         return out
@@ -230,6 +241,7 @@ def test_tool_errors_are_results_that_say_what_to_do(arl_bin, kubeconfig, namesp
     assert text_of(out["bad_args"]).startswith("run_command: bad arguments: command: required (a string); "
                                                "cmd: unknown argument")
     assert "mode" in text_of(out["bad_mode"]) and "0755" in text_of(out["bad_mode"])
+    assert text_of(out["bad_ttl"]).startswith("sandbox_create: ttl") and "30m" in text_of(out["bad_ttl"])
 
 
 def test_sandbox_flag_works_on_an_existing_sandbox(arl_bin, kubeconfig, namespace, pool):
