@@ -1,9 +1,16 @@
 // `kubectl arl mcp`: the sandbox tools as a Model Context Protocol server on
 // stdin/stdout, for LLM agents (Claude Desktop, IDEs, agent frameworks).
 // stdout carries JSON-RPC only; logs go to stderr.
+#include <condition_variable>
+#include <deque>
 #include <iostream>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <stop_token>
 #include <string>
+#include <thread>
+#include <utility>
 
 #include <CLI/CLI.hpp>
 
@@ -21,6 +28,49 @@ constexpr const char* kInstructions =
     "directory. Call sandbox_create once (unless the server already works on a sandbox), then run_command, "
     "write_file, read_file and list_files as often as needed, and sandbox_release when done.";
 
+/// Lines from stdin, read on their own thread so that a cancellation is
+/// seen while the call it cancels still runs.
+class Inbox {
+ public:
+  Inbox() : reader_([this] { read(); }) {}
+  ~Inbox() { reader_.join(); }  // returns once stdin is closed
+
+  /// The next line and the stop token of the call it may start; nullopt at EOF.
+  std::optional<std::pair<std::string, std::stop_token>> next() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !lines_.empty() || closed_; });
+    if (lines_.empty()) return std::nullopt;
+    std::string line = std::move(lines_.front());
+    lines_.pop_front();
+    current_ = mcp::request_id(line);
+    stop_ = std::stop_source();
+    return std::pair{std::move(line), stop_.get_token()};
+  }
+
+ private:
+  void read() {
+    std::string line;
+    while (std::getline(std::cin, line)) {
+      auto cancelled = mcp::cancelled_request(line);
+      std::lock_guard lock(mu_);
+      if (cancelled && current_ && *cancelled == *current_) stop_.request_stop();
+      lines_.push_back(std::move(line));
+      cv_.notify_one();
+    }
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    cv_.notify_one();
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> lines_;
+  bool closed_ = false;
+  std::optional<nlohmann::json> current_;  // id of the request being handled
+  std::stop_source stop_;
+  std::thread reader_;  // last: starts once the members above exist
+};
+
 void serve(PluginContext& ctx, const McpToolOptions& options) {
   SandboxTools tools(ctx, options);
   mcp::Server server(tools, {"arl", "ARL sandboxes", build::kVersion, kInstructions}, [](const nlohmann::json& m) {
@@ -31,9 +81,10 @@ void serve(PluginContext& ctx, const McpToolOptions& options) {
                                    {"pool", options.pool.empty() ? "<none>" : options.pool},
                                    {"sandbox", options.sandbox.empty() ? "<none>" : options.sandbox}});
   // One call at a time, in order: a long run_command delays the next
-  // message; its progress notifications keep the client informed.
-  std::string line;
-  while (std::getline(std::cin, line)) server.handle_line(line);
+  // message; its progress notifications keep the client informed, and a
+  // notifications/cancelled for it stops it.
+  Inbox inbox;
+  while (auto next = inbox.next()) server.handle_line(next->first, next->second);
   log::info("Stopped MCP server: stdin closed");
 }
 

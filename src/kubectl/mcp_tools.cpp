@@ -201,9 +201,10 @@ std::vector<mcp::ToolSpec> SandboxTools::tools() const {
   };
 }
 
-ToolResult SandboxTools::call(const std::string& name, const json& a, const mcp::Progress& progress) {
+ToolResult SandboxTools::call(const std::string& name, const json& a, const mcp::Progress& progress,
+                               std::stop_token stop) {
   if (name == "sandbox_create") return create(a, progress);
-  if (name == "run_command") return run(a, progress);
+  if (name == "run_command") return run(a, progress, stop);
   if (name == "write_file") return write(a);
   if (name == "read_file") return read(a);
   if (name == "list_files") return list(a);
@@ -276,7 +277,7 @@ ToolResult SandboxTools::create(const json& a, const mcp::Progress& progress) {
                            sb, out["pod"].get<std::string>(), ns)};
 }
 
-ToolResult SandboxTools::run(const json& a, const mcp::Progress& progress) {
+ToolResult SandboxTools::run(const json& a, const mcp::Progress& progress, std::stop_token stop) {
   core::ExecuteRequest req;
   req.command = {"/bin/sh", "-c", a["command"].get<std::string>()};
   req.working_dir = a.value("workdir", "");
@@ -314,9 +315,20 @@ ToolResult SandboxTools::run(const json& a, const mcp::Progress& progress) {
       report(fmt::format("still running ({}s)", elapsed));
     }
   });
-  auto r = client.execute_stream(req, on_event);
+  auto r = client.execute_stream(req, on_event, stop);
   heartbeat.request_stop();
   heartbeat.join();
+  if (!r.done) {
+    // Cancelled by the client: stop the command too, as Ctrl-C does for `sandbox exec`.
+    if (r.pid) {
+      try {
+        client.signal(*r.pid, "SIGTERM");
+      } catch (const std::exception&) {
+        // Best effort: the command's timeout still ends it.
+      }
+    }
+    return ToolResult::error("run_command: cancelled; the command was sent SIGTERM");
+  }
   json res = {{"stdout", out.data},        {"stderr", err.data},
               {"exit_code", r.exit_code},  {"timed_out", r.timed_out},
               {"duration_ms", r.duration_ms}, {"stdout_truncated", out.truncated},

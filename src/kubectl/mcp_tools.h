@@ -23,8 +23,8 @@ class SandboxTools : public mcp::ToolBox {
   SandboxTools(PluginContext& ctx, McpToolOptions options);
 
   std::vector<mcp::ToolSpec> tools() const override;
-  mcp::ToolResult call(const std::string& name, const nlohmann::json& arguments,
-                       const mcp::Progress& progress) override;
+  mcp::ToolResult call(const std::string& name, const nlohmann::json& arguments, const mcp::Progress& progress,
+                       std::stop_token stop) override;
 
  private:
   /// The `sandbox` argument, else the current sandbox; Error naming what to do when neither.
@@ -33,7 +33,7 @@ class SandboxTools : public mcp::ToolBox {
   SandboxTarget target(const nlohmann::json& arguments) const;
 
   mcp::ToolResult create(const nlohmann::json& a, const mcp::Progress& progress);
-  mcp::ToolResult run(const nlohmann::json& a, const mcp::Progress& progress);
+  mcp::ToolResult run(const nlohmann::json& a, const mcp::Progress& progress, std::stop_token stop);
   mcp::ToolResult write(const nlohmann::json& a);
   mcp::ToolResult read(const nlohmann::json& a);
   mcp::ToolResult list(const nlohmann::json& a);

@@ -52,6 +52,22 @@ Message parse_message(std::string_view line) {
   return call;
 }
 
+std::optional<json> request_id(std::string_view line) {
+  auto msg = parse_message(line);
+  auto* call = std::get_if<Call>(&msg);
+  if (!call) return std::nullopt;
+  return call->id;
+}
+
+std::optional<json> cancelled_request(std::string_view line) {
+  auto msg = parse_message(line);
+  auto* call = std::get_if<Call>(&msg);
+  if (!call || call->id || call->method != "notifications/cancelled") return std::nullopt;
+  json id = call->params.value("requestId", json());
+  if (!valid_id(id)) return std::nullopt;
+  return id;
+}
+
 json make_result(const json& id, json result) {
   return {{"jsonrpc", "2.0"}, {"id", id}, {"result", std::move(result)}};
 }

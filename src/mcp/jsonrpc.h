@@ -42,6 +42,11 @@ using Message = std::variant<Call, Reply, Invalid>;
 /// Classifies one line of input.
 Message parse_message(std::string_view line);
 
+/// The id of a line that is a request (nullopt for anything else).
+std::optional<nlohmann::json> request_id(std::string_view line);
+/// params.requestId of a notifications/cancelled line (nullopt for anything else).
+std::optional<nlohmann::json> cancelled_request(std::string_view line);
+
 /// {"jsonrpc":"2.0","id":id,"result":result}
 nlohmann::json make_result(const nlohmann::json& id, nlohmann::json result);
 /// {"jsonrpc":"2.0","id":id,"error":{"code","message"}}; id null when unknown.

@@ -37,7 +37,7 @@ Server::Server(ToolBox& tools, ServerInfo info, Emit emit)
 
 bool Server::structured() const { return version_ >= "2025-06-18"; }  // date strings order as dates
 
-void Server::handle_line(std::string_view line) {
+void Server::handle_line(std::string_view line, std::stop_token stop) {
   // Blank lines (a trailing newline, a stray CR) are not messages.
   if (line.find_first_not_of(" \t\r") == std::string_view::npos) return;
   try {
@@ -48,7 +48,7 @@ void Server::handle_line(std::string_view line) {
     } else if (auto* reply = std::get_if<Reply>(&msg)) {
       log::debug("Ignored reply", {{"id", reply->id.dump()}});  // we never send requests
     } else {
-      handle_call(std::get<Call>(msg));
+      handle_call(std::get<Call>(msg), stop);
     }
   } catch (const std::exception& e) {
     // A bug of ours, not the client's: answer what can be answered and go on.
@@ -57,7 +57,7 @@ void Server::handle_line(std::string_view line) {
   }
 }
 
-void Server::handle_call(const Call& call) {
+void Server::handle_call(const Call& call, std::stop_token stop) {
   if (!call.id) {
     if (call.method.rfind("notifications/", 0) != 0) {
       // A request whose id was forgotten: a silent drop would leave the
@@ -67,8 +67,8 @@ void Server::handle_call(const Call& call) {
                                    call.method)));
       return;
     }
-    // Notifications get no reply, known or not (initialized, cancelled:
-    // calls run one at a time, so a cancellation arrives after its call).
+    // Notifications get no reply, known or not (initialized; cancelled is
+    // acted on by the reader, which sees it while the call runs).
     log::debug("Received notification", {{"method", call.method}});
     return;
   }
@@ -83,7 +83,13 @@ void Server::handle_call(const Call& call) {
     } else if (call.method == "tools/list" || call.method == "tools/call") {
       if (version_.empty())
         throw RpcError{rpc_code::invalid_request, "Invalid Request: send initialize before " + call.method};
-      result = call.method == "tools/list" ? list_tools() : call_tool(call.params);
+      if (call.method == "tools/list") {
+        result = list_tools();
+      } else {
+        auto r = call_tool(call.params, stop);
+        if (!r) return;
+        result = std::move(*r);
+      }
     } else {
       throw RpcError{rpc_code::method_not_found,
                      fmt::format("Method not found: {} (this server answers initialize, ping, tools/list, "
@@ -129,7 +135,7 @@ json Server::list_tools() const {
   return {{"tools", list}};
 }
 
-json Server::call_tool(const json& params) {
+std::optional<json> Server::call_tool(const json& params, std::stop_token stop) {
   if (!params.contains("name") || !params["name"].is_string())
     throw RpcError{rpc_code::invalid_params, "Invalid params: tools/call needs params.name (a string)"};
   const auto name = params["name"].get<std::string>();
@@ -163,12 +169,16 @@ json Server::call_tool(const json& params) {
                                       name, join_lines(problems)));
   } else {
     try {
-      r = tools_.call(name, arguments, progress);
+      r = tools_.call(name, arguments, progress, stop);
     } catch (const std::exception& e) {
       r = ToolResult::error(e.what());
     } catch (...) {
       r = ToolResult::error(name + ": failed with an unknown error");
     }
+  }
+  if (stop.stop_requested()) {
+    log::info("Cancelled tool call", {{"tool", name}});
+    return std::nullopt;
   }
   if (r.is_error) log::info("Failed tool call", {{"tool", name}, {"error", r.text}});
   json result = {{"content", json::array({{{"type", "text"}, {"text", r.text}}})}, {"isError", r.is_error}};

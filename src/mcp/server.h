@@ -9,6 +9,8 @@
 // error and the server goes on; a tool's failure is a tool result with
 // isError, never a protocol error.
 #include <functional>
+#include <optional>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,17 +40,20 @@ class Server {
 
   Server(ToolBox& tools, ServerInfo info, Emit emit);
 
-  /// Handles one line of input. Never throws.
-  void handle_line(std::string_view line);
+  /// Handles one line of input. Never throws. `stop` cancels the call the
+  /// line starts (notifications/cancelled seen by the reader meanwhile):
+  /// the tool is told, and the call gets no reply, as the spec asks.
+  void handle_line(std::string_view line, std::stop_token stop = {});
 
   /// "" until initialize succeeded.
   const std::string& protocol_version() const { return version_; }
 
  private:
-  void handle_call(const Call& call);
+  void handle_call(const Call& call, std::stop_token stop);
   nlohmann::json initialize(const nlohmann::json& params);
   nlohmann::json list_tools() const;
-  nlohmann::json call_tool(const nlohmann::json& params);
+  /// nullopt: the call was cancelled and gets no reply.
+  std::optional<nlohmann::json> call_tool(const nlohmann::json& params, std::stop_token stop);
   /// 2025-06-18 added titles, output schemas and structured content.
   bool structured() const;
 

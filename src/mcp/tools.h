@@ -3,6 +3,7 @@
 // it runs before calling one. The tools that talk to the cluster live in
 // kubectl/mcp_tools.cpp; tests serve fakes.
 #include <functional>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -38,7 +39,9 @@ class ToolBox {
   virtual std::vector<ToolSpec> tools() const = 0;
   /// Runs a tool whose arguments already passed check_arguments. May throw
   /// (arl::Error or anything): the server turns it into an error result.
-  virtual ToolResult call(const std::string& name, const nlohmann::json& arguments, const Progress& progress) = 0;
+  /// `stop`: the client cancelled the call; stop early if the tool can.
+  virtual ToolResult call(const std::string& name, const nlohmann::json& arguments, const Progress& progress,
+                          std::stop_token stop) = 0;
 };
 
 /// Every problem of `arguments` against the subset of JSON Schema our tools

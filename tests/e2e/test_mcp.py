@@ -14,6 +14,7 @@ import subprocess
 import time
 import uuid
 
+import anyio
 import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
@@ -219,6 +220,34 @@ def test_env_workdir_timeout_and_heartbeat(arl_bin, kubeconfig, namespace, pool)
     assert progress[0].startswith("started (pid ") and "still running (5s)" in progress
     assert t.structured_content["timed_out"] is True
     assert "raise timeout_seconds" in text_of(t)
+
+
+def test_cancelling_a_call_stops_its_command(arl_bin, kubeconfig, namespace, pool):
+    async def body(s, init):
+        await s.call_tool("sandbox_create", {"name": "mcp-cancel"}, read_timeout_seconds=CALL_TIMEOUT)
+        started = anyio.Event()
+
+        async def on_progress(value, total, message):
+            started.set()
+
+        async def long_call():
+            await s.call_tool("run_command", {"command": "sleep 8 && touch late-marker"},
+                              read_timeout_seconds=CALL_TIMEOUT, progress_callback=on_progress)
+
+        # Cancelled once it runs: the SDK sends notifications/cancelled.
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(long_call)
+            await started.wait()
+            await anyio.sleep(1)
+            tg.cancel_scope.cancel()
+        # The server answers the next call; the cancelled command never reaches its touch.
+        r = await s.call_tool("run_command", {"command": "sleep 10; ls late-marker"},
+                              read_timeout_seconds=CALL_TIMEOUT)
+        await s.call_tool("sandbox_release", {}, read_timeout_seconds=CALL_TIMEOUT)
+        return r
+    r = session_run(server(arl_bin, kubeconfig, namespace, "--pool", pool), body)
+    assert r.structured_content["exit_code"] != 0, r.structured_content
+    assert "late-marker" in r.structured_content["stderr"]
 
 
 def test_tool_errors_are_results_that_say_what_to_do(arl_bin, kubeconfig, namespace, pool):

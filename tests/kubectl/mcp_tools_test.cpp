@@ -28,7 +28,7 @@ struct Tools {
     tools = std::make_unique<SandboxTools>(ctx, std::move(o));
   }
   mcp::ToolResult call(const std::string& name, const json& args) {
-    return tools->call(name, args, [this](const std::string& m) { progress.push_back(m); });
+    return tools->call(name, args, [this](const std::string& m) { progress.push_back(m); }, {});
   }
   void add_pool(const std::string& name) {
     kube->create(k8s::resources::warm_pools, "default",

@@ -24,14 +24,20 @@ class FakeTools : public ToolBox {
              json::parse(R"({"type":"object","properties":{"text":{"type":"string"}},"required":["text"]})")},
             {"fail", "Fail", "Always fails", json::parse(R"({"type":"object"})"), json()}};
   }
-  ToolResult call(const std::string& name, const json& args, const Progress& progress) override {
+  ToolResult call(const std::string& name, const json& args, const Progress& progress,
+                  std::stop_token stop) override {
     calls.push_back(name);
+    if (name == "echo" && args["text"] == "cancel-me") {
+      stopped = stop.stop_requested();
+      return {{{"text", "late"}}, "late", false};
+    }
     if (name == "fail") throw arl::Error(arl::ErrorCode::not_found, "sandbox s1 not found: call sandbox_create");
     std::string text = args["text"];
     for (const char* w : {"one", "two"}) progress(w);
     return {{{"text", text}}, text, false};
   }
   std::vector<std::string> calls;
+  bool stopped = false;
 };
 
 struct Session {
@@ -40,9 +46,9 @@ struct Session {
   Server server{tools, {"arl", "ARL sandboxes", "1.2.3", "Use the tools."}, [this](const json& m) { out.push_back(m); }};
 
   /// The messages one line produced.
-  std::vector<json> send(const std::string& line) {
+  std::vector<json> send(const std::string& line, std::stop_token stop = {}) {
     out.clear();
-    server.handle_line(line);
+    server.handle_line(line, stop);
     return out;
   }
   json one(const std::string& line) {
@@ -205,6 +211,30 @@ TEST_CASE("a tool's failure and bad arguments are tool errors, not protocol erro
             "text":"echo: bad arguments: text: required (a string); txt: unknown argument (known: text). Fix them as the tool's inputSchema says and call again."}],
             "isError":true}})"));
   CHECK(s.tools.calls == std::vector<std::string>{"fail"});
+}
+
+TEST_CASE("a cancelled call tells the tool and gets no reply") {
+  Session s;
+  s.init();
+  std::stop_source cancelled;
+  cancelled.request_stop();
+  CHECK(s.send(R"({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo","arguments":{"text":"cancel-me"}}})",
+               cancelled.get_token())
+            .empty());
+  CHECK(s.tools.stopped);
+  CHECK(s.one(R"({"jsonrpc":"2.0","id":6,"method":"ping"})")["id"] == 6);
+}
+
+TEST_CASE("the reader matches cancellations to requests by id") {
+  CHECK(request_id(R"({"jsonrpc":"2.0","id":"a","method":"tools/call"})") == json("a"));
+  CHECK(request_id(R"({"jsonrpc":"2.0","id":7,"method":"ping"})") == json(7));
+  CHECK_FALSE(request_id(R"({"jsonrpc":"2.0","method":"notifications/initialized"})"));
+  CHECK_FALSE(request_id("garbage"));
+  CHECK(cancelled_request(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7}})") ==
+        json(7));
+  CHECK_FALSE(cancelled_request(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{}})"));
+  CHECK_FALSE(cancelled_request(R"({"jsonrpc":"2.0","id":1,"method":"notifications/cancelled","params":{"requestId":7}})"));
+  CHECK_FALSE(cancelled_request(R"({"jsonrpc":"2.0","method":"ping","params":{"requestId":7}})"));
 }
 
 TEST_CASE("2025-03-26 sessions get text results without structured content") {
