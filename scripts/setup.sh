@@ -54,4 +54,13 @@ if [ "$("$venv/bin/python" -c 'import gymnasium; print(gymnasium.__version__)' 2
 fi
 # uv: the operations guide runs scripts/verify_deployment.py with `uv run`.
 "$venv/bin/python" -c 'import uv' 2>/dev/null || "$venv/bin/pip" install -q uv
+# The official MCP SDK is the client of tests/e2e/test_mcp.py (`kubectl arl mcp`);
+# the version the tests were written against. It needs Python >= 3.10.
+mcp_version=2.3.0
+if [ "$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("mcp"))' 2>/dev/null)" != "$mcp_version" ]; then
+  "$venv/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' ||
+    { echo "setup: the MCP SDK needs Python >= 3.10; $venv has $("$venv/bin/python" --version)" >&2; exit 1; }
+  echo "setup: installing mcp==$mcp_version (the MCP client of the e2e tests)"
+  "$venv/bin/pip" install -q "mcp==$mcp_version"
+fi
 echo "setup: python venv ready at $venv"

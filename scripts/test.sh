@@ -87,7 +87,7 @@ tier_unit() {
     || { record unit 0 1; return; }
   if ! cmake --build "$build" -j2; then record unit 0 1; return; fi
   local p=0 f=0 c
-  for suite in core_tests sidecar_tests k8s_tests operator_tests localnode_tests kubectl_tests cmd_tests; do
+  for suite in core_tests sidecar_tests k8s_tests operator_tests localnode_tests mcp_tests kubectl_tests cmd_tests; do
     [ -x "$build/$suite" ] || continue
     read -r a b < <(run_doctest "$suite" "$build/$suite")
     echo "  $suite: $a passed, $b failed"

@@ -28,6 +28,7 @@ void add_plugin_commands(CLI::App& app, std::shared_ptr<PluginContext> ctx) {
   add_sandbox_commands(app, ctx);
   add_task_commands(app, ctx);
   add_admin_commands(app, ctx);
+  add_mcp_command(app, ctx);
   add_completion_command(app);
 }
 

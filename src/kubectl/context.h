@@ -90,6 +90,7 @@ void add_api_command(CLI::App& sandbox, std::shared_ptr<PluginContext> ctx);    
 void add_task_commands(CLI::App& app, std::shared_ptr<PluginContext> ctx);
 void add_admin_commands(CLI::App& app, std::shared_ptr<PluginContext> ctx);     // version, install, uninstall
 void add_completion_command(CLI::App& app);
+void add_mcp_command(CLI::App& app, std::shared_ptr<PluginContext> ctx);         // mcp
 /// The bash/zsh script `completion` prints, from the command tree under `root`.
 std::string completion_script(const CLI::App& root, const std::string& shell);
 

@@ -14,7 +14,6 @@
 #include "kubectl/proxy.h"
 #include "kubectl/sandbox.h"
 #include "kubectl/wait.h"
-#include "core/base64.h"
 #include "core/duration.h"
 #include "core/error.h"
 #include "k8s/kubeconfig.h"
@@ -104,22 +103,7 @@ void copy_to_sandbox(PluginContext& ctx, const std::string& local, const RemoteP
 void copy_from_sandbox(PluginContext& ctx, const RemotePath& remote, const std::string& local) {
   if (remote.path.empty()) throw Error(ErrorCode::usage, "sandbox cp: give the file path after NAME:");
   auto target = resolve_sandbox(ctx, ctx.ns(), remote.sandbox);
-  // base64 keeps binary files intact through the JSON event stream; images
-  // without coreutils' base64 still have cat for text files.
-  auto r = exec_collect(ctx, target, {"base64", remote.path});
-  std::string bytes;
-  if (r.exit_code == 127) {
-    r = exec_collect(ctx, target, {"cat", remote.path});
-    bytes = r.stdout_data;
-  } else if (r.exit_code == 0) {
-    bytes = core::base64_decode(r.stdout_data, "base64 output of " + remote.path);
-  }
-  if (r.exit_code != 0) {
-    auto msg = r.stderr_data;
-    while (!msg.empty() && msg.back() == '\n') msg.pop_back();
-    throw Error(ErrorCode::not_found, fmt::format("{}:{}: {}", remote.sandbox, remote.path,
-                                                  msg.empty() ? "cannot read the file" : msg));
-  }
+  const std::string bytes = read_remote_file(ctx, target, remote.path);
   std::string dest = local;
   std::error_code ec;
   if (std::filesystem::is_directory(dest, ec)) dest = (std::filesystem::path(dest) /

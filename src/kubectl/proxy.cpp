@@ -62,6 +62,20 @@ Collected exec_collect(PluginContext& ctx, const SandboxTarget& t, const std::ve
   return Collected{std::move(r.stdout_data), std::move(r.stderr_data), r.exit_code};
 }
 
+std::string read_remote_file(PluginContext& ctx, const SandboxTarget& t, const std::string& path) {
+  auto r = exec_collect(ctx, t, {"base64", path});
+  if (r.exit_code == 127) {
+    r = exec_collect(ctx, t, {"cat", path});
+    if (r.exit_code == 0) return r.stdout_data;
+  } else if (r.exit_code == 0) {
+    return core::base64_decode(r.stdout_data, "base64 output of " + path);
+  }
+  auto msg = r.stderr_data;
+  while (!msg.empty() && msg.back() == '\n') msg.pop_back();
+  throw Error(ErrorCode::not_found,
+              fmt::format("{}:{}: {}", t.sandbox, path, msg.empty() ? "cannot read the file" : msg));
+}
+
 void write_remote_file(PluginContext& ctx, const SandboxTarget& t, const std::string& path, const std::string& bytes,
                        unsigned mode) {
   core::FileWriteRequest req;

@@ -30,6 +30,11 @@ struct Collected {
 };
 Collected exec_collect(PluginContext& ctx, const SandboxTarget& t, const std::vector<std::string>& command);
 
+/// A file's bytes, through `base64` (binary-safe in the JSON event stream),
+/// or `cat` in images without coreutils' base64. Error{not_found} with
+/// `SANDBOX:PATH: <the command's complaint>` when it cannot be read.
+std::string read_remote_file(PluginContext& ctx, const SandboxTarget& t, const std::string& path);
+
 /// POST /files with base64 content.
 void write_remote_file(PluginContext& ctx, const SandboxTarget& t, const std::string& path,
                        const std::string& bytes, unsigned mode);

@@ -46,7 +46,8 @@ json sandbox_from_flags(const std::string& name, const std::string& pool, bool k
   return {{"apiVersion", std::string(kApiVersion)}, {"kind", "Sandbox"}, {"metadata", meta}, {"spec", spec}};
 }
 
-json wait_sandbox_ready(PluginContext& ctx, const std::string& ns, const std::string& name) {
+json wait_sandbox_ready(PluginContext& ctx, const std::string& ns, const std::string& name,
+                        std::function<void(const json&)> on_change) {
   WaitSpec w;
   w.resource = &k8s::resources::sandboxes;
   w.ns = ns;
@@ -64,6 +65,7 @@ json wait_sandbox_ready(PluginContext& ctx, const std::string& ns, const std::st
     return phase == "Ready" || phase == "Bound";
   };
   w.describe = [](const json& o) { return o.value("/status/phase"_json_pointer, std::string("Pending")); };
+  w.on_change = std::move(on_change);
   w.timeout = ctx.timeout_or(std::chrono::minutes(5));
   w.interactive = ctx.interactive();
   w.progress = &ctx.err();

@@ -1,5 +1,6 @@
 #pragma once
 // Sandbox helpers shared by the sandbox, exec and task commands.
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -16,7 +17,9 @@ nlohmann::json sandbox_from_flags(const std::string& name, const std::string& po
                                   const std::string& ttl, const std::string& ns);
 
 /// Waits until the sandbox is Ready or Bound; Error on Failed/Released.
-nlohmann::json wait_sandbox_ready(PluginContext& ctx, const std::string& ns, const std::string& name);
+/// `on_change` sees each version of the object while waiting.
+nlohmann::json wait_sandbox_ready(PluginContext& ctx, const std::string& ns, const std::string& name,
+                                  std::function<void(const nlohmann::json&)> on_change = {});
 
 /// `NAME:PATH` -> {NAME, PATH}; a local path (no ':' or a '/' before it) -> nullopt.
 struct RemotePath {
