@@ -22,36 +22,9 @@ struct SandboxCreateArgs {
   bool keep_alive = false;
   std::string ttl;
   bool wait = false;
-  std::vector<std::string> env, env_from_secret, env_from_configmap;
-  std::string workdir;
 };
 
-// --env-from-secret K=SECRET:KEY (and the configmap form) -> one spec.env entry.
-json env_ref(const std::string& flag, const std::string& arg, const char* ref_kind) {
-  auto eq = arg.find('=');
-  auto colon = eq == std::string::npos ? std::string::npos : arg.find(':', eq + 1);
-  if (eq == std::string::npos || eq == 0 || colon == std::string::npos || colon == eq + 1 || colon + 1 == arg.size())
-    throw Error(ErrorCode::usage, fmt::format("{}: \"{}\" must be VAR=NAME:KEY, e.g. {} API_KEY=creds:api-key", flag, arg, flag));
-  return {{"name", arg.substr(0, eq)},
-          {"valueFrom", {{ref_kind, {{"name", arg.substr(eq + 1, colon - eq - 1)}, {"key", arg.substr(colon + 1)}}}}}};
-}
-
 }  // namespace
-
-void add_sandbox_settings(json& sandbox, const std::vector<std::string>& env, const std::vector<std::string>& env_from_secret,
-                          const std::vector<std::string>& env_from_configmap, const std::string& workdir) {
-  json list = json::array();
-  for (const auto& kv : env) {
-    auto eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0)
-      throw Error(ErrorCode::usage, fmt::format("--env: \"{}\" must be VAR=VALUE, e.g. --env SEED=42", kv));
-    list.push_back({{"name", kv.substr(0, eq)}, {"value", kv.substr(eq + 1)}});
-  }
-  for (const auto& a : env_from_secret) list.push_back(env_ref("--env-from-secret", a, "secretKeyRef"));
-  for (const auto& a : env_from_configmap) list.push_back(env_ref("--env-from-configmap", a, "configMapKeyRef"));
-  if (!list.empty()) sandbox["spec"]["env"] = list;
-  if (!workdir.empty()) sandbox["spec"]["workingDir"] = workdir;
-}
 
 json sandbox_from_flags(const std::string& name, const std::string& pool, bool keep_alive, const std::string& ttl,
                         const std::string& ns) {
@@ -109,34 +82,17 @@ void add_sandbox_commands(CLI::App& app, std::shared_ptr<PluginContext> ctx) {
   auto* create = add_command(*sandbox, "create", "Allocate a sandbox from a warm pool (prints its name)",
                              "  kubectl arl sandbox create --pool py\n"
                              "  kubectl arl sandbox create agent-7 --pool py --keep-alive --ttl 1h --wait\n"
-                             "  SB=$(kubectl arl sandbox create --pool py --wait -o name)\n"
-                             "  kubectl arl sandbox create --pool py --env SEED=7 --env-from-secret API_KEY=creds:api-key \\\n"
-                             "      --workdir repo --wait\n"
-                             "\n"
-                             "--env, --env-from-secret and --workdir are handed to the warm pod's sidecar at allocation\n"
-                             "(no cold start): every command, task step and exec in the sandbox sees them; a command's\n"
-                             "own --env/--workdir still wins. Secret values are read by the operator and never shown\n"
-                             "in the sandbox's status or events; a missing Secret or key fails the sandbox.\n");
+                             "  SB=$(kubectl arl sandbox create --pool py --wait -o name)\n");
   create->add_option("name", a->name, "Sandbox name (default: generated from the pool name)");
   create->add_option("--pool", a->pool, "The warm pool to take a pod from")->required();
   create->add_flag("--keep-alive", a->keep_alive, "Keep the sandbox after its first task (default: released)");
   create->add_option("--ttl", a->ttl, "Delete the sandbox after it has been idle this long (e.g. 30m, 1h)");
   create->add_flag("--wait", a->wait, "Wait until a pod is allocated (phase Ready)");
-  create->add_option("--env", a->env, "Environment variable VAR=VALUE for everything run in the sandbox (repeatable)")
-      ->allow_extra_args(false);
-  create->add_option("--env-from-secret", a->env_from_secret,
-                     "VAR=SECRET:KEY: VAR gets KEY of Secret SECRET in the sandbox's namespace (repeatable)")
-      ->allow_extra_args(false);
-  create->add_option("--env-from-configmap", a->env_from_configmap,
-                     "VAR=CONFIGMAP:KEY: VAR gets KEY of ConfigMap CONFIGMAP (repeatable)")
-      ->allow_extra_args(false);
-  create->add_option("--workdir", a->workdir, "Default working directory, relative to /workspace or under it");
   add_output_flags(*create, *ctx);
   create->callback([ctx, a] {
     // Flags are checked before the kubeconfig is read: a typo is a usage error
     // whether or not a cluster is reachable.
     auto obj = sandbox_from_flags(a->name, a->pool, a->keep_alive, a->ttl, "");
-    add_sandbox_settings(obj, a->env, a->env_from_secret, a->env_from_configmap, a->workdir);
     core::throw_if_invalid(fmt::format("Sandbox \"{}\" is invalid:", a->name), core::validate_object(obj));
     const std::string ns = ctx->ns();
     obj["metadata"]["namespace"] = ns;

@@ -2,7 +2,6 @@
 // Sandbox helpers shared by the sandbox, exec and task commands.
 #include <optional>
 #include <string>
-#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -15,12 +14,6 @@ namespace arl::kubectl {
 /// Throws Error{usage} for a bad --ttl.
 nlohmann::json sandbox_from_flags(const std::string& name, const std::string& pool, bool keep_alive,
                                   const std::string& ttl, const std::string& ns);
-
-/// Adds spec.env from --env VAR=VALUE, --env-from-secret / --env-from-configmap
-/// VAR=NAME:KEY, and spec.workingDir from --workdir. Throws Error{usage} naming the flag.
-void add_sandbox_settings(nlohmann::json& sandbox, const std::vector<std::string>& env,
-                          const std::vector<std::string>& env_from_secret,
-                          const std::vector<std::string>& env_from_configmap, const std::string& workdir);
 
 /// Waits until the sandbox is Ready or Bound; Error on Failed/Released.
 nlohmann::json wait_sandbox_ready(PluginContext& ctx, const std::string& ns, const std::string& name);

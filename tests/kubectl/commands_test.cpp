@@ -131,24 +131,6 @@ TEST_CASE("sandbox create without a name lets the server generate one and prints
   CHECK(line == "sandbox.arl.infra.io/" + list.items[0]["metadata"]["name"].get<std::string>() + " created\n");
 }
 
-TEST_CASE("sandbox create --env, --env-from-secret, --env-from-configmap and --workdir fill spec.env and spec.workingDir") {
-  Harness h;
-  REQUIRE(h.run({"sandbox", "create", "sb1", "--pool", "py", "--env", "SEED=7", "--env", "EMPTY=", "--env-from-secret",
-                 "API_KEY=creds:api-key", "--env-from-configmap", "TASK=cfg:task.id", "--workdir", "repo"}) == 0);
-  auto sb = *h.kube->get(k8s::resources::sandboxes, "default", "sb1");
-  CHECK(sb["spec"]["env"] == json::parse(R"([{"name":"SEED","value":"7"},{"name":"EMPTY","value":""},
-      {"name":"API_KEY","valueFrom":{"secretKeyRef":{"name":"creds","key":"api-key"}}},
-      {"name":"TASK","valueFrom":{"configMapKeyRef":{"name":"cfg","key":"task.id"}}}])"));
-  CHECK(sb["spec"]["workingDir"] == "repo");
-
-  CHECK(h.run({"sandbox", "create", "--pool", "py", "--env", "NOEQUALS"}) == 2);
-  CHECK(h.err.str().find("--env: \"NOEQUALS\" must be VAR=VALUE") != std::string::npos);
-  CHECK(h.run({"sandbox", "create", "--pool", "py", "--env-from-secret", "K=creds"}) == 2);
-  CHECK(h.err.str().find("--env-from-secret: \"K=creds\" must be VAR=NAME:KEY") != std::string::npos);
-  CHECK(h.run({"sandbox", "create", "--pool", "py", "--workdir", "/etc"}) == 1);
-  CHECK(h.err.str().find("spec.workingDir: \"/etc\" is outside /workspace") != std::string::npos);
-}
-
 TEST_CASE("sandbox create --wait returns once the operator marks it Ready") {
   Harness h;
   std::jthread op([&] {
