@@ -96,7 +96,8 @@ def test_missing_secret_fails_the_sandbox_and_leaves_the_pool_untouched(cluster,
     assert ready["reason"] == "EnvSecretNotFound"
     assert '"absent"' in ready["message"] and "spec.env[0] (API_KEY)" in ready["message"]
     assert "podName" not in sb["status"]
-    assert any(e.reason == "EnvSecretNotFound" and e.type == "Warning" for e in events_of(cluster, ns, "sb"))
+    cluster.wait("EnvSecretNotFound Warning event", lambda: any(e.reason == "EnvSecretNotFound" and e.type == "Warning"
+                                                            for e in events_of(cluster, ns, "sb")), timeout=30)
 
     # The pod was never claimed: same pod, same resourceVersion, still idle, no owner.
     pod = cluster.core.read_namespaced_pod(before.metadata.name, ns)
