@@ -136,7 +136,8 @@ up() {
   echo "$POD_CIDR" > "$STATE/pod-cidr"
 
   "${kubectl[@]}" apply -f "$root/manifests/crds" -f "$root/manifests/namespace.yaml" -f "$root/manifests/rbac.yaml" \
-    -f "$root/manifests/rbac-pool-secrets.yaml" -f "$root/manifests/warmpool-delete-warning.yaml" >/dev/null
+    -f "$root/manifests/rbac-pool-secrets.yaml" -f "$root/manifests/rbac-sandbox-env.yaml" \
+    -f "$root/manifests/warmpool-delete-warning.yaml" >/dev/null
   "${kubectl[@]}" wait --for=condition=Established --timeout=60s \
     crd/warmpools.arl.infra.io crd/sandboxes.arl.infra.io crd/tasks.arl.infra.io >/dev/null
 

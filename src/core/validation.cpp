@@ -1,11 +1,14 @@
 #include "core/validation.h"
 
+#include <cctype>
 #include <set>
 
 #include <fmt/format.h>
 
 #include "core/duration.h"
 #include "core/error.h"
+#include "core/names.h"
+#include "core/sandbox_settings.h"
 
 namespace arl::core {
 namespace {
@@ -48,6 +51,78 @@ void check_file_path(const std::string& field, const std::string& path, std::vec
         errs.push_back({field, fmt::format("relative path \"{}\" escapes the workspace; use an absolute path to write "
                                            "outside /workspace",
                                            path)});
+        return;
+      }
+    } else if (!part.empty() && part != ".") {
+      ++depth;
+    }
+    start = end + 1;
+  }
+}
+
+bool is_config_key(std::string_view k) {
+  if (k.empty() || k.size() > 253) return false;
+  for (char c : k)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
+  return true;
+}
+
+void check_key_ref(const std::string& field, const char* kind, const EnvKeyRef& r, std::vector<FieldError>& errs) {
+  if (r.name.empty()) errs.push_back({field + ".name", fmt::format("required: the name of a {} in the sandbox's namespace", kind)});
+  else if (!is_dns1123_subdomain(r.name)) errs.push_back({field + ".name", fmt::format("\"{}\" is not a valid {} name", r.name, kind)});
+  if (r.key.empty()) errs.push_back({field + ".key", fmt::format("required: the key in the {} whose value to use", kind)});
+  else if (!is_config_key(r.key))
+    errs.push_back({field + ".key", fmt::format("\"{}\" is not a valid key: use letters, digits, '-', '_' and '.'", r.key)});
+}
+
+// Names as a container's env allows them: anything printable but '='. The
+// sidecar's own token variable is never handed to commands, so it cannot be set.
+void check_env(const std::vector<EnvVar>& env, std::vector<FieldError>& errs) {
+  std::set<std::string> seen;
+  for (size_t i = 0; i < env.size(); ++i) {
+    const EnvVar& e = env[i];
+    const std::string f = fmt::format("spec.env[{}]", i);
+    bool printable = true;
+    for (char c : e.name) printable = printable && c > ' ' && c <= '~' && c != '=';
+    if (e.name.empty()) errs.push_back({f + ".name", "required"});
+    else if (!printable) errs.push_back({f + ".name", fmt::format("\"{}\" is not a valid variable name: printable ASCII, no spaces or '='", e.name)});
+    else if (e.name == "ARL_SIDECAR_TOKEN") errs.push_back({f + ".name", "ARL_SIDECAR_TOKEN is reserved for the sidecar"});
+    else if (!seen.insert(e.name).second) errs.push_back({f + ".name", fmt::format("\"{}\" is set twice", e.name)});
+    const int sources = (e.value ? 1 : 0) + (e.secret_key_ref ? 1 : 0) + (e.config_map_key_ref ? 1 : 0);
+    if (sources > 1)
+      errs.push_back({f, "give exactly one of value, valueFrom.secretKeyRef or valueFrom.configMapKeyRef"});
+    if (e.secret_key_ref) check_key_ref(f + ".valueFrom.secretKeyRef", "Secret", *e.secret_key_ref, errs);
+    if (e.config_map_key_ref) check_key_ref(f + ".valueFrom.configMapKeyRef", "ConfigMap", *e.config_map_key_ref, errs);
+  }
+}
+
+// The default cwd must stay inside the workdir: the workdir is what the pool
+// prepares and /reset empties, so a sandbox's commands never start elsewhere.
+void check_working_dir(const std::string& dir, std::vector<FieldError>& errs) {
+  if (dir.empty()) return;
+  const std::string field = "spec.workingDir";
+  const std::string root = std::string(kDefaultWorkDir);
+  std::string rel = dir;
+  if (dir.front() == '/') {
+    if (dir != root && dir.rfind(root + "/", 0) != 0) {
+      errs.push_back({field, fmt::format("\"{}\" is outside {}; give a path under it or relative to it", dir, root)});
+      return;
+    }
+    rel = dir.substr(root.size());
+  }
+  if (dir.find('\0') != std::string::npos) {
+    errs.push_back({field, "must not contain NUL bytes"});
+    return;
+  }
+  int depth = 0;
+  size_t start = 0;
+  while (start <= rel.size()) {
+    size_t end = rel.find('/', start);
+    if (end == std::string::npos) end = rel.size();
+    std::string_view part(rel.data() + start, end - start);
+    if (part == "..") {
+      if (--depth < 0) {
+        errs.push_back({field, fmt::format("\"{}\" climbs out of {}; give a path under it", dir, root)});
         return;
       }
     } else if (!part.empty() && part != ".") {
@@ -117,6 +192,13 @@ std::vector<FieldError> validate(const Sandbox& sandbox) {
   return errs;
 }
 
+std::vector<FieldError> validate_settings(const SandboxSettingsSpec& s) {
+  std::vector<FieldError> errs;
+  check_env(s.env, errs);
+  check_working_dir(s.working_dir, errs);
+  return errs;
+}
+
 std::vector<FieldError> validate(const Task& task) {
   std::vector<FieldError> errs;
   check_name(task.metadata, errs);
@@ -160,7 +242,11 @@ std::vector<FieldError> validate_object(const nlohmann::json& obj) {
   try {
     std::vector<FieldError> more;
     if (kind == "WarmPool") more = validate(warm_pool_from_json(obj));
-    else if (kind == "Sandbox") more = validate(sandbox_from_json(obj));
+    else if (kind == "Sandbox") {
+      more = validate(sandbox_from_json(obj));
+      auto settings = validate_settings(sandbox_settings_from_json(obj));
+      more.insert(more.end(), settings.begin(), settings.end());
+    }
     else if (kind == "Task") more = validate(task_from_json(obj));
     else more.push_back({"kind", fmt::format("unknown kind \"{}\": expected WarmPool, Sandbox or Task", kind)});
     errs.insert(errs.end(), more.begin(), more.end());

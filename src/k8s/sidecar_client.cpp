@@ -135,8 +135,9 @@ std::vector<core::ProcessInfo> SidecarClient::processes() {
   return call("GET", "/processes", nullptr, opts_.read_timeout_seconds).get<core::ProcessesResponse>().processes;
 }
 
-core::BindResponse SidecarClient::bind(const core::BindRequest& request) {
+core::BindResponse SidecarClient::bind(const core::BindRequest& request, const core::BindSettings& settings) {
   json body = request;
+  core::add_bind_settings(body, settings);
   return call("POST", "/bind", &body, opts_.read_timeout_seconds).get<core::BindResponse>();
 }
 

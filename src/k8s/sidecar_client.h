@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "core/bind_settings.h"
 #include "core/sidecar_protocol.h"
 #include "k8s/sidecar_transport.h"
 
@@ -56,8 +57,9 @@ class SidecarClient {
   core::ResetResponse reset(const core::ResetRequest& request = {});
   std::vector<core::ProcessInfo> processes();
   /// The allocation handoff: sent with the pool token, after which only
-  /// request.token works on this pod.
-  core::BindResponse bind(const core::BindRequest& request);
+  /// request.token works on this pod; `settings` (the sandbox's env and
+  /// working dir) ride on the same request.
+  core::BindResponse bind(const core::BindRequest& request, const core::BindSettings& settings = {});
 
  private:
   nlohmann::json call(std::string_view method, std::string_view endpoint, const nlohmann::json* body,

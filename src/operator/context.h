@@ -16,6 +16,7 @@
 #include "operator/cache.h"
 #include "operator/events.h"
 #include "operator/metrics.h"
+#include "operator/sandbox_env.h"
 #include "operator/step_runner.h"
 
 namespace arl::op {
@@ -165,6 +166,7 @@ struct Context {
   std::map<std::string, std::chrono::steady_clock::time_point> last_pool_status;  // guarded by busy_mu
   FirstSeen first_seen;  // "<ns>/<sandbox>" -> first sight while Pending
   SidecarBinds sidecar_binds;
+  EnvObjectCache env_objects;  // Secrets and ConfigMaps that sandboxes' spec.env names
   /// Pools ("<ns>/<pool>") whose token Secret this process deleted: their
   /// pods' later events need no second delete. Guarded by busy_mu.
   std::set<std::string> pool_secrets_deleted;

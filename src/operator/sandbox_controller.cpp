@@ -59,6 +59,19 @@ SandboxView observe(Context& ctx, json obj) {
   return view;
 }
 
+// spec.env's Secrets and ConfigMaps, read through the short cache: GETs
+// only, no write (the allocation's write count is unchanged).
+const k8s::Resource kConfigMaps{"", "v1", "configmaps", "ConfigMap", true};
+
+ResolvedSettings settings_for(Context& ctx, const json& sandbox) {
+  const std::string ns = sandbox["metadata"].value("namespace", "");
+  return resolve_settings(core::sandbox_settings_from_json(sandbox), ns, [&](bool secret, const std::string& name) {
+    const k8s::Resource& r = secret ? res::secrets : kConfigMaps;
+    return ctx.env_objects.get(r.plural + "/" + key_of(ns, name), ctx.steady_now(),
+                               [&] { return ctx.api.get(r, ns, name); });
+  });
+}
+
 // The first claim the API server accepts wins; this process's own claims are
 // skipped so two workers never race for one pod.
 std::optional<json> claim_first(Context& ctx, const json& sandbox, const std::string& ns,
@@ -86,12 +99,12 @@ std::optional<json> claim_first(Context& ctx, const json& sandbox, const std::st
 // the status write tells anyone the sandbox is Ready. A pod that cannot be
 // bound is deleted (it is ours now and must not serve anyone on the pool
 // token), and the sandbox, still Pending, claims another.
-bool bind_sidecar(Context& ctx, const json& sandbox, const SidecarBind& b) {
+bool bind_sidecar(Context& ctx, const json& sandbox, const SidecarBind& b, const SandboxSettings& settings) {
   const std::string ns = sandbox["metadata"].value("namespace", "");
   const std::string name = sandbox["metadata"].value("name", "");
   try {
     SandboxTokens t = sandbox_tokens(ctx, sandbox);
-    ctx.bind(b.pod_ip, t.pool, t.sandbox);
+    ctx.bind(b.pod_ip, t.pool, t.sandbox, settings);
     return true;
   } catch (const Error& e) {
     const std::string msg = fmt::format("pod {} of sandbox {}: the sidecar at {} could not be bound to the sandbox's token ({}); "
@@ -124,8 +137,12 @@ bool rebind_sidecar(Context& ctx, const json& sandbox, const SidecarBind& b) {
   const std::string ns = sandbox["metadata"].value("namespace", "");
   const std::string name = sandbox["metadata"].value("name", "");
   try {
+    // The restarted sidecar lost the sandbox's env and working dir with its
+    // memory: they are sent again, resolved afresh.
+    ResolvedSettings s = settings_for(ctx, sandbox);
+    if (s.failure) throw Error(ErrorCode::not_found, s.failure->message);
     SandboxTokens t = sandbox_tokens(ctx, sandbox);
-    ctx.bind(b.pod_ip, t.pool, t.sandbox);
+    ctx.bind(b.pod_ip, t.pool, t.sandbox, s.settings);
   } catch (const Error& e) {
     log::warn("Failed to bind restarted sidecar", {{"sandbox", key_of(ns, name)}, {"pod", b.pod}, {"error", e.what()}});
     ctx.metrics.inc("arl_sidecar_bind_failures_total");
@@ -159,11 +176,21 @@ void enqueue_tasks_of(Context& ctx, const std::string& ns, const std::string& sa
 Result apply(Context& ctx, const json& obj, const SandboxPlan& plan, core::TimePoint now) {
   const std::string ns = obj["metadata"].value("namespace", "");
   const std::string name = obj["metadata"].value("name", "");
+  // Resolved before the claim: a missing Secret fails the sandbox and leaves
+  // the pool's pods untouched.
+  ResolvedSettings settings;
+  if (!plan.claims.empty() || plan.bind) {
+    settings = settings_for(ctx, obj);
+    if (settings.failure) {
+      log::warn("Failed to resolve sandbox env", {{"sandbox", key_of(ns, name)}, {"reason", settings.failure->reason}});
+      return apply(ctx, obj, plan_settings_failed(obj, settings.failure->reason, settings.failure->message, now), now);
+    }
+  }
   if (!plan.claims.empty())
     if (auto pod = claim_first(ctx, obj, ns, plan.claims)) return apply(ctx, obj, plan_allocated(obj, *pod, now), now);
 
   if (plan.bind) {
-    if (!bind_sidecar(ctx, obj, *plan.bind)) return {milliseconds(200)};
+    if (!bind_sidecar(ctx, obj, *plan.bind, settings.settings)) return {milliseconds(200)};
     if (plan.bind->restarts > 0) ctx.sidecar_binds.bound(plan.bind->pod_uid, plan.bind->restarts);  // rare: absent reads 0
   }
   // Not bound again yet: the rest of the plan still applies, and we come back.

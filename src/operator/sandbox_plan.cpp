@@ -158,6 +158,20 @@ SandboxPlan plan_allocated(const json& sandbox, const json& pod, core::TimePoint
   return plan;
 }
 
+SandboxPlan plan_settings_failed(const json& sandbox, const std::string& reason, const std::string& message,
+                                 core::TimePoint now) {
+  core::Sandbox sb = core::sandbox_from_json(sandbox);
+  core::Sandbox next = sb;
+  next.status.phase = "Failed";
+  set_ready(next, "False", reason, message, now);
+  SandboxPlan plan;
+  write_if_changed(plan, sb, next);
+  plan.event = EventSpec{"Warning", reason, message};
+  plan.wake_tasks = true;
+  expire_idle(plan, sb, core::format_rfc3339(now), now);
+  return plan;
+}
+
 core::SandboxStatus status_after_run(const core::Sandbox& sb, core::SandboxStatus after, const std::string& last_activity,
                                      core::TimePoint now) {
   after.last_activity_at = last_activity;

@@ -29,16 +29,17 @@ StepRunnerFactory sidecar_runner_factory(int port) {
 }
 
 SidecarBinder sidecar_binder(int port) {
-  return [port](const std::string& pod_ip, const std::string& pool_token, const std::string& sandbox_token) {
+  return [port](const std::string& pod_ip, const std::string& pool_token, const std::string& sandbox_token,
+                const SandboxSettings& settings) {
     const std::string address = fmt::format("{}:{}", pod_ip, port);
     core::BindRequest req{sandbox_token};
     k8s::ClientOptions o;
     o.read_timeout_seconds = 5;
     try {
-      k8s::SidecarClient(std::make_unique<k8s::DirectTransport>(k8s::DirectOptions{address, pool_token}), o).bind(req);
+      k8s::SidecarClient(std::make_unique<k8s::DirectTransport>(k8s::DirectOptions{address, pool_token}), o).bind(req, settings);
     } catch (const Error& e) {
       if (e.code() != ErrorCode::unauthorized) throw;
-      k8s::SidecarClient(std::make_unique<k8s::DirectTransport>(k8s::DirectOptions{address, sandbox_token}), o).bind(req);
+      k8s::SidecarClient(std::make_unique<k8s::DirectTransport>(k8s::DirectOptions{address, sandbox_token}), o).bind(req, settings);
     }
   };
 }

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "operator/sandbox_env.h"
 #include "sidecar/step_runner.h"
 
 namespace arl::op {
@@ -17,9 +18,10 @@ using StepRunnerFactory =
 StepRunnerFactory sidecar_runner_factory(int port = 8080);
 
 /// The allocation handoff: tells the sidecar at pod_ip to accept only
-/// sandbox_token from now on (POST /bind, authenticated with pool_token).
+/// sandbox_token from now on (POST /bind, authenticated with pool_token),
+/// with the sandbox's env and working dir in the same request.
 using SidecarBinder = std::function<void(const std::string& pod_ip, const std::string& pool_token,
-                                         const std::string& sandbox_token)>;
+                                         const std::string& sandbox_token, const SandboxSettings& settings)>;
 
 /// Over the real sidecar client: one round trip. A sidecar that refuses the
 /// pool token (401) may already be ours (the operator restarted after the

@@ -155,6 +155,10 @@ Executor::~Executor() {
 
 std::string Executor::resolve_path(const std::string& p) const {
   if (!p.empty() && p[0] == '/') return p;
+  if (p.empty()) {
+    std::shared_lock lock(sandbox_mu_);
+    if (!default_cwd_.empty()) return default_cwd_;
+  }
   if (p.empty() || p == ".") return options_.workdir;
   std::string out = options_.workdir;
   if (out != "/") out += '/';
@@ -162,10 +166,28 @@ std::string Executor::resolve_path(const std::string& p) const {
   return out;
 }
 
+void Executor::set_sandbox_config(std::map<std::string, std::string> env, const std::string& working_dir) {
+  std::string cwd;
+  if (!working_dir.empty()) {
+    cwd = working_dir;
+    if (cwd[0] != '/') cwd = options_.workdir + (options_.workdir == "/" ? "" : "/") + working_dir;
+    std::error_code ec;  // an existing dir is fine; a failure shows on the first command, naming the dir
+    std::filesystem::create_directories(cwd, ec);
+  }
+  std::unique_lock lock(sandbox_mu_);
+  sandbox_env_ = std::move(env);
+  default_cwd_ = std::move(cwd);
+}
+
+// Precedence, lowest first: the sidecar's own environment, the sandbox's
+// (bind), the request's.
 std::vector<std::string> Executor::build_env(const std::map<std::string, std::string>& extra) const {
+  std::shared_lock lock(sandbox_mu_);
   std::vector<std::string> out;
-  out.reserve(base_env_.size() + extra.size());
+  out.reserve(base_env_.size() + sandbox_env_.size() + extra.size());
   for (const auto& [k, v] : base_env_)
+    if (!extra.count(k) && !sandbox_env_.count(k)) out.push_back(k + "=" + v);
+  for (const auto& [k, v] : sandbox_env_)
     if (!extra.count(k)) out.push_back(k + "=" + v);
   for (const auto& [k, v] : extra) out.push_back(k + "=" + v);
   return out;

@@ -61,8 +61,15 @@ class Executor {
   int kill_all();
 
   const ExecutorOptions& options() const { return options_; }
-  /// The absolute path `p` denotes: relative paths are under the workdir.
+  /// The absolute path `p` denotes: relative paths are under the workdir;
+  /// "" is the sandbox's working dir (set_sandbox_config), else the workdir.
   std::string resolve_path(const std::string& p) const;
+
+  /// The sandbox's own settings from POST /bind: `env` goes under every
+  /// command's request env, `working_dir` (relative to the workdir, or
+  /// absolute) becomes the cwd of requests that give none; it is created if
+  /// missing. Held in memory only: never listed by /processes nor logged.
+  void set_sandbox_config(std::map<std::string, std::string> env, const std::string& working_dir);
 
  private:
   struct Entry {
@@ -84,6 +91,9 @@ class Executor {
 
   ExecutorOptions options_;
   std::vector<std::pair<std::string, std::string>> base_env_;
+  mutable std::shared_mutex sandbox_mu_;  // guards the two below: set once at bind, read by every request
+  std::map<std::string, std::string> sandbox_env_;
+  std::string default_cwd_;  // "" -> the workdir
   int devnull_ = -1;
 
   std::shared_mutex spawn_mu_;  // shared: spawn+register; exclusive: orphan reaping

@@ -17,6 +17,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/bind_settings.h"
 #include "sidecar/credential.h"
 #include "sidecar/files.h"
 #include "sidecar/http_errors.h"
@@ -253,9 +254,14 @@ struct SidecarServer::Impl {
       reply_json(res, json(core::ProcessesResponse{executor.processes()}));
     });
     svr.Post("/bind", [this](const httplib::Request& req, httplib::Response& res) {
-      auto br = parse_request<core::BindRequest>(req.body);
+      json body = parse_request_json(req.body);
+      core::BindRequest br = body.get<core::BindRequest>();
+      core::BindSettings settings = core::bind_settings_from_json(body);  // checked before the token changes
+      body = json();
       auto r = credential->bind(br);
       wipe(br.token);
+      // Also on `already`: an operator that restarted sends the same settings.
+      executor.set_sandbox_config(std::move(settings.env), settings.working_dir);
       if (opts.log_requests && !r.already) log::info("Bound sidecar to its sandbox's token", {});
       reply_json(res, json(r));
     });

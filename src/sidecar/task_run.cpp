@@ -54,7 +54,7 @@ AttemptOutcome TaskRun::attempt(std::chrono::milliseconds budget) {
       } else {
         core::ExecuteRequest req;
         req.command = step.command;
-        req.working_dir = step.work_dir.empty() ? std::string(kDefaultWorkDir) : step.work_dir;
+        req.working_dir = step.work_dir;  // "": the sandbox's working dir (bind), else the workdir
         req.env = step.env;
         req.timeout_seconds = static_cast<double>(left.count()) / 1000.0;
         req.background = step.background;

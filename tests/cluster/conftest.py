@@ -42,7 +42,7 @@ def crds(kubectl):
 @pytest.fixture(scope="session")
 def rbac(kubectl):
     kubectl.run("apply", "-f", str(MANIFESTS / "namespace.yaml"), "-f", str(MANIFESTS / "rbac.yaml"),
-                "-f", str(MANIFESTS / "rbac-pool-secrets.yaml"))
+                "-f", str(MANIFESTS / "rbac-pool-secrets.yaml"), "-f", str(MANIFESTS / "rbac-sandbox-env.yaml"))
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/sandbox_settings.h"
 #include "core/validation.h"
 #include "core/yaml.h"
 
@@ -148,4 +149,53 @@ TEST_CASE("sandbox rules and unknown kinds") {
              "spec.ttlSecondsAfterFinished", ">= 0");
   expect_one(json::parse(R"({"apiVersion":"arl.infra.io/v1alpha1","kind":"Pod","metadata":{"name":"s"}})"), "kind",
              "unknown kind");
+}
+
+namespace {
+json sandbox_with(const json& spec_extra) {
+  json s = json::parse(R"({"apiVersion":"arl.infra.io/v1alpha1","kind":"Sandbox","metadata":{"name":"s"},"spec":{"poolRef":"p"}})");
+  s["spec"].update(spec_extra);
+  return s;
+}
+}  // namespace
+
+TEST_CASE("sandbox env and workingDir: valid forms pass") {
+  CHECK(validate_object(sandbox_with(json::parse(R"({"env":[
+      {"name":"A","value":"1"},{"name":"EMPTY"},{"name":"B","value":""},
+      {"name":"S","valueFrom":{"secretKeyRef":{"name":"creds","key":"api-key"}}},
+      {"name":"C","valueFrom":{"configMapKeyRef":{"name":"cfg","key":"seed","optional":true}}}],
+      "workingDir":"repo/src"})"))).empty());
+  CHECK(validate_object(sandbox_with({{"workingDir", "/workspace"}})).empty());
+  CHECK(validate_object(sandbox_with({{"workingDir", "/workspace/a/../b"}})).empty());
+  auto s = sandbox_settings_from_json(
+      sandbox_with(json::parse(R"({"env":[{"name":"S","valueFrom":{"secretKeyRef":{"name":"creds","key":"k","optional":true}}}]})")));
+  REQUIRE(s.env.size() == 1);
+  CHECK(s.env[0].secret_key_ref == EnvKeyRef{"creds", "k", true});
+  CHECK(to_json(s.env[0]) == json::parse(R"({"name":"S","valueFrom":{"secretKeyRef":{"name":"creds","key":"k","optional":true}}})"));
+}
+
+TEST_CASE("sandbox env errors name the entry and field") {
+  struct Row {
+    const char* spec;
+    const char* field;
+    const char* message;
+  };
+  const Row rows[] = {
+      {R"({"env":[{"value":"1"}]})", "spec.env[0].name", "required"},
+      {R"({"env":[{"name":"A B","value":"1"}]})", "spec.env[0].name", "not a valid variable name"},
+      {R"({"env":[{"name":"A","value":"1"},{"name":"A","value":"2"}]})", "spec.env[1].name", "\"A\" is set twice"},
+      {R"({"env":[{"name":"ARL_SIDECAR_TOKEN","value":"x"}]})", "spec.env[0].name", "reserved"},
+      {R"({"env":[{"name":"A","value":"1","valueFrom":{"secretKeyRef":{"name":"s","key":"k"}}}]})", "spec.env[0]", "exactly one of"},
+      {R"({"env":[{"name":"A","valueFrom":{"secretKeyRef":{"key":"k"}}}]})", "spec.env[0].valueFrom.secretKeyRef.name", "required"},
+      {R"({"env":[{"name":"A","valueFrom":{"configMapKeyRef":{"name":"c"}}}]})", "spec.env[0].valueFrom.configMapKeyRef.key", "required"},
+      {R"({"env":[{"name":"A","valueFrom":{"configMapKeyRef":{"name":"c","key":"a/b"}}}]})", "spec.env[0].valueFrom.configMapKeyRef.key", "not a valid key"},
+      {R"({"workingDir":"/tmp"})", "spec.workingDir", "outside /workspace"},
+      {R"({"workingDir":"/workspacex"})", "spec.workingDir", "outside /workspace"},
+      {R"({"workingDir":"../etc"})", "spec.workingDir", "climbs out of /workspace"},
+      {R"({"workingDir":"/workspace/../etc"})", "spec.workingDir", "climbs out of /workspace"},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.spec);
+    expect_one(sandbox_with(json::parse(r.spec)), r.field, r.message);
+  }
 }

@@ -50,6 +50,7 @@ struct Fixture {
   std::string last_token;
   /// Every allocation handoff: "<pod ip> <pool token> -> <sandbox token>".
   std::vector<std::string> binds;
+  std::vector<SandboxSettings> bind_settings;  // what each bind handed the sidecar
   std::unique_ptr<Context> ctx;
 
   Fixture() {
@@ -59,7 +60,9 @@ struct Fixture {
       last_token = token;
       return std::make_unique<RecordingRunner>(script);
     };
-    ctx->bind = [this](const std::string& ip, const std::string& pool_token, const std::string& sandbox_token) {
+    ctx->bind = [this](const std::string& ip, const std::string& pool_token, const std::string& sandbox_token,
+                      const SandboxSettings& settings) {
+      bind_settings.push_back(settings);
       binds.push_back(ip + " " + pool_token + " -> " + sandbox_token);
     };
     auto rec = [this](const char* kind) {

@@ -373,7 +373,7 @@ TEST_CASE("allocation binds the pod's sidecar to the sandbox's own token after t
   json sb = sandbox_with(f, json::object());
   f.kube.reset_counters();
   size_t writes_at_bind = 0;
-  f.ctx->bind = [&](const std::string& ip, const std::string& pool_token, const std::string& own) {
+  f.ctx->bind = [&](const std::string& ip, const std::string& pool_token, const std::string& own, const SandboxSettings&) {
     writes_at_bind = f.kube.write_log().size();
     f.binds.push_back(ip + " " + pool_token + " -> " + own);
   };
@@ -390,7 +390,7 @@ TEST_CASE("a pod whose sidecar cannot be bound is deleted and the sandbox, still
   f.make_pool("py", 2);
   f.make_pod("py-a", "py", true);
   sandbox_with(f, json::object());
-  f.ctx->bind = [&](const std::string&, const std::string&, const std::string&) {
+  f.ctx->bind = [&](const std::string&, const std::string&, const std::string&, const SandboxSettings&) {
     throw arl::Error(arl::ErrorCode::unavailable, "connect to 198.18.0.9:8080: refused");
   };
   f.kube.reset_counters();
@@ -401,7 +401,7 @@ TEST_CASE("a pod whose sidecar cannot be bound is deleted and the sandbox, still
   CHECK(f.metrics.counter("arl_sidecar_bind_failures_total") == 1);
 
   f.make_pod("py-b", "py", true);
-  f.ctx->bind = [&](const std::string&, const std::string&, const std::string&) {};
+  f.ctx->bind = [&](const std::string&, const std::string&, const std::string&, const SandboxSettings&) {};
   reconcile_sandbox(*f.ctx, "default", "sb");
   CHECK(f.get(res::sandboxes, "sb")["status"]["podName"] == "py-b");
 }
@@ -569,7 +569,7 @@ TEST_CASE("a restarted sidecar not answering yet is retried; one that refuses th
   f.at(T0);
   allocated_with_sidecar(f);
   sidecar_status(f, 1, true);
-  f.ctx->bind = [&](const std::string&, const std::string&, const std::string&) {
+  f.ctx->bind = [&](const std::string&, const std::string&, const std::string&, const SandboxSettings&) {
     throw arl::Error(arl::ErrorCode::unavailable, "connect to 198.18.0.9:8080: refused");
   };
   f.kube.reset_counters();
@@ -579,7 +579,7 @@ TEST_CASE("a restarted sidecar not answering yet is retried; one that refuses th
   CHECK(f.metrics.counter("arl_sidecar_bind_failures_total") == 1);
 
   // 401 to both tokens: bound to a token that is not the sandbox's. It must not serve anyone.
-  f.ctx->bind = [&](const std::string&, const std::string&, const std::string&) {
+  f.ctx->bind = [&](const std::string&, const std::string&, const std::string&, const SandboxSettings&) {
     throw arl::Error(arl::ErrorCode::unauthorized, "sidecar 198.18.0.9:8080: POST /bind: 401 unauthorized");
   };
   f.kube.reset_counters();

@@ -124,6 +124,18 @@ def test_rendered_rbac_matches_manifests(helm):
         assert chart[kind][0]["subjects"] == plain[kind][0]["subjects"], kind
 
 
+def test_rendered_sandbox_env_rbac_matches_manifest(helm):
+    """spec.env's Secrets and ConfigMaps: `get` only, the same rules in the chart and the manifest."""
+    chart = by_kind(objects(render(helm)))
+    plain = manifest_objects("rbac-sandbox-env.yaml")
+    role = next(r for r in chart["ClusterRole"] if r["metadata"]["name"].endswith("-sandbox-env"))
+    assert norm_rules(role["rules"]) == norm_rules(plain["ClusterRole"][0]["rules"]) == {
+        ("", "secrets", "get"), ("", "configmaps", "get")}
+    binding = next(b for b in chart["ClusterRoleBinding"] if b["metadata"]["name"].endswith("-sandbox-env"))
+    assert binding["subjects"] == plain["ClusterRoleBinding"][0]["subjects"]
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+
+
 def test_rendered_deployment_matches_manifests(helm):
     chart = by_kind(objects(render(helm)))["Deployment"][0]
     plain = manifest_objects("operator.yaml")["Deployment"][0]

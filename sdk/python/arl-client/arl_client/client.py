@@ -13,7 +13,7 @@ import random
 import threading
 import time
 import uuid
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from . import validation
 from .duration import DurationLike, to_duration_string, to_seconds
@@ -166,8 +166,17 @@ class ArlClient:
 
     def create_sandbox(self, pool_ref: str, *, name: Optional[str] = None, keep_alive: Optional[bool] = None,
                        ttl_seconds_after_finished: Optional[int] = None, labels: Optional[Dict[str, str]] = None,
-                       namespace: str = "default") -> Dict[str, Any]:
+                       namespace: str = "default", env: Any = None,
+                       working_dir: Optional[str] = None) -> Dict[str, Any]:
+        """env: {"NAME": "value"} for literals, or a list of spec.env entries as a container's
+        ({"name": ..., "valueFrom": {"secretKeyRef": {"name": ..., "key": ...}}}); the operator
+        resolves them at allocation and hands them to the warm pod's sidecar. working_dir: the
+        sandbox's default cwd, relative to /workspace or under it."""
         spec: Dict[str, Any] = {"poolRef": pool_ref}
+        if env:
+            spec["env"] = env_entries(env)
+        if working_dir:
+            spec["workingDir"] = working_dir
         if keep_alive is not None:
             spec["keepAlive"] = keep_alive
         if ttl_seconds_after_finished is not None:
@@ -311,3 +320,10 @@ def _summary(obj: Optional[Dict[str, Any]]) -> str:
 
 _shared_lock = threading.Lock()
 _shared_clients: Dict[tuple, ArlClient] = {}
+
+
+def env_entries(env: Any) -> List[Dict[str, Any]]:
+    """spec.env from a mapping of literals or a list of entries (passed through)."""
+    if isinstance(env, Mapping):
+        return [{"name": str(k), "value": str(v)} for k, v in env.items()]
+    return [dict(e) for e in env]

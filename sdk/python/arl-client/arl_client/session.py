@@ -108,13 +108,15 @@ class SandboxSession:
     def __init__(self, pool_ref: str, namespace: str = "default", keep_alive: bool = True,
                  ttl: Optional[int] = None, timeout: DurationLike = 60, *, client: Optional[ArlClient] = None,
                  kubeconfig: Optional[str] = None, context: Optional[str] = None, name: Optional[str] = None,
-                 labels: Optional[Dict[str, str]] = None):
+                 labels: Optional[Dict[str, str]] = None, env: Any = None, working_dir: Optional[str] = None):
         if not isinstance(pool_ref, str) or not pool_ref:
             raise ValidationError("sandbox", ["spec.poolRef: required"])
         self.pool_ref = pool_ref
         self.namespace = namespace
         self.keep_alive = keep_alive
         self.ttl = ttl
+        self.env = env  # {"NAME": "value"} or spec.env entries; every run in the sandbox sees them
+        self.working_dir = working_dir
         self.timeout = to_seconds(timeout)
         self.client = client or ArlClient.shared(kubeconfig, context)
         self._name = name
@@ -141,7 +143,7 @@ class SandboxSession:
         """Creates the sandbox and waits (with a watch) until a pod is allocated to it."""
         created = self.client.create_sandbox(self.pool_ref, name=self._name, keep_alive=self.keep_alive,
                                              ttl_seconds_after_finished=self.ttl, labels=self._labels,
-                                             namespace=self.namespace)
+                                             namespace=self.namespace, env=self.env, working_dir=self.working_dir)
         with self._lock:
             self.sandbox = created
         try:

@@ -65,6 +65,19 @@ def test_session_creates_waits_executes_and_deletes(kube):
     assert len(kube.calls("DELETE", f"/sandboxes/{name}")) == 1
 
 
+def test_session_env_and_working_dir_go_into_the_sandbox_spec(kube):
+    operator(kube)
+    with session(kube, env={"SEED": 7, "TASK": "t-1"}, working_dir="repo") as s:
+        assert s.pod_name == "p-abcde"
+    created = kube.calls("POST", "/sandboxes")[0]["body"]
+    assert created["spec"] == {"poolRef": "pool", "keepAlive": True, "workingDir": "repo",
+                               "env": [{"name": "SEED", "value": "7"}, {"name": "TASK", "value": "t-1"}]}
+    secret_ref = [{"name": "API_KEY", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "api-key"}}}]
+    with session(kube, env=secret_ref):
+        pass
+    assert kube.calls("POST", "/sandboxes")[1]["body"]["spec"]["env"] == secret_ref
+
+
 def test_sandbox_is_deleted_when_the_block_raises(kube):
     operator(kube)
     with pytest.raises(KeyError):

@@ -1,0 +1,96 @@
+// The sandbox's env and working dir, handed over in POST /bind: every
+// command after the bind sees them, a request's own env and working_dir
+// win, and /processes never shows them.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <string>
+
+#include <httplib.h>
+
+#include "k8s/sidecar_client.h"
+#include "sidecar/executor.h"
+#include "sidecar_test_util.h"
+
+using namespace arl;
+using arl::k8s::SidecarClient;
+using arl::sidecar::testing::RunningServer;
+
+namespace {
+const std::string kPool = "pool-token-0123456789abcdef";
+const std::string kOwn = "sandbox-token-0123456789abcdef";
+
+core::ExecuteRequest sh(const std::string& script) {
+  core::ExecuteRequest r;
+  r.command = {"sh", "-c", script};
+  r.timeout_seconds = 10;
+  return r;
+}
+}  // namespace
+
+TEST_CASE("after a bind with env and working_dir, commands see the env and start in the working dir") {
+  RunningServer s(kPool);
+  SidecarClient pool(s.address(), kPool);
+  // Before the bind: neither exists.
+  CHECK(pool.execute(sh("echo \"[$API_KEY]\"; pwd")).stdout_data == "[]\n" + s.dir.path + "\n");
+
+  CHECK(pool.bind({kOwn}, {{{"API_KEY", "s3cret-value"}, {"SEED", "7"}}, "repo/src"}).bound);
+  CHECK(std::filesystem::is_directory(s.dir.path + "/repo/src"));  // created at the bind
+
+  SidecarClient c(s.address(), kOwn);
+  auto r = c.execute(sh("echo \"$API_KEY $SEED\"; pwd"));
+  CHECK(r.stdout_data == "s3cret-value 7\n" + s.dir.path + "/repo/src\n");
+
+  // The request's own env and working_dir override the sandbox's.
+  auto over = sh("echo \"$API_KEY $SEED\"; pwd");
+  over.env = {{"SEED", "8"}};
+  over.working_dir = ".";
+  CHECK(c.execute(over).stdout_data == "s3cret-value 8\n" + s.dir.path + "\n");
+
+  // Background commands too; /processes lists the argv only.
+  core::ExecuteRequest bg = sh("echo $API_KEY > bg.txt; sleep 30");
+  bg.background = true;
+  auto started = c.execute(bg);
+  REQUIRE(started.pid);
+  httplib::Client raw(s.address());
+  auto ps = raw.Get("/processes", {{"X-Arl-Token", kOwn}});
+  REQUIRE(ps);
+  CHECK(ps->status == 200);
+  CHECK(ps->body.find("s3cret-value") == std::string::npos);
+  CHECK(c.signal(*started.pid, "SIGKILL").success);
+  CHECK(arl::sidecar::testing::read_file(s.dir.path + "/repo/src/bg.txt") == "s3cret-value\n");
+}
+
+TEST_CASE("a task step with no workDir runs in the sandbox's working dir with its env") {
+  RunningServer s(kPool);
+  SidecarClient(s.address(), kPool).bind({kOwn}, {{{"TASK_ID", "t-42"}}, "job"});
+  SidecarClient c(s.address(), kOwn);
+  core::ExecuteRequest step = sh("echo $TASK_ID; pwd");  // as task_run.cpp builds a step: working_dir ""
+  CHECK(c.execute(step).stdout_data == "t-42\n" + s.dir.path + "/job\n");
+}
+
+TEST_CASE("executor: sandbox env sits between the sidecar's environment and the request's") {
+  arl::sidecar::testing::TempDir d;
+  ::setenv("ARL_TEST_LAYER", "sidecar", 1);
+  sidecar::Executor ex({d.path});
+  ::unsetenv("ARL_TEST_LAYER");
+  CHECK(ex.execute(sh("echo $ARL_TEST_LAYER")).stdout_data == "sidecar\n");
+  ex.set_sandbox_config({{"ARL_TEST_LAYER", "sandbox"}}, "/");
+  CHECK(ex.execute(sh("echo $ARL_TEST_LAYER; pwd")).stdout_data == "sandbox\n/\n");
+  auto req = sh("echo $ARL_TEST_LAYER");
+  req.env = {{"ARL_TEST_LAYER", "request"}};
+  CHECK(ex.execute(req).stdout_data == "request\n");
+  CHECK(ex.resolve_path("x") == d.path + "/x");  // relative paths stay under the workdir
+}
+
+TEST_CASE("a bind whose env is malformed is refused with 400 naming the variable, and binds nothing") {
+  RunningServer s(kPool);
+  httplib::Client raw(s.address());
+  auto r = raw.Post("/bind", {{"X-Arl-Token", kPool}}, R"({"token":")" + kOwn + R"(","env":{"A":1}})", "application/json");
+  REQUIRE(r);
+  CHECK(r->status == 400);
+  CHECK(r->body.find("env.A: must be a string") != std::string::npos);
+  auto still = raw.Get("/processes", {{"X-Arl-Token", kPool}});
+  REQUIRE(still);
+  CHECK(still->status == 200);  // the pool token still works: nothing was bound
+}
