@@ -124,6 +124,8 @@ class SandboxSpec(Model):
     pool_ref: str = _f("poolRef", "")
     keep_alive: Optional[bool] = _f("keepAlive")
     ttl_seconds_after_finished: Optional[int] = _f("ttlSecondsAfterFinished")
+    env: Optional[List[Dict[str, Any]]] = _f("env")  # as a container's env: value or valueFrom
+    working_dir: Optional[str] = _f("workingDir")
     extra: Dict[str, Any] = _extra()
 
 
