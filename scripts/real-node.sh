@@ -101,7 +101,9 @@ install_packages() {
   done
   ((${#missing[@]})) || return 0
   log "installing ${missing[*]} (apt)"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 ||
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null; } ||
+    die "apt-get install ${missing[*]} failed"
   # Debian's package may start containerd on the default socket where an init system runs; ours
   # is a separate instance on its own socket, so that one is left alone.
 }
@@ -544,13 +546,14 @@ cmd_up() {
     ((WITH_ARL)) && install_arl
     echo "$STATE/kubeconfig"; return 0
   fi
+  # Packages first: check_host uses iptables, which a fresh machine may not have yet.
+  install_packages
   check_host
   claim_machine
   cmd_down >/dev/null 2>&1 || true
   echo "$STATE" > "$OWNER"
   local t0=$SECONDS
   mkdir -p "$STATE"/{pids,logs}
-  install_packages
   binaries
   # Resolved before anything starts: a missing image fails in seconds, not after the node is up.
   ((WITH_ARL)) && ARL_TAR="$(arl_image_tar)"
