@@ -265,11 +265,14 @@ PERMISSIONS = [
     ("patch", "secrets", "team-a", True),
     ("create", "events", "default", True),
     ("update", "leases.coordination.k8s.io", "arl-system", True),
+    # A sandbox's spec.env names Secrets and ConfigMaps it reads by name (rbac-sandbox-env.yaml).
+    ("get", "configmaps", "*", True),
+    ("get", "secrets", "team-a", True),
     # Least privilege: nothing it does not need.
     ("update", "leases.coordination.k8s.io", "default", False),
     ("delete", "nodes", "*", False),
-    ("get", "configmaps", "*", False),
     ("list", "configmaps", "default", False),
+    ("watch", "configmaps", "*", False),
     ("update", "secrets", "default", False),
     ("create", "tasks.arl.infra.io", "default", False),
     ("create", "pods/exec", "default", False),
