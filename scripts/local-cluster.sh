@@ -58,8 +58,6 @@ if [[ -z "${ARL_POD_CIDR:-}" && -s "$STATE/pod-cidr" ]]; then POD_CIDR="$(cat "$
 source "$here/lib/pids.sh"
 # shellcheck source=lib/lease.sh
 source "$here/lib/lease.sh"
-# shellcheck source=lib/ports.sh
-source "$here/lib/ports.sh"
 
 log() { echo "local-cluster: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -87,7 +85,11 @@ arl_bin() {
 
 start_operator() {
   local arl="$1" metrics health i
-  read -r metrics health < <(free_ports 2)
+  # Fresh ports from the kernel on every start (the operator never needs its old ones back).
+  read -r metrics health < <(python3 -c 'import socket
+socks = [socket.socket() for _ in range(2)]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in socks))')
   setsid "$arl" operator --kubeconfig "$KUBECONFIG_FILE" --image arl:local \
     --metrics-addr "127.0.0.1:$metrics" --health-addr "127.0.0.1:$health" \
     </dev/null >>"$STATE/logs/operator.log" 2>&1 &
