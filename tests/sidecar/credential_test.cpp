@@ -17,8 +17,8 @@ using arl::k8s::SidecarClient;
 using arl::sidecar::testing::RunningServer;
 
 namespace {
-const std::string kPool = "pool-token-0123456789abcdef";
-const std::string kOwn = "sandbox-token-0123456789abcdef";
+const std::string& kPool = arl::sidecar::testing::kPoolToken;
+const std::string& kOwn = arl::sidecar::testing::kSandboxToken;
 
 int status_with(const RunningServer& s, const std::string& token) {
   httplib::Client raw(s.address());

@@ -16,6 +16,10 @@
 
 namespace arl::sidecar::testing {
 
+// The tokens of the bind tests: the pool's, and the one a bind gives the sandbox.
+inline const std::string kPoolToken = "pool-token-0123456789abcdef";
+inline const std::string kSandboxToken = "sandbox-token-0123456789abcdef";
+
 struct TempDir {
   std::string path;
   TempDir() {
