@@ -17,9 +17,12 @@
 
 #include <fmt/format.h>
 
+#include "api_floors.h"
+#include "bench_stats.h"
 #include "k8s/kubeconfig.h"
 #include "k8s/rest_client.h"
 #include "operator/pod_builder.h"
+#include "stage_table.h"
 
 using namespace arl;
 using json = nlohmann::json;
@@ -70,12 +73,10 @@ class Seen {
   std::jthread thread_;
 };
 
-double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+using bench::ms;
+using bench::pct;
 
-double pct(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p / 100 * (v.size() - 1) + 0.5))];
-}
+std::string floor_text(double p50, double p99, const char* what) { return fmt::format("{:.2f}/{:.2f} {}", p50, p99, what); }
 
 json meta(const std::string& kind, const std::string& name) {
   return json{{"apiVersion", "arl.infra.io/v1alpha1"}, {"kind", kind}, {"metadata", {{"name", name}}}};
@@ -135,6 +136,7 @@ int main(int argc, char** argv) {
   int tasks = argc > 3 ? std::atoi(argv[3]) : 50;
   int burst = argc > 4 ? std::atoi(argv[4]) : 200;
   std::string operator_pid = argc > 5 ? argv[5] : "";
+  std::string metrics_url = argc > 6 ? argv[6] : "";  // the operator's /metrics, for the stage tables
   k8s::RestClient api(k8s::load_client_config(kubeconfig));
   const std::string ns = "bench-" + op::random_suffix(6);
   api.create(res::namespaces, "", json{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}});
@@ -143,13 +145,16 @@ int main(int argc, char** argv) {
     Seen ready(api, res::sandboxes, ns, [](const json& o) {
       return o.contains("status") && o["status"].value("phase", "") == "Ready";
     });
+    const bench::ApiFloors floors = bench::measure_api_floors(api, ns, 50);
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     double writes_before = operator_writes(api);
-    std::vector<double> lat;
+    auto stages_before = bench::read_stages(metrics_url, "arl_allocation_stage_seconds");
+    std::vector<double> lat, creates;
     for (int i = 0; i < sequential; ++i) {
       std::string name = fmt::format("s{}", i);
       auto t0 = Clock::now();
       api.create(res::sandboxes, ns, sandbox(name, "warm"));
+      creates.push_back(ms(Clock::now() - t0));
       lat.push_back(ms(ready.wait(name) - t0));
       std::this_thread::sleep_for(std::chrono::milliseconds(30));  // the refill gets ready: measure the warm path
     }
@@ -157,6 +162,21 @@ int main(int argc, char** argv) {
     double writes = operator_writes(api) - writes_before;
     fmt::print("sandbox create->Ready (warm pool, n={}): p50 {:.1f} ms, p99 {:.1f} ms\n", lat.size(), pct(lat, 50), pct(lat, 99));
     fmt::print("operator API writes per allocation (refill and pool status included): {:.2f}\n", writes / sequential);
+    const std::string delivery = floor_text(floors.delivery_p50, floors.delivery_p99, "watch delivery");
+    bench::print_stage_table(
+        fmt::format("where a warm allocation's time goes (operator's monotonic clock, n={}; client create p50 {:.2f} ms, "
+                    "so create+deliveries = Ready - operator total):",
+                    sequential, pct(creates, 50)),
+        stages_before, bench::read_stages(metrics_url, "arl_allocation_stage_seconds"),
+        {{"queue", "watch event -> worker picks it up", ""},
+         {"plan", "cache reads and the pure plan", ""},
+         {"settings", "spec.env resolved (cached GETs)", ""},
+         {"claim", "pod label patch, sent -> answered", floor_text(floors.pod_patch_p50, floors.pod_patch_p99, "pod patch")},
+         {"bind", "sidecar POST /bind, sent -> answered", ""},
+         {"status", "sandbox status patch, sent -> answered", floor_text(floors.patch_p50, floors.patch_p99, "ConfigMap patch")},
+         {"total", "watch event -> status answered", ""}});
+    fmt::print("  client create {:.2f}/{:.2f} ms (floor {}); {}\n", pct(creates, 50), pct(creates, 99),
+               floor_text(floors.create_p50, floors.create_p99, "ConfigMap create"), delivery);
 
     Seen done(api, res::tasks, ns, [](const json& o) {
       if (!o.contains("status")) return false;
@@ -164,6 +184,7 @@ int main(int argc, char** argv) {
       return s == "Succeeded" || s == "Failed";
     });
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    auto task_stages_before = bench::read_stages(metrics_url, "arl_task_stage_seconds");
     std::vector<double> tl;
     for (int i = 0; i < tasks; ++i) {
       std::string name = fmt::format("t{}", i);
@@ -175,6 +196,15 @@ int main(int argc, char** argv) {
       tl.push_back(ms(done.wait(name) - t0));
     }
     fmt::print("task create->Succeeded (echo, n={}): p50 {:.1f} ms, p99 {:.1f} ms\n", tl.size(), pct(tl, 50), pct(tl, 99));
+    bench::print_stage_table(
+        "where a task's time goes:", task_stages_before, bench::read_stages(metrics_url, "arl_task_stage_seconds"),
+        {{"queue", "watch event -> worker picks it up", ""},
+         {"plan", "cache reads and the pure plan", ""},
+         {"spawn", "the run's thread starts", ""},
+         {"running_write", "task status Running, sent -> answered", floor_text(floors.patch_p50, floors.patch_p99, "ConfigMap patch")},
+         {"execute", "the steps through the sidecar", ""},
+         {"final_write", "task outcome, sent -> answered", floor_text(floors.patch_p50, floors.patch_p99, "ConfigMap patch")},
+         {"total", "watch event -> outcome answered", ""}});
 
     make_pool(api, ns, "burst", burst);
     std::this_thread::sleep_for(std::chrono::milliseconds(500));

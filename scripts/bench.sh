@@ -41,7 +41,9 @@ for part in "${parts[@]}"; do
     operator)
       echo "== operator"
       cluster_up
-      "$build/cluster_bench" "$ARL_STATE/kubeconfig" 100 50 200 "$(cat "$ARL_STATE/pids/operator.pid")" ;;
+      # shellcheck disable=SC1091
+      metrics_url="$(. "$ARL_STATE/operator.env"; echo "$ARL_OPERATOR_METRICS")"
+      "$build/cluster_bench" "$ARL_STATE/kubeconfig" 100 50 200 "$(cat "$ARL_STATE/pids/operator.pid")" "$metrics_url" ;;
     sdk)
       echo "== python sdk"
       cluster_up

@@ -68,14 +68,20 @@ class FirstSeen {
     std::lock_guard lock(mu_);
     seen_.emplace(key, t);  // keeps the first
   }
-  /// Time since `key` was first seen, and forgets it; nullopt when unseen.
-  std::optional<std::chrono::steady_clock::duration> take(const std::string& key, TimePoint now) {
+  /// When `key` was first seen, and forgets it; nullopt when unseen.
+  std::optional<TimePoint> take(const std::string& key) {
     std::lock_guard lock(mu_);
     auto it = seen_.find(key);
     if (it == seen_.end()) return std::nullopt;
-    auto took = now - it->second;
+    TimePoint seen = it->second;
     seen_.erase(it);
-    return took;
+    return seen;
+  }
+  std::optional<TimePoint> peek(const std::string& key) const {
+    std::lock_guard lock(mu_);
+    auto it = seen_.find(key);
+    if (it == seen_.end()) return std::nullopt;
+    return it->second;
   }
   void forget(const std::string& key) {
     std::lock_guard lock(mu_);
@@ -158,6 +164,13 @@ struct Context {
   SidecarBinder bind = sidecar_binder();
   /// Runs a task's execution off the worker (a thread in production; inline in tests).
   std::function<void(std::function<void()>)> spawn = [](std::function<void()> f) { f(); };
+  /// Starts `f` beside the caller and returns what waits for it to end: the
+  /// allocation's claim goes out alongside its status write. In production
+  /// a thread; in tests inline, so the writes they list come in one order.
+  std::function<std::function<void()>(std::function<void()>)> alongside = [](std::function<void()> f) {
+    f();
+    return std::function<void()>([] {});
+  };
   PodClaims claims;
   TokenCache tokens;
   std::mutex busy_mu;
@@ -165,6 +178,7 @@ struct Context {
   std::set<std::string> running_tasks;   // "<ns>/<task>" executing in this process
   std::map<std::string, std::chrono::steady_clock::time_point> last_pool_status;  // guarded by busy_mu
   FirstSeen first_seen;  // "<ns>/<sandbox>" -> first sight while Pending
+  FirstSeen task_seen;   // "<ns>/<task>" -> first sight while not finished
   SidecarBinds sidecar_binds;
   EnvObjectCache env_objects;  // Secrets and ConfigMaps that sandboxes' spec.env names
   /// Pools ("<ns>/<pool>") whose token Secret this process deleted: their

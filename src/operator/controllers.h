@@ -5,6 +5,7 @@
 #include <string>
 
 #include "operator/context.h"
+#include "operator/stage_spans.h"
 
 namespace arl::op {
 
@@ -40,9 +41,13 @@ void note_sandbox_seen(Context& ctx, const nlohmann::json& sandbox);
 /// garbage collector, and let its tasks fail.
 void on_sandbox_deleted(Context& ctx, const nlohmann::json& sandbox);
 
+/// Starts a task's latency clock (arl_task_stage_seconds) from its watch event.
+void note_task_seen(Context& ctx, const nlohmann::json& task);
+
 /// Runs a task's steps against its sandbox and writes the outcome. Called by
-/// reconcile_task through ctx.spawn; public for tests.
-void execute_task(Context& ctx, nlohmann::json task, nlohmann::json sandbox);
+/// reconcile_task through ctx.spawn; public for tests. `spans`: the stages
+/// before the run (queue, plan), observed with the run's own.
+void execute_task(Context& ctx, nlohmann::json task, nlohmann::json sandbox, StageSpans spans = {});
 
 /// Writes a task's status on condition that the task is still at the
 /// resourceVersion t was read at. Decisions are made on cached objects: a

@@ -4,7 +4,11 @@
 
 namespace arl::op {
 namespace {
-constexpr double kBuckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+// Fine below 30 ms: the allocation's stages take 0.1-10 ms each, and
+// scripts/bench.sh operator reads their p50/p99 back from these buckets.
+constexpr double kBuckets[] = {0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.0025, 0.003, 0.004, 0.005,
+                               0.006,  0.007,   0.008,  0.009,   0.01,  0.0125, 0.015, 0.0175, 0.02,  0.025, 0.03,
+                               0.04,   0.05,    0.075,  0.1,     0.25,  0.5,    1,     2.5,    5,     10,    30, 60};
 
 std::string with_label(const std::string& labels, const std::string& extra) {
   if (labels.empty()) return "{" + extra + "}";

@@ -15,7 +15,7 @@ class Metrics {
  public:
   void inc(const std::string& name, const std::string& labels = "", double by = 1);
   void set(const std::string& name, const std::string& labels, double value);
-  /// Seconds; buckets from 1 ms to 60 s.
+  /// Seconds; buckets from 0.1 ms to 60 s.
   void observe(const std::string& name, const std::string& labels, double seconds);
   std::string render() const;
   double counter(const std::string& name, const std::string& labels = "") const;

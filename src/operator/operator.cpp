@@ -5,6 +5,7 @@
 #include <malloc.h>
 #endif
 
+#include <future>
 #include <thread>
 #include <vector>
 
@@ -85,6 +86,10 @@ struct Operator::Impl {
     };
     ctx.enqueue = {enq("pool"), enq("sandbox"), enq("task")};
     ctx.spawn = [](std::function<void()> f) { std::thread(std::move(f)).detach(); };
+    ctx.alongside = [](std::function<void()> f) {
+      auto done = std::make_shared<std::future<void>>(std::async(std::launch::async, std::move(f)));
+      return std::function<void()>([done] { done->get(); });
+    };
     wire_handlers();
   }
 
@@ -160,6 +165,7 @@ struct Operator::Impl {
       }
     });
     tasks.on_add([this](const json& t) {
+      note_task_seen(ctx, t);
       queue.add("task:" + key_of_obj(t));
       log_reconciling("Task", nullptr, t);
     });
@@ -167,7 +173,10 @@ struct Operator::Impl {
       log_reconciling("Task", &o, t);
       queue.add("task:" + key_of_obj(t));
     });
-    tasks.on_delete([](const json& t) { log_reconciling("Task", nullptr, t, true); });
+    tasks.on_delete([this](const json& t) {
+      ctx.task_seen.forget(key_of_obj(t));
+      log_reconciling("Task", nullptr, t, true);
+    });
   }
 
   void work() {

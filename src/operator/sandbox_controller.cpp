@@ -7,6 +7,7 @@
 #include "operator/controllers.h"
 #include "operator/pod_state.h"
 #include "operator/sandbox_plan.h"
+#include "operator/stage_spans.h"
 
 namespace arl::op {
 
@@ -72,41 +73,28 @@ ResolvedSettings settings_for(Context& ctx, const json& sandbox) {
   });
 }
 
-// The first claim the API server accepts wins; this process's own claims are
-// skipped so two workers never race for one pod.
-std::optional<json> claim_first(Context& ctx, const json& sandbox, const std::string& ns,
-                                const std::vector<PodClaim>& claims) {
-  for (const auto& c : claims) {
-    const std::string claim = key_of(ns, c.pod);
-    if (!ctx.claims.try_claim(claim)) continue;
-    try {
-      json updated = ctx.api.patch(res::pods, ns, c.pod, k8s::PatchType::merge, claim_patch(sandbox, c));
-      ctx.cache.upsert(res::pods, updated);
-      return updated;  // the claim stays until the pod is deleted
-    } catch (const Error& e) {
-      ctx.claims.release(claim);
-      if (e.code() == ErrorCode::conflict || e.code() == ErrorCode::not_found) {
-        ctx.metrics.inc("arl_allocation_conflicts_total");
-        continue;
-      }
-      throw;
-    }
-  }
-  return std::nullopt;
-}
+// The chosen pod's sidecar must accept the sandbox's own token before the
+// status write tells anyone the sandbox is Ready. A sidecar bound to another
+// token (409) serves another operator's sandbox: it is skipped, untouched.
+// Any other failure deletes the pod (it must not serve anyone on the pool
+// token), and the sandbox, still Pending, tries another.
+enum class BindOutcome { bound, taken, failed };
 
-// The pod is claimed; its sidecar must accept the sandbox's own token before
-// the status write tells anyone the sandbox is Ready. A pod that cannot be
-// bound is deleted (it is ours now and must not serve anyone on the pool
-// token), and the sandbox, still Pending, claims another.
-bool bind_sidecar(Context& ctx, const json& sandbox, const SidecarBind& b, const SandboxSettings& settings) {
+BindOutcome bind_sidecar(Context& ctx, const json& sandbox, const SidecarBind& b, const SandboxSettings& settings,
+                         StageSpans& spans) {
   const std::string ns = sandbox["metadata"].value("namespace", "");
   const std::string name = sandbox["metadata"].value("name", "");
   try {
+    const auto sent = ctx.steady_now();
     SandboxTokens t = sandbox_tokens(ctx, sandbox);
     ctx.bind(b.pod_ip, t.pool, t.sandbox, settings);
-    return true;
+    spans.add("bind", sent, ctx.steady_now());
+    return BindOutcome::bound;
   } catch (const Error& e) {
+    if (e.code() == ErrorCode::conflict) {
+      ctx.metrics.inc("arl_allocation_conflicts_total");
+      return BindOutcome::taken;
+    }
     const std::string msg = fmt::format("pod {} of sandbox {}: the sidecar at {} could not be bound to the sandbox's token ({}); "
                                         "deleted the pod, claiming another",
                                         b.pod, name, b.pod_ip, e.what());
@@ -116,7 +104,8 @@ bool bind_sidecar(Context& ctx, const json& sandbox, const SidecarBind& b, const
     try {
       delete_pod(ctx, ns, b.pod);
     } catch (const Error&) {
-      // Its ownerReference to the sandbox still removes it with the sandbox.
+      // Retried by whoever meets its sidecar next; a claimed pod also goes
+      // with its sandbox through the ownerReference.
     }
     if (auto pod = ctx.cache.get(res::pods, ns, b.pod)) {
       // Mark it going in the cache, so the next reconcile adopts no pod
@@ -124,7 +113,7 @@ bool bind_sidecar(Context& ctx, const json& sandbox, const SidecarBind& b, const
       (*pod)["metadata"]["deletionTimestamp"] = core::format_rfc3339(ctx.wall_now());
       ctx.cache.upsert(res::pods, *pod);
     }
-    return false;
+    return BindOutcome::failed;
   }
 }
 
@@ -167,30 +156,153 @@ bool rebind_sidecar(Context& ctx, const json& sandbox, const SidecarBind& b) {
   return true;
 }
 
+Result apply(Context& ctx, const json& obj, const SandboxPlan& plan, core::TimePoint now, StageSpans& spans,
+             std::optional<ResolvedSettings> resolved = std::nullopt);
+
+bool claim_was_lost(const Error& e) {
+  // 422: the claim's `test` found the pod no longer idle; 409/404: taken or deleted.
+  return e.code() == ErrorCode::conflict || e.code() == ErrorCode::not_found || e.code() == ErrorCode::invalid;
+}
+
+json send_claim(Context& ctx, const json& sandbox, const std::string& ns, const PodClaim& c) {
+  return ctx.api.patch(res::pods, ns, c.pod, k8s::PatchType::json_patch, claim_patch(sandbox, c));
+}
+
+// A claim refused after the status write went out: the status is taken back
+// and the pod, bound to this sandbox's token, deleted (it must serve no one).
+void undo_allocation(Context& ctx, const json& sandbox, const std::string& ns, const std::string& pod, core::TimePoint now) {
+  const std::string name = sandbox["metadata"].value("name", "");
+  ctx.metrics.inc("arl_allocation_conflicts_total");
+  log::info("Claim lost after the status write; claiming another", {{"sandbox", key_of(ns, name)}, {"pod", pod}});
+  try {
+    ctx.cache.upsert(res::sandboxes, ctx.api.patch(res::sandboxes, ns, name, k8s::PatchType::merge,
+                                                   claim_lost_patch(sandbox, pod, now), true));
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::not_found) throw;
+  }
+  try {
+    delete_pod(ctx, ns, pod);
+  } catch (const Error&) {
+    // Already gone, or its holder deletes it when its own bind is refused.
+  }
+}
+
+// Allocation, pipelined (docs/design.md "Allocation"): the candidate's
+// sidecar is bound first (pod to pod, ~1 ms), then the claim and the status
+// write go out together, so the sandbox is Ready one API round trip after
+// the bind instead of two. The claim cannot lose to another worker of this
+// process (ctx.claims); it can lose only to another operator or a deleted
+// pod, and then the status is taken back (undo_allocation). The answer for
+// the first candidate that binds; nullopt when none could be tried.
+std::optional<Result> allocate(Context& ctx, const json& sandbox, const std::vector<PodClaim>& claims,
+                               const SandboxSettings& settings, StageSpans& spans, core::TimePoint now) {
+  const std::string ns = sandbox["metadata"].value("namespace", "");
+  const std::string name = sandbox["metadata"].value("name", "");
+  for (const auto& c : claims) {
+    const std::string claim = key_of(ns, c.pod);
+    if (!ctx.claims.try_claim(claim)) continue;
+    auto pod = ctx.cache.get(res::pods, ns, c.pod);
+    if (!pod) {
+      ctx.claims.release(claim);
+      continue;
+    }
+    SandboxPlan plan = plan_allocated(sandbox, *pod, now);
+    const BindOutcome bound = bind_sidecar(ctx, sandbox, *plan.bind, settings, spans);
+    if (bound == BindOutcome::taken) continue;  // held in ctx.claims: nobody here tries it again
+    if (bound == BindOutcome::failed) return Result{milliseconds(200)};
+    const auto sent = ctx.steady_now();
+    // The claim's thread only fills these; they are read after it ends.
+    std::optional<json> claimed;
+    std::exception_ptr claim_error;
+    std::chrono::steady_clock::time_point answered;
+    auto claim_ended = ctx.alongside([&] {
+      try {
+        claimed = send_claim(ctx, sandbox, ns, c);
+      } catch (...) {
+        claim_error = std::current_exception();
+      }
+      answered = ctx.steady_now();
+    });
+    std::optional<json> written;
+    std::exception_ptr status_error;
+    try {
+      written = ctx.api.patch(res::sandboxes, ns, name, k8s::PatchType::merge, json{{"status", core::to_json(*plan.status)}}, true);
+      spans.add("status", sent, ctx.steady_now());
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::not_found) status_error = std::current_exception();
+      // not found: deleted meanwhile; the claim makes it the pod's owner, so
+      // the garbage collector takes the pod with it.
+    } catch (...) {
+      status_error = std::current_exception();  // rethrown once the claim's thread has ended
+    }
+    claim_ended();
+    try {
+      if (claim_error) std::rethrow_exception(claim_error);
+      spans.add("claim", sent, answered);
+      ctx.cache.upsert(res::pods, *claimed);
+    } catch (const Error& e) {
+      const bool lost = claim_was_lost(e);
+      if (lost) ctx.claims.release(claim);  // else the outcome is unknown: the pod stays held (reclaim decides)
+      if (written) {
+        ctx.cache.upsert(res::sandboxes, *written);
+        undo_allocation(ctx, *written, ns, c.pod, now);  // deletes the pod too
+      } else {
+        try {
+          delete_pod(ctx, ns, c.pod);  // bound to this sandbox's token: it must serve no one
+        } catch (const Error&) {
+        }
+      }
+      if (!lost) throw;
+      return Result{milliseconds(1)};
+    }
+    if (status_error) std::rethrow_exception(status_error);
+    if (!written) return Result{};
+    ctx.cache.upsert(res::sandboxes, *written);
+    plan.bind.reset();
+    plan.status.reset();  // both written above
+    return apply(ctx, sandbox, plan, now, spans, ResolvedSettings{settings, std::nullopt});
+  }
+  return std::nullopt;
+}
+
 void enqueue_tasks_of(Context& ctx, const std::string& ns, const std::string& sandbox) {
   for (const auto& t : ctx.cache.list(res::tasks, ns))
     if (t->contains("spec") && (*t)["spec"].value("sandboxRef", "") == sandbox)
       ctx.enqueue.task(key_of(ns, (*t)["metadata"].value("name", "")), milliseconds(0));
 }
 
-Result apply(Context& ctx, const json& obj, const SandboxPlan& plan, core::TimePoint now) {
+// `spans`: the allocation's stages so far (reconcile_sandbox starts them).
+// `resolved`: the settings when the caller (the claim's apply) has them.
+Result apply(Context& ctx, const json& obj, const SandboxPlan& plan, core::TimePoint now, StageSpans& spans,
+             std::optional<ResolvedSettings> resolved) {
   const std::string ns = obj["metadata"].value("namespace", "");
   const std::string name = obj["metadata"].value("name", "");
   // Resolved before the claim: a missing Secret fails the sandbox and leaves
   // the pool's pods untouched.
-  ResolvedSettings settings;
-  if (!plan.claims.empty() || plan.bind) {
-    settings = settings_for(ctx, obj);
-    if (settings.failure) {
-      log::warn("Failed to resolve sandbox env", {{"sandbox", key_of(ns, name)}, {"reason", settings.failure->reason}});
-      return apply(ctx, obj, plan_settings_failed(obj, settings.failure->reason, settings.failure->message, now), now);
+  if (!resolved && (!plan.claims.empty() || plan.bind)) {
+    const auto began = ctx.steady_now();
+    resolved = settings_for(ctx, obj);
+    spans.add("settings", began, ctx.steady_now());
+    if (resolved->failure) {
+      log::warn("Failed to resolve sandbox env", {{"sandbox", key_of(ns, name)}, {"reason", resolved->failure->reason}});
+      return apply(ctx, obj, plan_settings_failed(obj, resolved->failure->reason, resolved->failure->message, now), now, spans);
     }
   }
   if (!plan.claims.empty())
-    if (auto pod = claim_first(ctx, obj, ns, plan.claims)) return apply(ctx, obj, plan_allocated(obj, *pod, now), now);
+    if (auto allocated = allocate(ctx, obj, plan.claims, resolved->settings, spans, now)) return *allocated;
+  if (plan.reclaim) {
+    try {
+      ctx.cache.upsert(res::pods, send_claim(ctx, obj, ns, *plan.reclaim));
+    } catch (const Error& e) {
+      if (!claim_was_lost(e)) throw;
+      ctx.claims.release(key_of(ns, plan.reclaim->pod));
+      undo_allocation(ctx, obj, ns, plan.reclaim->pod, now);
+      return {milliseconds(1)};
+    }
+  }
 
   if (plan.bind) {
-    if (!bind_sidecar(ctx, obj, *plan.bind, settings.settings)) return {milliseconds(200)};
+    if (bind_sidecar(ctx, obj, *plan.bind, resolved->settings, spans) != BindOutcome::bound) return {milliseconds(200)};
     if (plan.bind->restarts > 0) ctx.sidecar_binds.bound(plan.bind->pod_uid, plan.bind->restarts);  // rare: absent reads 0
   }
   // Not bound again yet: the rest of the plan still applies, and we come back.
@@ -198,7 +310,9 @@ Result apply(Context& ctx, const json& obj, const SandboxPlan& plan, core::TimeP
   delete_pod(ctx, ns, plan.delete_pod);
   if (plan.status) {
     try {
+      const auto sent = ctx.steady_now();
       json updated = ctx.api.patch(res::sandboxes, ns, name, k8s::PatchType::merge, json{{"status", core::to_json(*plan.status)}}, true);
+      spans.add("status", sent, ctx.steady_now());
       ctx.cache.upsert(res::sandboxes, updated);
     } catch (const Error& e) {
       // Deleted since the cache showed it: nothing left to decide (its delete
@@ -209,8 +323,12 @@ Result apply(Context& ctx, const json& obj, const SandboxPlan& plan, core::TimeP
   }
   if (plan.event) ctx.events.record(obj, *plan.event);
   if (plan.allocated) {
-    if (auto took = ctx.first_seen.take(key_of(ns, name), ctx.steady_now()))
-      ctx.metrics.observe("arl_sandbox_allocation_seconds", "", std::chrono::duration<double>(*took).count());
+    const auto written = ctx.steady_now();
+    if (auto seen = ctx.first_seen.take(key_of(ns, name))) {
+      ctx.metrics.observe("arl_sandbox_allocation_seconds", "", std::chrono::duration<double>(written - *seen).count());
+      spans.add("total", *seen, written);
+    }
+    spans.observe(ctx.metrics, "arl_allocation_stage_seconds");
     ctx.metrics.inc("arl_sandboxes_allocated_total");
   }
   if (plan.enqueue_pool) ctx.enqueue.pool(key_of(ns, obj["spec"].value("poolRef", "")), milliseconds(0));
@@ -251,10 +369,16 @@ void on_sandbox_deleted(Context& ctx, const json& obj) {
 Result reconcile_sandbox(Context& ctx, const std::string& ns, const std::string& name) {
   auto obj = ctx.cache.get(res::sandboxes, ns, name);
   if (!obj || pod_is_terminating(*obj)) return {};
+  const auto began = ctx.steady_now();
   const core::TimePoint now = ctx.wall_now();
+  StageSpans spans;
+  // The wait between the watch event and this reconcile (an allocation's
+  // first stage; observed only if this reconcile allocates).
+  if (auto seen = ctx.first_seen.peek(key_of(ns, name))) spans.add("queue", *seen, began);
   SandboxView view = observe(ctx, std::move(*obj));
   SandboxPlan plan = plan_sandbox(view, now);
-  return apply(ctx, view.object, plan, now);
+  spans.add("plan", began, ctx.steady_now());
+  return apply(ctx, view.object, plan, now, spans);
 }
 
 }  // namespace arl::op

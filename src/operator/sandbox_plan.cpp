@@ -59,6 +59,14 @@ const std::string& idle_since(const core::Sandbox& sb) {
 }
 
 std::string name_of(const json& obj) { return obj.at("metadata").value("name", ""); }
+
+// The sandbox's pod was claimed by another sandbox: its own claim lost the
+// race after its status write went out (sandbox_controller.cpp). That pod is
+// not ours to delete.
+bool held_by_another(const json& pod, const core::Sandbox& sb) {
+  const std::string holder = pod_label(pod, labels::kSandbox);
+  return !holder.empty() && holder != sb.metadata.name;
+}
 std::string uid_of(const json& obj) { return obj.at("metadata").value("uid", ""); }
 
 
@@ -102,7 +110,7 @@ std::vector<PodClaim> claims_for(const core::Sandbox& sb, const std::vector<Cach
   std::vector<PodClaim> claims;
   claims.reserve(candidates.size());
   for (const auto& c : candidates)
-    claims.push_back({std::string(c.name), std::string(field(c.pod->at("metadata"), "resourceVersion"))});
+    claims.push_back({std::string(c.name)});
   return claims;
 }
 
@@ -129,13 +137,35 @@ SandboxPlan plan_pending(const SandboxView& view, const core::Sandbox& sb, core:
 
 }  // namespace
 
-json claim_patch(const json& sandbox, const PodClaim& claim) {
-  return {{"metadata",
-           {{"resourceVersion", claim.resource_version},
-            {"labels", {{std::string(labels::kPodState), std::string(labels::kPodStateAllocated)},
-                        {std::string(labels::kSandbox), sandbox.at("metadata").value("name", "")},
-                        {std::string(labels::kSandboxShort), sandbox.at("metadata").value("name", "")}}},
-            {"ownerReferences", json::array({controller_ref(sandbox)})}}}};
+// A label key as a JSON pointer segment (RFC 6901: "/" is written "~1").
+std::string label_path(std::string_view key) {
+  std::string out = "/metadata/labels/";
+  for (char c : key) out += c == '/' ? std::string("~1") : std::string(1, c);
+  return out;
+}
+
+json claim_patch(const json& sandbox, const PodClaim&) {
+  const std::string name = sandbox.at("metadata").value("name", "");
+  return json::array({
+      {{"op", "test"}, {"path", label_path(labels::kPodState)}, {"value", std::string(labels::kPodStateReady)}},
+      {{"op", "replace"}, {"path", label_path(labels::kPodState)}, {"value", std::string(labels::kPodStateAllocated)}},
+      {{"op", "add"}, {"path", label_path(labels::kSandbox)}, {"value", name}},
+      {{"op", "add"}, {"path", label_path(labels::kSandboxShort)}, {"value", name}},
+      {{"op", "add"}, {"path", "/metadata/ownerReferences"}, {"value", json::array({controller_ref(sandbox)})}},
+  });
+}
+
+json claim_lost_patch(const json& sandbox, const std::string& pod, core::TimePoint now) {
+  core::Sandbox sb = core::sandbox_from_json(sandbox);
+  core::Sandbox next = sb;
+  next.status.phase = "Pending";
+  set_ready(next, "False", "ClaimLost",
+            fmt::format("pod {} was taken or deleted while it was being claimed; claiming another", pod), now);
+  json status = core::to_json(next.status);
+  // A merge patch keeps what it does not name: the allocation's fields are
+  // removed by name.
+  for (const char* key : {"podName", "podIP", "workDir", "allocatedAt", "lastActivityAt"}) status[key] = nullptr;
+  return json{{"status", status}};
 }
 
 SandboxPlan plan_allocated(const json& sandbox, const json& pod, core::TimePoint now) {
@@ -193,14 +223,15 @@ SandboxPlan plan_sandbox(const SandboxView& view, core::TimePoint now) {
 
   if (phase == "Released" || phase == "Failed") {
     // Never returned dirty to the pool: its pod goes.
-    if (!sb.status.pod_name.empty() && view.pod && !pod_is_terminating(*view.pod)) plan.delete_pod = sb.status.pod_name;
+    if (!sb.status.pod_name.empty() && view.pod && !pod_is_terminating(*view.pod) && !held_by_another(*view.pod, sb))
+      plan.delete_pod = sb.status.pod_name;
     expire_idle(plan, sb, idle_since(sb), now);
     return plan;
   }
   if (sb.status.pod_name.empty()) return plan_pending(view, sb, now);
 
   // Ready or Bound: watch over the pod and the idle TTL.
-  if (!view.pod || pod_is_terminating(*view.pod) || pod_has_failed(*view.pod)) {
+  if (!view.pod || pod_is_terminating(*view.pod) || pod_has_failed(*view.pod) || held_by_another(*view.pod, sb)) {
     core::Sandbox next = sb;
     next.status.phase = "Failed";
     std::string msg = fmt::format("pod {} of sandbox {} is gone or failed", sb.status.pod_name, sb.metadata.name);
@@ -210,6 +241,7 @@ SandboxPlan plan_sandbox(const SandboxView& view, core::TimePoint now) {
     plan.event = EventSpec{"Warning", "PodLost", msg};
     return plan;
   }
+  if (pod_is_idle(*view.pod)) plan.reclaim = PodClaim{sb.status.pod_name};
   plan_rebind(plan, view, sb.status.pod_name);
   if (phase == "Bound" && !view.run_in_progress) {
     // Bound with no run anywhere: the operator that ran its last task died

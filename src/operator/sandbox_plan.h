@@ -31,19 +31,27 @@ struct SandboxView {
 };
 
 /// A pod to try for allocation write 1 (docs/design.md). Only the pod's
-/// name and resourceVersion: a burst drains a pool of hundreds of idle pods,
-/// and building every candidate's patch body per reconcile would cost more
-/// than the one patch that is sent (claim_patch builds it).
+/// name: a burst drains a pool of hundreds of idle pods, and building every
+/// candidate's patch body per reconcile would cost more than the one patch
+/// that is sent (claim_patch builds it).
 struct PodClaim {
   std::string pod;
-  std::string resource_version;
   bool operator==(const PodClaim&) const = default;
 };
 
-/// The claim's merge patch: carries the pod's resourceVersion, so two
-/// operators never take the same pod; labels the pod allocated to the sandbox
-/// and makes the sandbox its owner.
+/// The claim, a JSON patch: applies only while the pod is still idle (a
+/// `test` of its pod-state label), so two operators never take the same pod;
+/// labels the pod allocated to the sandbox and makes the sandbox its owner.
+/// It tests the label, not the resourceVersion: the node's status writes
+/// (probes, conditions) change that without making the pod any less idle,
+/// and the claim is sent alongside the status write (sandbox_controller.cpp),
+/// where a needless conflict costs a status write to undo.
 nlohmann::json claim_patch(const nlohmann::json& sandbox, const PodClaim& claim);
+
+/// The status merge patch undoing an allocation whose claim was refused
+/// after its status write had been sent (the pod was taken or deleted in the
+/// meantime): Pending again, no pod, a condition saying which pod was lost.
+nlohmann::json claim_lost_patch(const nlohmann::json& sandbox, const std::string& pod, core::TimePoint now);
 
 /// The allocation handoff to the pod's sidecar (docs/design.md "Sandbox
 /// tokens"): after the claim, before the status write that tells clients the
@@ -68,6 +76,10 @@ struct SandboxPlan {
   /// in the cached pod status, the last bound count in memory. A pod that is
   /// not Ready yet is retried; one bound to another token is deleted.
   std::optional<SidecarBind> rebind;
+  /// The sandbox is Ready on a pod still labelled idle: its claim, sent
+  /// alongside the status write, never got an answer (the API server went
+  /// away, or the operator restarted in between). Sent again on its own.
+  std::optional<PodClaim> reclaim;
   std::optional<core::SandboxStatus> status;  // unset: unchanged, no write
   std::optional<EventSpec> event;             // waits and failures only
   std::string delete_pod;

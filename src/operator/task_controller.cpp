@@ -35,7 +35,7 @@ TaskView observe(Context& ctx, json obj) {
   return view;
 }
 
-void start(Context& ctx, const TaskView& view) {
+void start(Context& ctx, const TaskView& view, StageSpans spans) {
   core::Task t = core::task_from_json(view.object);
   const std::string& ns = t.metadata.namespace_;
   if (!first_in_line(t, ctx.cache.list(res::tasks, ns))) {  // the predecessor's completion enqueues us
@@ -49,12 +49,23 @@ void start(Context& ctx, const TaskView& view) {
     ctx.running_tasks.insert(key_of(ns, t.metadata.name));
   }
   json task_obj = view.object, sandbox_obj = *view.sandbox;
-  ctx.spawn([&ctx, task_obj, sandbox_obj] { execute_task(ctx, task_obj, sandbox_obj); });
+  ctx.spawn([&ctx, task_obj, sandbox_obj, spans, spawned = ctx.steady_now()]() mutable {
+    spans.add("spawn", spawned, ctx.steady_now());
+    execute_task(ctx, task_obj, sandbox_obj, std::move(spans));
+  });
 }
 
 }  // namespace
 
+void note_task_seen(Context& ctx, const json& task) {
+  const json& meta = task["metadata"];
+  const std::string state = task.contains("status") && task["status"].is_object() ? task["status"].value("state", "") : "";
+  if (state != "Succeeded" && state != "Failed")
+    ctx.task_seen.see(key_of(meta.value("namespace", ""), meta.value("name", "")), ctx.steady_now());
+}
+
 Result reconcile_task(Context& ctx, const std::string& ns, const std::string& name) {
+  const auto began = ctx.steady_now();
   auto obj = ctx.cache.get(res::tasks, ns, name);
   if (!obj || pod_is_terminating(*obj)) return {};
   TaskView view = observe(ctx, std::move(*obj));
@@ -69,7 +80,12 @@ Result reconcile_task(Context& ctx, const std::string& ns, const std::string& na
   }
   if (plan.event) ctx.events.record(view.object, *plan.event);
   if (plan.delete_task) ctx.api.remove(res::tasks, ns, name);
-  if (plan.run) start(ctx, view);
+  if (plan.run) {
+    StageSpans spans;
+    if (auto seen = ctx.task_seen.peek(key_of(ns, name))) spans.add("queue", *seen, began);
+    spans.add("plan", began, ctx.steady_now());
+    start(ctx, view, std::move(spans));
+  }
   return {plan.requeue_after};
 }
 

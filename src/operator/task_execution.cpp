@@ -110,7 +110,7 @@ bool write_task_status_if_current(Context& ctx, const core::Task& t, const json&
   }
 }
 
-void execute_task(Context& ctx, json task_obj, json sandbox_obj) {
+void execute_task(Context& ctx, json task_obj, json sandbox_obj, StageSpans spans) {
   core::Task t = core::task_from_json(task_obj);
   core::Sandbox sb = core::sandbox_from_json(sandbox_obj);
   core::apply_defaults(t);
@@ -135,7 +135,9 @@ void execute_task(Context& ctx, json task_obj, json sandbox_obj) {
     // have landed unseen, its retry conflicts too: the task is left Running
     // and resolved as after an operator restart.)
     try {
+      const auto sent = Clock::now();
       patch_until_written(ctx, res::tasks, ns, t.metadata.name, conditional_status_patch(t, task_status_patch(t.status)));
+      spans.add("running_write", sent, Clock::now());
     } catch (const Error& e) {
       if (e.code() == ErrorCode::conflict) throw StalePlan{};
       throw;
@@ -155,7 +157,9 @@ void execute_task(Context& ctx, json task_obj, json sandbox_obj) {
     auto budget = core::parse_duration(t.spec.timeout, "spec.timeout");
     auto runner = ctx.runners(sb.status.pod_ip, token);
     sidecar::TaskRun run(t, *runner, ctx.config.status_output_cap);
+    const auto run_began = Clock::now();
     sidecar::AttemptOutcome outcome = run.run_with_retries(budget);
+    spans.add("execute", run_began, Clock::now());
     run.store_full_output();
 
     t.status.state = outcome.ok ? "Succeeded" : "Failed";
@@ -167,12 +171,19 @@ void execute_task(Context& ctx, json task_obj, json sandbox_obj) {
     t.status.duration = core::format_duration(took);
     core::set_condition(t.status.conditions,
                         {"Complete", "True", outcome.ok ? "Succeeded" : outcome.reason, outcome.message, "", t.metadata.generation}, done);
-    bound.wait();
+    // The outcome does not wait for the sandbox's Bound write: only the
+    // sandbox's own next write (end_run) must come after it.
+    const auto final_sent = Clock::now();
     patch_status_until_written(ctx, res::tasks, ns, t.metadata.name, task_status_patch(t.status));
+    const auto written = Clock::now();
+    spans.add("final_write", final_sent, written);
+    if (auto seen = ctx.task_seen.take(key_of(ns, t.metadata.name))) spans.add("total", *seen, written);
+    spans.observe(ctx.metrics, "arl_task_stage_seconds");
     ctx.metrics.observe("arl_task_duration_seconds", "", static_cast<double>(took.count()) / 1000.0);
     ctx.metrics.inc("arl_tasks_total", fmt::format("state=\"{}\"", t.status.state));
 
     sandbox_ended = true;  // set first: a failed write here is not retried below
+    bound.wait();
     end_run(ctx, sb, bound_st, t.status.completed_at, done);
   } catch (const StalePlan&) {
     // Nothing was written: the newer version's watch event enqueues the task.

@@ -55,13 +55,15 @@ TEST_CASE("plan_sandbox: a Pending sandbox claims idle ready pods of its pool, o
                  idle_pod("py-a", "2030-01-01T00:00:01Z"), idle_pod("py-d", "2029-01-01T00:00:00Z", false)}};
   SandboxPlan p = plan_sandbox(v, T0);
   CHECK(claimed(p) == std::vector<std::string>{"py-a", "py-b", "py-c"});  // starting py-d is no candidate
-  CHECK(p.claims[0].resource_version == "7");
   auto patch = claim_patch(v.object, p.claims[0]);
-  CHECK(patch["metadata"]["resourceVersion"] == "7");
-  CHECK(patch["metadata"]["labels"] == json{{"arl.infra.io/pod-state", "allocated"},
-                                             {"arl.infra.io/sandbox", v.object["metadata"]["name"]},
-                                             {"sandbox", v.object["metadata"]["name"]}});  // `kubectl get pods -l sandbox=S`, same patch
-  CHECK(patch["metadata"]["ownerReferences"][0]["uid"] == "u1");
+  // Applies only while the pod is idle; labels it (`kubectl get pods -l sandbox=S` too) and makes the sandbox its owner.
+  REQUIRE(patch.size() == 5);
+  CHECK(patch[0] == json{{"op", "test"}, {"path", "/metadata/labels/arl.infra.io~1pod-state"}, {"value", "ready"}});
+  CHECK(patch[1] == json{{"op", "replace"}, {"path", "/metadata/labels/arl.infra.io~1pod-state"}, {"value", "allocated"}});
+  CHECK(patch[2] == json{{"op", "add"}, {"path", "/metadata/labels/arl.infra.io~1sandbox"}, {"value", "sb"}});
+  CHECK(patch[3] == json{{"op", "add"}, {"path", "/metadata/labels/sandbox"}, {"value", "sb"}});
+  CHECK(patch[4]["path"] == "/metadata/ownerReferences");
+  CHECK(patch[4]["value"][0]["uid"] == "u1");
   // if every claim is lost: the NoIdlePod wait
   REQUIRE(p.status);
   CHECK(p.status->phase == "Pending");
@@ -267,4 +269,42 @@ TEST_CASE("sidecar_restarts reads the restart count of the first container, also
   trim_cached_pod(starting);
   CHECK(starting == json::parse(R"({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "main"}]}, "status": {"phase": "Pending"}})"));
   CHECK(sidecar_restarts(json::parse(R"({"metadata": {"name": "p"}})")) == 0);
+}
+
+TEST_CASE("plan_sandbox: a Ready sandbox's unconfirmed claim is sent again; a pod another sandbox holds is lost, not deleted") {
+  const json on_pod{{"phase", "Ready"}, {"podName", "py-a"}, {"podIP", "198.19.128.7"}, {"allocatedAt", "2030-01-01T00:00:00Z"}};
+  json still_idle = allocated_pod(0);
+  still_idle["metadata"]["labels"]["arl.infra.io/pod-state"] = "ready";
+  SandboxPlan p = plan_sandbox(SandboxView{sandbox(on_pod), still_idle, {}, true, {}}, T0);
+  REQUIRE(p.reclaim);
+  CHECK(p.reclaim->pod == "py-a");
+  CHECK_FALSE(p.status);
+
+  json ours = allocated_pod(0);
+  ours["metadata"]["labels"]["arl.infra.io/sandbox"] = "sb";
+  CHECK_FALSE(plan_sandbox(SandboxView{sandbox(on_pod), ours, {}, true, {}}, T0).reclaim);
+
+  json theirs = allocated_pod(0);
+  theirs["metadata"]["labels"]["arl.infra.io/sandbox"] = "other";
+  SandboxPlan lost = plan_sandbox(SandboxView{sandbox(on_pod), theirs, {}, true, {}}, T0);
+  REQUIRE(lost.status);
+  CHECK(lost.status->phase == "Failed");
+  CHECK(lost.status->conditions[0].reason == "PodLost");
+  CHECK(lost.delete_pod.empty());
+  json failed = on_pod;
+  failed["phase"] = "Failed";
+  CHECK(plan_sandbox(SandboxView{sandbox(failed), theirs, {}, true, {}}, T0).delete_pod.empty());  // theirs stays
+  CHECK(plan_sandbox(SandboxView{sandbox(failed), ours, {}, true, {}}, T0).delete_pod == "py-a");
+}
+
+TEST_CASE("claim_lost_patch: Pending again, every allocation field removed, the lost pod named") {
+  const json on_pod{{"phase", "Ready"}, {"podName", "py-a"}, {"podIP", "198.19.128.7"}, {"workDir", "/workspace"},
+                    {"allocatedAt", "2030-01-01T00:00:00Z"}, {"lastActivityAt", "2030-01-01T00:00:00Z"}};
+  json patch = claim_lost_patch(sandbox(on_pod), "py-a", T0);
+  const json& st = patch["status"];
+  CHECK(st["phase"] == "Pending");
+  for (const char* key : {"podName", "podIP", "workDir", "allocatedAt", "lastActivityAt"}) CHECK_MESSAGE(st[key].is_null(), key);
+  CHECK(st["conditions"][0]["reason"] == "ClaimLost");
+  CHECK(st["conditions"][0]["status"] == "False");
+  CHECK(st["conditions"][0]["message"].get<std::string>().find("py-a") != std::string::npos);
 }

@@ -1,7 +1,10 @@
 #include <doctest/doctest.h>
 
 #include <functional>
+#include <map>
 #include <set>
+
+#include <fmt/format.h>
 
 #include "k8s/sandbox_token.h"
 #include "operator/task_plan.h"
@@ -43,8 +46,8 @@ TEST_CASE("sandboxes never share a pod, even across two operators with stale cac
   reconcile_pool(*f.ctx, "default", "py");
   f.make_all_ready("py");
 
-  // Both operators see the same snapshot of pods; the second one's patches
-  // carry stale resourceVersions after the first one allocated.
+  // Both operators see the same snapshot of pods: the second one tries
+  // pods the first one allocated, and meets their bound sidecars.
   struct SnapshotCache : PassThroughCache {
     using PassThroughCache::PassThroughCache;
     std::vector<Obj> pods;
@@ -58,7 +61,12 @@ TEST_CASE("sandboxes never share a pod, even across two operators with stale cac
   b.pods = a.pods;
   Context ca{f.kube, a, {}, f.ctx->runners, f.metrics, f.events, f.ctx->enqueue};
   Context cb{f.kube, b, {}, f.ctx->runners, f.metrics, f.events, f.ctx->enqueue};
-  ca.bind = cb.bind = f.ctx->bind;
+  // As a sidecar does: bound once, to one sandbox's token; another's gets 409.
+  std::map<std::string, std::string> bound_to;
+  ca.bind = cb.bind = [&](const std::string& ip, const std::string&, const std::string& own, const SandboxSettings&) {
+    auto [it, fresh] = bound_to.emplace(ip, own);
+    if (!fresh && it->second != own) throw arl::Error(arl::ErrorCode::conflict, "bound to another sandbox");
+  };
   for (int i = 0; i < 4; ++i) f.make_sandbox("sb" + std::to_string(i), "py");
   reconcile_sandbox(ca, "default", "sb0");
   reconcile_sandbox(cb, "default", "sb1");
@@ -214,17 +222,29 @@ TEST_CASE("sandbox reconcile: exact writes per world") {
          sandbox_with(f, json::object());
        },
        milliseconds(0), {"patch pods/py-a", "patch_status sandboxes/sb"}, milliseconds(0)},
-      {"pending: a pod lost to another operator (409) moves on to the next",
+      {"pending: a pod whose sidecar another operator bound (409) is skipped, untouched, for the next",
+       [](Fixture& f) {
+         f.make_pool("py", 2);
+         f.make_pod("py-a", "py", true);
+         f.make_pod("py-b", "py", true);
+         sandbox_with(f, json::object());
+         int binds = 0;
+         f.ctx->bind = [binds](const std::string&, const std::string&, const std::string&, const SandboxSettings&) mutable {
+           if (binds++ == 0) throw arl::Error(arl::ErrorCode::conflict, "bound to another sandbox");
+         };
+       },
+       milliseconds(0), {"patch pods/py-b", "patch_status sandboxes/sb"}, milliseconds(0)},
+      {"pending: a claim refused after the status went out: the status is taken back, the pod deleted, retried at once",
        [](Fixture& f) {
          f.make_pool("py", 2);
          f.make_pod("py-a", "py", true);
          f.make_pod("py-b", "py", true);
          sandbox_with(f, json::object());
          f.kube.set_hook([](const std::string& verb, const arl::k8s::Resource&, const std::string&, const std::string& name) {
-           if (verb == "patch" && name == "py-a") throw arl::Error(arl::ErrorCode::conflict, "the object has been modified");
+           if (verb == "patch" && name == "py-a") throw arl::Error(arl::ErrorCode::not_found, "pods \"py-a\" not found");
          });
        },
-       milliseconds(0), {"patch pods/py-b", "patch_status sandboxes/sb"}, milliseconds(0)},
+       milliseconds(0), {"patch_status sandboxes/sb", "patch_status sandboxes/sb", "delete pods/py-a"}, milliseconds(1)},
       {"pending: only a starting pod: waits with NoIdlePod and an Event",
        [](Fixture& f) {
          f.make_pool("py", 1);
@@ -346,14 +366,15 @@ TEST_CASE("an allocation's two writes carry the claim precondition and the full 
   Fixture f;
   f.at(T0);
   f.make_pool("py", 1);
-  json pod = f.make_pod("py-a", "py", true);
+  f.make_pod("py-a", "py", true);
   sandbox_with(f, json::object());
   f.kube.reset_counters();
   reconcile_sandbox(*f.ctx, "default", "sb");
   REQUIRE(f.writes() == Writes{"patch pods/py-a", "patch_status sandboxes/sb"});
-  json claim = f.body("patch", "pods", "py-a")["metadata"];
-  CHECK(claim["resourceVersion"] == pod["metadata"]["resourceVersion"]);
-  CHECK(claim["labels"] == json{{"arl.infra.io/pod-state", "allocated"}, {"arl.infra.io/sandbox", "sb"}, {"sandbox", "sb"}});
+  CHECK(f.body("patch", "pods", "py-a")[0]["op"] == "test");  // applies only while the pod is idle
+  json claim = f.get(res::pods, "py-a")["metadata"];
+  CHECK(claim["labels"] == json{{"arl.infra.io/pod-state", "allocated"}, {"arl.infra.io/sandbox", "sb"}, {"sandbox", "sb"},
+                                {"arl.infra.io/warmpool", "py"}});
   CHECK(claim["ownerReferences"].size() == 1);
   CHECK(claim["ownerReferences"][0]["kind"] == "Sandbox");
   CHECK(claim["ownerReferences"][0]["controller"] == true);
@@ -365,7 +386,7 @@ TEST_CASE("an allocation's two writes carry the claim precondition and the full 
   CHECK(f.enqueued == std::vector<std::string>{"pool:default/py"});  // the refill, off the latency path
 }
 
-TEST_CASE("allocation binds the pod's sidecar to the sandbox's own token after the claim, before the status write") {
+TEST_CASE("allocation binds the pod's sidecar to the sandbox's own token before the claim and the status write") {
   Fixture f;
   f.at(T0);
   f.make_pool("py", 1);
@@ -380,7 +401,7 @@ TEST_CASE("allocation binds the pod's sidecar to the sandbox's own token after t
   reconcile_sandbox(*f.ctx, "default", "sb");
   const std::string own = arl::k8s::sandbox_token("pool-token-0123456789", sb["metadata"]["uid"].get<std::string>());
   CHECK(f.binds == std::vector<std::string>{"198.18.0.9 pool-token-0123456789 -> " + own});
-  CHECK(writes_at_bind == 1);  // the claim only
+  CHECK(writes_at_bind == 0);  // the claim and the status go out together once it is bound
   CHECK(f.writes() == Writes{"patch pods/py-a", "patch_status sandboxes/sb"});  // no write for the token
 }
 
@@ -395,7 +416,7 @@ TEST_CASE("a pod whose sidecar cannot be bound is deleted and the sandbox, still
   };
   f.kube.reset_counters();
   Result r = reconcile_sandbox(*f.ctx, "default", "sb");
-  CHECK(f.writes() == Writes{"patch pods/py-a", "create events/sb.*", "delete pods/py-a"});
+  CHECK(f.writes() == Writes{"create events/sb.*", "delete pods/py-a"});  // never claimed
   CHECK(r.requeue_after == std::chrono::milliseconds(200));
   CHECK_FALSE(f.get(res::sandboxes, "sb").contains("status"));
   CHECK(f.metrics.counter("arl_sidecar_bind_failures_total") == 1);
@@ -435,6 +456,29 @@ TEST_CASE("allocation latency is measured on the monotonic clock from the first 
   CHECK(count == 1);
   CHECK(sum == doctest::Approx(1.5));
   CHECK(f.ctx->first_seen.size() == 0);  // forgotten once allocated
+}
+
+TEST_CASE("an allocation's stages are observed once, when it is written") {
+  Fixture f;
+  // Each reading of the clock is 1 ms later: every span is measurable.
+  auto mono = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+  f.ctx->steady_now = [&] { return mono += std::chrono::milliseconds(1); };
+  f.make_pool("py", 1);
+  f.make_pod("py-a", "py", false);
+  note_sandbox_seen(*f.ctx, sandbox_with(f, json::object()));
+  reconcile_sandbox(*f.ctx, "default", "sb");  // no ready pod: nothing allocated, nothing observed
+  CHECK(f.metrics.histogram("arl_allocation_stage_seconds", "stage=\"queue\"").first == 0);
+  f.make_pod("py-b", "py", true);
+  reconcile_sandbox(*f.ctx, "default", "sb");
+  for (const char* stage : {"queue", "plan", "settings", "claim", "bind", "status", "total"})
+    CHECK_MESSAGE(f.metrics.histogram("arl_allocation_stage_seconds", fmt::format("stage=\"{}\"", stage)).first == 1, stage);
+  auto stage_sum = [&](const char* stage) {
+    return f.metrics.histogram("arl_allocation_stage_seconds", fmt::format("stage=\"{}\"", stage)).second;
+  };
+  CHECK(stage_sum("total") > stage_sum("claim") + stage_sum("bind") + stage_sum("status"));
+  CHECK(stage_sum("total") == doctest::Approx(f.metrics.histogram("arl_sandbox_allocation_seconds").second));
+  reconcile_sandbox(*f.ctx, "default", "sb");  // already Ready: observes nothing more
+  CHECK(f.metrics.histogram("arl_allocation_stage_seconds", "stage=\"claim\"").first == 1);
 }
 
 TEST_CASE("a deleted Pending sandbox is forgotten by the latency clock") {

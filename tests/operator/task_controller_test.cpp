@@ -46,6 +46,19 @@ TEST_CASE("steps run in order through the sidecar with the sandbox's own token")
   CHECK(f.get(res::sandboxes, "sb")["status"]["phase"] == "Ready");  // keepAlive: back to Ready
 }
 
+TEST_CASE("a task's stages are observed once its outcome is written, from its first sighting") {
+  Fixture f;
+  ready_sandbox(f);
+  f.script->replies.push_back(reply(0, "hi"));
+  json task = f.make_task("t", "sb", two_steps());
+  note_task_seen(*f.ctx, task);  // as the informer's add handler does
+  reconcile_task(*f.ctx, "default", "t");
+  REQUIRE(f.get(res::tasks, "t")["status"]["state"] == "Succeeded");
+  for (const char* stage : {"queue", "plan", "spawn", "running_write", "execute", "final_write", "total"})
+    CHECK_MESSAGE(f.metrics.histogram("arl_task_stage_seconds", std::string("stage=\"") + stage + "\"").first == 1, stage);
+  CHECK(f.ctx->task_seen.size() == 0);  // forgotten once written
+}
+
 TEST_CASE("a failing step stops the task; later steps are skipped; the exit code is kept") {
   Fixture f;
   ready_sandbox(f);
