@@ -1,5 +1,5 @@
 #include <chrono>
-#include <future>
+#include <functional>
 
 #include <fmt/format.h>
 
@@ -117,7 +117,7 @@ void execute_task(Context& ctx, json task_obj, json sandbox_obj, StageSpans span
   const std::string& ns = t.metadata.namespace_;
   const std::string sandbox_key = key_of(ns, sb.metadata.name);
   auto started = Clock::now();
-  std::future<void> bound;
+  std::function<void()> bound_written;  // waits for the Bound write (ctx.alongside); empty until it is sent
   core::SandboxStatus bound_st = sb.status;
   bool sandbox_ended = false;
 
@@ -147,7 +147,7 @@ void execute_task(Context& ctx, json task_obj, json sandbox_obj, StageSpans span
     bound_st.phase = "Bound";
     bound_st.last_activity_at = t.status.started_at;
     bound_st.observed_generation = sb.metadata.generation;
-    bound = std::async(std::launch::async, [&ctx, ns, name = sb.metadata.name, bound_st] {
+    bound_written = ctx.alongside([&ctx, ns, name = sb.metadata.name, bound_st] {
       try {
         patch_status(ctx, res::sandboxes, ns, name, core::to_json(bound_st));
       } catch (const Error&) {
@@ -183,12 +183,12 @@ void execute_task(Context& ctx, json task_obj, json sandbox_obj, StageSpans span
     ctx.metrics.inc("arl_tasks_total", fmt::format("state=\"{}\"", t.status.state));
 
     sandbox_ended = true;  // set first: a failed write here is not retried below
-    bound.wait();
+    bound_written();
     end_run(ctx, sb, bound_st, t.status.completed_at, done);
   } catch (const StalePlan&) {
     // Nothing was written: the newer version's watch event enqueues the task.
   } catch (const std::exception& e) {
-    if (bound.valid()) bound.wait();
+    if (bound_written) bound_written();
     const core::TimePoint done = ctx.wall_now();
     try {
       t.status.state = "Failed";
@@ -203,7 +203,7 @@ void execute_task(Context& ctx, json task_obj, json sandbox_obj, StageSpans span
     }
     // Once Bound was written the sandbox is taken back whatever failed, the
     // task's own write included.
-    if (bound.valid() && !sandbox_ended) {
+    if (bound_written && !sandbox_ended) {
       try {
         end_run(ctx, sb, bound_st, core::format_rfc3339(done), done);
       } catch (const std::exception&) {
