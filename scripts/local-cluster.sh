@@ -84,23 +84,37 @@ arl_bin() {
 }
 
 start_operator() {
-  local arl="$1" metrics health i
-  # Fresh ports from the kernel on every start (the operator never needs its old ones back).
-  read -r metrics health < <(python3 -c 'import socket
+  local arl="$1" metrics health i attempt mark
+  # Fresh ports from the kernel on every start (the operator never needs its
+  # old ones back). Between this probe closing a port and the operator binding
+  # it, an outgoing connection can take it as its local port: the operator
+  # then exits with "cannot listen", and is started again on other ports.
+  for attempt in 1 2 3; do
+    read -r metrics health < <(python3 -c 'import socket
 socks = [socket.socket() for _ in range(2)]
 for s in socks: s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in socks))')
-  setsid "$arl" operator --kubeconfig "$KUBECONFIG_FILE" --image arl:local \
-    --metrics-addr "127.0.0.1:$metrics" --health-addr "127.0.0.1:$health" \
-    </dev/null >>"$STATE/logs/operator.log" 2>&1 &
-  echo $! > "$STATE/pids/operator.pid"
-  printf 'ARL_OPERATOR_METRICS=http://127.0.0.1:%s/metrics\nARL_OPERATOR_HEALTH=http://127.0.0.1:%s\n' "$metrics" "$health" > "$STATE/operator.env"
-  for i in $(seq 300); do
-    curl -fsS "http://127.0.0.1:$health/readyz" >/dev/null 2>&1 && return 0
-    live_pid operator >/dev/null || { tail -n 20 "$STATE/logs/operator.log" >&2; die "arl operator exited (log: $STATE/logs/operator.log)"; }
-    sleep 0.1
+    mark="$(wc -c < "$STATE/logs/operator.log" 2>/dev/null || echo 0)"
+    setsid "$arl" operator --kubeconfig "$KUBECONFIG_FILE" --image arl:local \
+      --metrics-addr "127.0.0.1:$metrics" --health-addr "127.0.0.1:$health" \
+      </dev/null >>"$STATE/logs/operator.log" 2>&1 &
+    echo $! > "$STATE/pids/operator.pid"
+    printf 'ARL_OPERATOR_METRICS=http://127.0.0.1:%s/metrics\nARL_OPERATOR_HEALTH=http://127.0.0.1:%s\n' "$metrics" "$health" > "$STATE/operator.env"
+    for i in $(seq 300); do
+      curl -fsS "http://127.0.0.1:$health/readyz" >/dev/null 2>&1 && return 0
+      if ! live_pid operator >/dev/null; then
+        if tail -c +"$((mark + 1))" "$STATE/logs/operator.log" | grep -q 'cannot listen'; then
+          log "operator: port $metrics or $health was taken before it could listen; other ports (attempt $attempt)"
+          continue 2
+        fi
+        tail -n 20 "$STATE/logs/operator.log" >&2
+        die "arl operator exited (log: $STATE/logs/operator.log)"
+      fi
+      sleep 0.1
+    done
+    die "arl operator not ready after 30 s (log: $STATE/logs/operator.log)"
   done
-  die "arl operator not ready after 30 s (log: $STATE/logs/operator.log)"
+  die "arl operator could not listen on three pairs of fresh ports (log: $STATE/logs/operator.log)"
 }
 
 start_localnode() {

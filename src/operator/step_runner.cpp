@@ -39,7 +39,14 @@ SidecarBinder sidecar_binder(int port) {
       k8s::SidecarClient(std::make_unique<k8s::DirectTransport>(k8s::DirectOptions{address, pool_token}), o).bind(req, settings);
     } catch (const Error& e) {
       if (e.code() != ErrorCode::unauthorized) throw;
-      k8s::SidecarClient(std::make_unique<k8s::DirectTransport>(k8s::DirectOptions{address, sandbox_token}), o).bind(req, settings);
+      try {
+        k8s::SidecarClient(std::make_unique<k8s::DirectTransport>(k8s::DirectOptions{address, sandbox_token}), o).bind(req, settings);
+      } catch (const Error& again) {
+        // Refusing both tokens: bound to another sandbox (by an operator
+        // that stopped before its claim landed). Not a broken pod.
+        if (again.code() != ErrorCode::unauthorized) throw;
+        throw Error(ErrorCode::conflict, fmt::format("the sidecar at {} is bound to another sandbox", address));
+      }
     }
   };
 }

@@ -26,7 +26,9 @@ using SidecarBinder = std::function<void(const std::string& pod_ip, const std::s
 /// Over the real sidecar client: one round trip. A sidecar that refuses the
 /// pool token (401) may already be ours (the operator restarted after the
 /// bind, before the status write): asked again with the sandbox's token, it
-/// answers `already`. Throws arl::Error when the pod cannot be bound.
+/// answers `already`. One that refuses both is bound to another sandbox:
+/// arl::Error conflict, as for a 409. Throws arl::Error when the pod cannot
+/// be bound.
 SidecarBinder sidecar_binder(int port = 8080);
 
 }  // namespace arl::op
