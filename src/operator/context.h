@@ -13,6 +13,7 @@
 
 #include "core/types.h"
 #include "k8s/kube_api.h"
+#include "operator/alongside.h"
 #include "operator/cache.h"
 #include "operator/events.h"
 #include "operator/metrics.h"
@@ -164,13 +165,10 @@ struct Context {
   SidecarBinder bind = sidecar_binder();
   /// Runs a task's execution off the worker (a thread in production; inline in tests).
   std::function<void(std::function<void()>)> spawn = [](std::function<void()> f) { f(); };
-  /// Starts `f` beside the caller and returns what waits for it to end: the
-  /// allocation's claim goes out alongside its status write. In production
-  /// a thread; in tests inline, so the writes they list come in one order.
-  std::function<std::function<void()>(std::function<void()>)> alongside = [](std::function<void()> f) {
-    f();
-    return std::function<void()>([] {});
-  };
+  /// Starts work beside the caller and returns the wait for its end: the
+  /// allocation's claim goes out alongside its status write (alongside.h;
+  /// threaded in production, inline in tests).
+  Alongside alongside = inline_alongside();
   PodClaims claims;
   TokenCache tokens;
   std::mutex busy_mu;

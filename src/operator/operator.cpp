@@ -5,7 +5,6 @@
 #include <malloc.h>
 #endif
 
-#include <future>
 #include <thread>
 #include <vector>
 
@@ -16,6 +15,7 @@
 #include "core/log.h"
 #include "core/names.h"
 #include "k8s/informer.h"
+#include "operator/alongside.h"
 #include "operator/controllers.h"
 #include "operator/informer_cache.h"
 #include "operator/leader_election.h"
@@ -86,10 +86,7 @@ struct Operator::Impl {
     };
     ctx.enqueue = {enq("pool"), enq("sandbox"), enq("task")};
     ctx.spawn = [](std::function<void()> f) { std::thread(std::move(f)).detach(); };
-    ctx.alongside = [](std::function<void()> f) {
-      auto done = std::make_shared<std::future<void>>(std::async(std::launch::async, std::move(f)));
-      return std::function<void()>([done] { done->get(); });
-    };
+    ctx.alongside = threaded_alongside();
     wire_handlers();
   }
 
