@@ -1,5 +1,7 @@
 #include "kubectl/sandbox_settings_flags.h"
 
+#include <optional>
+
 #include <fmt/format.h>
 
 #include "core/error.h"
@@ -37,9 +39,10 @@ bool split_name(const Origin& o, const char* expected, std::string& name, std::s
   return true;
 }
 
-// NAME=OBJECT:KEY -> an entry reading KEY of the Secret or ConfigMap OBJECT.
-// Object names cannot hold ':' (DNS subdomains), so the first one splits.
-std::optional<core::EnvVar> key_ref_entry(const Origin& o, const char* object, std::vector<std::string>& problems) {
+// NAME=OBJECT:KEY -> an entry reading KEY of the Secret (secret) or ConfigMap
+// OBJECT. Object names cannot hold ':' (DNS subdomains), so the first one splits.
+std::optional<core::EnvVar> key_ref_entry(const Origin& o, bool secret, std::vector<std::string>& problems) {
+  const char* object = secret ? "SECRET" : "CONFIGMAP";
   const std::string expected = fmt::format("NAME={}:KEY", object);
   std::string name, ref;
   if (!split_name(o, expected.c_str(), name, ref, problems)) return std::nullopt;
@@ -54,7 +57,7 @@ std::optional<core::EnvVar> key_ref_entry(const Origin& o, const char* object, s
   }
   core::EnvVar v;
   v.name = name;
-  v.secret_key_ref = core::EnvKeyRef{ref.substr(0, colon), ref.substr(colon + 1)};
+  (secret ? v.secret_key_ref : v.config_map_key_ref) = core::EnvKeyRef{ref.substr(0, colon), ref.substr(colon + 1)};
   return v;
 }
 
@@ -85,20 +88,13 @@ void apply_settings_flags(json& sandbox, const SandboxSettingsFlags& flags) {
     spec.env.push_back({name, value, std::nullopt, std::nullopt});
     origins.push_back(o);
   }
-  for (const auto& arg : flags.env_from_secret) {
-    Origin o{"--env-from-secret", arg};
-    if (auto v = key_ref_entry(o, "SECRET", problems)) {
-      spec.env.push_back(std::move(*v));
-      origins.push_back(o);
-    }
-  }
-  for (const auto& arg : flags.env_from_configmap) {
-    Origin o{"--env-from-configmap", arg};
-    if (auto v = key_ref_entry(o, "CONFIGMAP", problems)) {
-      v->config_map_key_ref = std::move(v->secret_key_ref);
-      v->secret_key_ref.reset();
-      spec.env.push_back(std::move(*v));
-      origins.push_back(o);
+  for (bool secret : {true, false}) {
+    for (const auto& arg : secret ? flags.env_from_secret : flags.env_from_configmap) {
+      Origin o{secret ? "--env-from-secret" : "--env-from-configmap", arg};
+      if (auto v = key_ref_entry(o, secret, problems)) {
+        spec.env.push_back(std::move(*v));
+        origins.push_back(o);
+      }
     }
   }
   spec.working_dir = flags.workdir;
