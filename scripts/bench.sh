@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Every benchmark, printing figures (targets in README.md):
 #   sidecar   /execute of `true` over loopback keep-alive vs bare fork/exec
-#   operator  sandbox Ready latency, task round trip, a burst of sandboxes,
-#             API writes per allocation, operator RSS (on the local cluster)
+#   operator  sandbox Ready latency, Ready with spec.env against without
+#             (in turns, ARL_BENCH_ENV_ROUNDS of each, default 50; 0 skips),
+#             task round trip, a burst of sandboxes, API writes per
+#             allocation, operator RSS (on the local cluster)
 #   sdk       Python SDK episodes/s through Task objects and the direct path
 #   real      the real node (kubelet + containerd, scripts/real-node.sh, ARL
 #             by Helm) beside a local-node cluster, one table (bench/node_bench.py):
@@ -43,7 +45,8 @@ for part in "${parts[@]}"; do
       cluster_up
       # shellcheck disable=SC1091
       metrics_url="$(. "$ARL_STATE/operator.env"; echo "$ARL_OPERATOR_METRICS")"
-      "$build/cluster_bench" "$ARL_STATE/kubeconfig" 100 50 200 "$(cat "$ARL_STATE/pids/operator.pid")" "$metrics_url" ;;
+      "$build/cluster_bench" "$ARL_STATE/kubeconfig" 100 50 200 "$(cat "$ARL_STATE/pids/operator.pid")" "$metrics_url" \
+        "${ARL_BENCH_ENV_ROUNDS:-50}" ;;
     sdk)
       echo "== python sdk"
       cluster_up

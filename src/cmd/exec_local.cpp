@@ -29,6 +29,7 @@ namespace fs = std::filesystem;
 // Tasks address the sandbox as /workspace; here that is --workdir.
 std::string map_path(const std::string& path, const std::string& workdir) {
   const std::string ws(kDefaultWorkDir);
+  if (path.empty()) return path;  // a step with no workDir: the executor's own, --workdir
   if (path == ws) return workdir;
   if (path.rfind(ws + "/", 0) == 0) return workdir + path.substr(ws.size());
   if (!path.empty() && path.front() == '/') return path;

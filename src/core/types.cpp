@@ -272,10 +272,12 @@ Task task_from_json(const json& j) {
   return t;
 }
 
+// A step's empty workDir is left empty, not filled with /workspace: the
+// sidecar reads "" as the sandbox's own working dir (spec.workingDir, handed
+// over at the bind), else its workdir, exactly as for /execute. Filling it
+// here ran every step of such a sandbox in /workspace.
 void apply_defaults(Task& t) {
   if (t.spec.timeout.empty()) t.spec.timeout = "30s";
-  for (auto& s : t.spec.steps)
-    if (s.type == kStepCommand && s.work_dir.empty()) s.work_dir = std::string(kDefaultWorkDir);
 }
 
 std::string now_rfc3339() { return format_rfc3339(std::chrono::system_clock::now()); }

@@ -93,7 +93,7 @@ struct Step {
   std::string type;  // Command | FilePatch
   // Command
   std::vector<std::string> command;
-  std::string work_dir;  // default /workspace
+  std::string work_dir;  // "": the sandbox's working dir, else /workspace
   std::map<std::string, std::string> env;
   bool background = false;
   // FilePatch
@@ -162,7 +162,9 @@ Sandbox sandbox_from_json(const json& j);
 Task task_from_json(const json& j);
 
 /// Fills defaults as the CRD's schema does: task timeout 30s, retries 0,
-/// step workDir /workspace, sandbox keepAlive false.
+/// sandbox keepAlive false. A step's workDir stays "" when unset: the
+/// sandbox's working dir (spec.workingDir), else /workspace, decided by the
+/// sidecar.
 void apply_defaults(Task& t);
 
 /// Wall-clock time; decisions take it as a parameter so tests pick it.

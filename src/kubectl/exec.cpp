@@ -124,7 +124,8 @@ void add_exec_commands(CLI::App& sandbox, std::shared_ptr<PluginContext> ctx) {
                            "  kubectl arl sandbox exec my-sb --timeout 5m -- sh -c 'pip install -r req.txt'\n");
   exec->add_option("name", a->name, "Sandbox name")->required();
   exec->add_option("command", a->command, "The command and its arguments (after --)");
-  exec->add_option("--workdir", a->workdir, "Working directory (default /workspace; relative paths are under it)");
+  exec->add_option("--workdir", a->workdir,
+                   "Working directory (default: the sandbox's spec.workingDir, else /workspace; relative paths are under /workspace)");
   exec->add_option("--env", a->env, "Environment variable K=V for the command (repeatable)")->allow_extra_args(false);
   exec->add_option("--timeout", a->timeout, "Kill the command after this long (default 30s)");
   exec->positionals_at_end(false);

@@ -5,6 +5,7 @@
 #include "kubectl/common.h"
 #include "kubectl/context.h"
 #include "kubectl/sandbox.h"
+#include "kubectl/sandbox_settings_flags.h"
 #include "kubectl/wait.h"
 #include "core/duration.h"
 #include "core/error.h"
@@ -22,6 +23,7 @@ struct SandboxCreateArgs {
   bool keep_alive = false;
   std::string ttl;
   bool wait = false;
+  SandboxSettingsFlags settings;
 };
 
 }  // namespace
@@ -84,17 +86,37 @@ void add_sandbox_commands(CLI::App& app, std::shared_ptr<PluginContext> ctx) {
   auto* create = add_command(*sandbox, "create", "Allocate a sandbox from a warm pool (prints its name)",
                              "  kubectl arl sandbox create --pool py\n"
                              "  kubectl arl sandbox create agent-7 --pool py --keep-alive --ttl 1h --wait\n"
-                             "  SB=$(kubectl arl sandbox create --pool py --wait -o name)\n");
+                             "  SB=$(kubectl arl sandbox create --pool py --wait -o name)\n"
+                             "  kubectl arl sandbox create ep-7 --pool py --env TASK_ID=t-7 --env SEED=42 --workdir repo\n"
+                             "  kubectl arl sandbox create --pool py --env-from-secret API_KEY=creds:api-key \\\n"
+                             "      --env-from-configmap MODE=settings:mode --wait\n");
   create->add_option("name", a->name, "Sandbox name (default: generated from the pool name)");
   create->add_option("--pool", a->pool, "The warm pool to take a pod from")->required();
   create->add_flag("--keep-alive", a->keep_alive, "Keep the sandbox after its first task (default: released)");
   create->add_option("--ttl", a->ttl, "Delete the sandbox after it has been idle this long (e.g. 30m, 1h)");
   create->add_flag("--wait", a->wait, "Wait until a pod is allocated (phase Ready)");
+  // One value per use of a repeatable flag: otherwise CLI11 lets --env swallow
+  // the positional NAME that follows it (`--env A=1 my-sb`).
+  create->add_option("--env", a->settings.env, "Environment variable of the sandbox's commands and task steps (repeatable)")
+      ->type_name("NAME=VALUE")
+      ->allow_extra_args(false);
+  create->add_option("--env-from-secret", a->settings.env_from_secret,
+                     "Environment variable from a key of a Secret in the sandbox's namespace, read at allocation (repeatable)")
+      ->type_name("NAME=SECRET:KEY")
+      ->allow_extra_args(false);
+  create->add_option("--env-from-configmap", a->settings.env_from_configmap,
+                     "Environment variable from a key of a ConfigMap in the sandbox's namespace, read at allocation (repeatable)")
+      ->type_name("NAME=CONFIGMAP:KEY")
+      ->allow_extra_args(false);
+  create->add_option("--workdir", a->settings.workdir,
+                     "Default working directory of the sandbox's commands and task steps: relative to /workspace or under it")
+      ->type_name("DIR");
   add_output_flags(*create, *ctx);
   create->callback([ctx, a] {
     // Flags are checked before the kubeconfig is read: a typo is a usage error
     // whether or not a cluster is reachable.
     auto obj = sandbox_from_flags(a->name, a->pool, a->keep_alive, a->ttl, "");
+    apply_settings_flags(obj, a->settings);
     core::throw_if_invalid(fmt::format("Sandbox \"{}\" is invalid:", a->name), core::validate_object(obj));
     const std::string ns = ctx->ns();
     obj["metadata"]["namespace"] = ns;

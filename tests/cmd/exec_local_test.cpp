@@ -48,12 +48,14 @@ spec:
     - {name: write, type: FilePatch, path: /workspace/hi.txt, content: "hello\n"}
     - {name: read, type: Command, command: [cat, /workspace/hi.txt]}
     - {name: env, type: Command, command: [sh, -c, 'echo $X'], env: {X: only-here}}
+    - {name: cwd, type: Command, command: [pwd]}
 )");
   auto ws = base / "ws";
   auto r = run({"arl", "sidecar", "exec-local", "-f", file.string(), "--workdir", ws.string()});
   CHECK(r.code == 0);
   CHECK(r.out.find("state: Succeeded") != std::string::npos);
   CHECK(r.out.find("only-here") != std::string::npos);
+  CHECK(r.out.find(ws.string() + "\n") != std::string::npos);  // no workDir: the step starts in --workdir
   std::ifstream in(ws / "hi.txt");
   std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   CHECK(content == "hello\n");

@@ -93,7 +93,28 @@ TEST_CASE("task defaults") {
   apply_defaults(t);
   CHECK(t.spec.timeout == "30s");
   CHECK(t.spec.retries == 0);
-  CHECK(t.spec.steps[0].work_dir == "/workspace");
+}
+
+TEST_CASE("a step's workDir is kept as written; unset stays empty for the sidecar to resolve") {
+  // "" is the sandbox's working dir (spec.workingDir), which only the sidecar
+  // knows; filling in /workspace here ran steps outside it.
+  struct Row {
+    nlohmann::json step;
+    std::string work_dir;
+  };
+  for (const auto& row : std::vector<Row>{
+           {{{"name", "a"}, {"type", "Command"}, {"command", {"pwd"}}}, ""},
+           {{{"name", "a"}, {"type", "Command"}, {"command", {"pwd"}}, {"workDir", ""}}, ""},
+           {{{"name", "a"}, {"type", "Command"}, {"command", {"pwd"}}, {"workDir", "/workspace"}}, "/workspace"},
+           {{{"name", "a"}, {"type", "Command"}, {"command", {"pwd"}}, {"workDir", "sub/dir"}}, "sub/dir"},
+           {{{"name", "a"}, {"type", "FilePatch"}, {"path", "f"}, {"content", ""}}, ""},
+       }) {
+    CAPTURE(row.step.dump());
+    Task t = task_from_json(nlohmann::json{{"spec", {{"steps", {row.step}}}}});
+    apply_defaults(t);
+    CHECK(t.spec.steps[0].work_dir == row.work_dir);
+    CHECK(to_json(t)["spec"]["steps"][0].value("workDir", "") == row.work_dir);
+  }
 }
 
 TEST_CASE("wrong JSON types are errors naming the field") {

@@ -31,6 +31,12 @@ bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
+std::string joined(const std::vector<std::string>& args) {
+  std::string out;
+  for (const auto& a : args) out += (out.empty() ? "" : " ") + a;
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("pool create from flags sends a valid WarmPool and says so like kubectl") {
@@ -341,4 +347,94 @@ TEST_CASE("completion script is generated from the real command tree") {
   CHECK(contains(script, "--workdir"));
   CHECK(contains(completion_script(app, "zsh"), "bashcompinit"));
   CHECK(h.run({"completion", "fish"}) == 2);
+}
+
+TEST_CASE("sandbox create --env, --env-from-secret, --env-from-configmap and --workdir fill spec.env and spec.workingDir") {
+  const json want_env = json::array({
+      {{"name", "A"}, {"value", "1"}},
+      {{"name", "B"}, {"value", "x=y:z"}},  // only the first '=' splits
+      {{"name", "KEY"}, {"valueFrom", {{"secretKeyRef", {{"name", "creds"}, {"key", "api-key"}}}}}},
+      {{"name", "MODE"}, {"valueFrom", {{"configMapKeyRef", {{"name", "cfg"}, {"key", "mode.v1"}}}}}},
+  });
+  // The repeatable flags take one value each, wherever the positional NAME is.
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"sandbox", "create", "--env", "A=1", "--env", "B=x=y:z", "sb1", "--pool", "py", "--env-from-secret",
+            "KEY=creds:api-key", "--env-from-configmap", "MODE=cfg:mode.v1", "--workdir", "repo/src"},
+           {"sandbox", "create", "sb1", "--env", "A=1", "--env-from-configmap", "MODE=cfg:mode.v1", "--env", "B=x=y:z",
+            "--workdir", "repo/src", "--env-from-secret", "KEY=creds:api-key", "--pool", "py"},
+           {"sandbox", "create", "--pool=py", "--env=A=1", "--env=B=x=y:z", "--env-from-secret=KEY=creds:api-key",
+            "--env-from-configmap=MODE=cfg:mode.v1", "--workdir=repo/src", "sb1"},
+       }) {
+    CAPTURE(joined(args));
+    Harness h;
+    REQUIRE(h.run(args) == 0);
+    CHECK(h.out.str() == "sandbox.arl.infra.io/sb1 created\n");
+    auto sb = h.kube->get(k8s::resources::sandboxes, "default", "sb1");
+    REQUIRE(sb);
+    CHECK((*sb)["spec"]["poolRef"] == "py");
+    CHECK((*sb)["spec"]["env"] == want_env);
+    CHECK((*sb)["spec"]["workingDir"] == "repo/src");
+  }
+}
+
+TEST_CASE("sandbox create without settings flags sends no env and no workingDir; an empty value is a value") {
+  Harness h;
+  REQUIRE(h.run({"sandbox", "create", "sb1", "--pool", "py"}) == 0);
+  auto sb = *h.kube->get(k8s::resources::sandboxes, "default", "sb1");
+  CHECK_FALSE(sb["spec"].contains("env"));
+  CHECK_FALSE(sb["spec"].contains("workingDir"));
+  REQUIRE(h.run({"sandbox", "create", "sb2", "--pool", "py", "--env", "EMPTY=", "--workdir", "/workspace/x"}) == 0);
+  sb = *h.kube->get(k8s::resources::sandboxes, "default", "sb2");
+  CHECK(sb["spec"]["env"] == json::array({{{"name", "EMPTY"}, {"value", ""}}}));
+  CHECK(sb["spec"]["workingDir"] == "/workspace/x");
+}
+
+TEST_CASE("bad settings flags exit 2 naming the flag and the value, and create nothing") {
+  struct Row {
+    std::vector<std::string> flags;
+    std::string err;
+  };
+  for (const auto& row : std::vector<Row>{
+           {{"--env", "A"}, "error: --env \"A\": expected NAME=VALUE\n"},
+           {{"--env", "=1"}, "error: --env \"=1\": the variable name is empty; expected NAME=VALUE\n"},
+           {{"--env", "A B=1"}, "error: --env \"A B=1\": \"A B\" is not a valid variable name: printable ASCII, no spaces or '='\n"},
+           {{"--env", "ARL_SIDECAR_TOKEN=x"}, "error: --env \"ARL_SIDECAR_TOKEN=x\": ARL_SIDECAR_TOKEN is reserved for the sidecar\n"},
+           {{"--env-from-secret", "K=creds"}, "error: --env-from-secret \"K=creds\": the key is missing; expected NAME=SECRET:KEY\n"},
+           {{"--env-from-secret", "K=creds:"}, "error: --env-from-secret \"K=creds:\": the key is missing; expected NAME=SECRET:KEY\n"},
+           {{"--env-from-secret", "K=:key"}, "error: --env-from-secret \"K=:key\": the SECRET name is empty; expected NAME=SECRET:KEY\n"},
+           {{"--env-from-secret", "creds:key"}, "error: --env-from-secret \"creds:key\": expected NAME=SECRET:KEY\n"},
+           {{"--env-from-configmap", "M=cfg"}, "error: --env-from-configmap \"M=cfg\": the key is missing; expected NAME=CONFIGMAP:KEY\n"},
+           {{"--env-from-configmap", "M=Cfg_1:k"}, "error: --env-from-configmap \"M=Cfg_1:k\": \"Cfg_1\" is not a valid ConfigMap name\n"},
+           {{"--env-from-configmap", "M=cfg:a/b"},
+            "error: --env-from-configmap \"M=cfg:a/b\": \"a/b\" is not a valid key: use letters, digits, '-', '_' and '.'\n"},
+           {{"--workdir", "/etc"},
+            "error: --workdir \"/etc\": \"/etc\" is outside /workspace; give a path under it or relative to it\n"},
+           {{"--env", "A=1", "--env-from-secret", "A=creds:k"}, "error: --env-from-secret \"A=creds:k\": \"A\" is set twice\n"},
+           {{"--env", "A", "--env", "B C=1", "--env-from-secret", "K=creds"},
+            "error: 3 flag values are invalid:\n"
+            "  --env \"A\": expected NAME=VALUE\n"
+            "  --env-from-secret \"K=creds\": the key is missing; expected NAME=SECRET:KEY\n"
+            "  --env \"B C=1\": \"B C\" is not a valid variable name: printable ASCII, no spaces or '='\n"},
+       }) {
+    CAPTURE(joined(row.flags));
+    Harness h;
+    std::vector<std::string> args{"sandbox", "create", "sb1", "--pool", "py"};
+    args.insert(args.end(), row.flags.begin(), row.flags.end());
+    CHECK(h.run(args) == 2);
+    CHECK(h.err.str() == row.err);
+    CHECK(h.kube->total_writes() == 0);
+  }
+}
+
+TEST_CASE("sandbox create --help lists the settings flags with examples") {
+  CLI::App app{"test"};
+  app.name("kubectl arl");
+  add_plugin_commands(app, std::make_shared<PluginContext>());
+  const std::string help = app.get_subcommand("sandbox")->get_subcommand("create")->help();
+  for (const char* text : {"--env NAME=VALUE", "--env-from-secret NAME=SECRET:KEY", "--env-from-configmap NAME=CONFIGMAP:KEY",
+                           "--workdir DIR", "kubectl arl sandbox create ep-7 --pool py --env TASK_ID=t-7",
+                           "--env-from-secret API_KEY=creds:api-key"})
+    CHECK_MESSAGE(contains(help, text), text);
+  Harness h;
+  CHECK(h.run({"sandbox", "create", "--help"}) == 0);
 }

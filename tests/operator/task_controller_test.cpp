@@ -38,7 +38,9 @@ TEST_CASE("steps run in order through the sidecar with the sandbox's own token")
   CHECK(f.script->written[0].path == "hello.txt");
   REQUIRE(f.script->executed.size() == 1);
   CHECK(f.script->executed[0].env.at("A") == "1");
-  CHECK(f.script->executed[0].working_dir == "/workspace");  // Task steps default workDir at parse (core/types.cpp)
+  // No workDir in the step: none is sent, so the sidecar starts it in the
+  // sandbox's own working dir (spec.workingDir from the bind), else /workspace.
+  CHECK(f.script->executed[0].working_dir == "");
   auto secret = f.kube.get(res::secrets, "default", "arl-pool-py").value();
   auto sb = f.get(res::sandboxes, "sb");
   CHECK(f.last_token == arl::k8s::sandbox_token(secret["stringData"]["token"].get<std::string>(),

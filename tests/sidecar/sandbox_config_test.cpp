@@ -8,8 +8,10 @@
 
 #include <httplib.h>
 
+#include "core/types.h"
 #include "k8s/sidecar_client.h"
 #include "sidecar/executor.h"
+#include "sidecar/task_run.h"
 #include "sidecar_test_util.h"
 
 using namespace arl;
@@ -67,6 +69,46 @@ TEST_CASE("a task step with no workDir runs in the sandbox's working dir with it
   SidecarClient c(s.address(), kOwn);
   core::ExecuteRequest step = sh("echo $TASK_ID; pwd");  // as task_run.cpp builds a step: working_dir ""
   CHECK(c.execute(step).stdout_data == "t-42\n" + s.dir.path + "/job\n");
+}
+
+namespace {
+// The operator's runner: each step is one /execute over HTTP.
+struct ClientRunner : sidecar::StepRunner {
+  SidecarClient& client;
+  explicit ClientRunner(SidecarClient& c) : client(c) {}
+  core::ExecuteResponse execute(const core::ExecuteRequest& req) override { return client.execute(req); }
+  void write_file(const core::FileWriteRequest& req) override { client.write_file(req); }
+};
+}  // namespace
+
+TEST_CASE("task steps, parsed as the operator parses them, start in the sandbox's working dir; their own env and workDir win") {
+  RunningServer s(kPool);
+  SidecarClient(s.address(), kPool).bind({kOwn}, {{{"TASK_ID", "t-42"}, {"SEED", "7"}}, "job"});
+  std::filesystem::create_directories(s.dir.path + "/other");
+  SidecarClient c(s.address(), kOwn);
+  ClientRunner runner(c);
+  struct Row {
+    nlohmann::json step;  // fields over {name, type: Command, command: [sh, -c, 'echo "$TASK_ID $SEED"; pwd']}
+    std::string stdout_;
+  };
+  for (const auto& row : std::vector<Row>{
+           {nlohmann::json::object(), "t-42 7\n" + s.dir.path + "/job\n"},
+           {{{"env", {{"SEED", "8"}}}}, "t-42 8\n" + s.dir.path + "/job\n"},
+           {{{"env", {{"TASK_ID", ""}}}}, " 7\n" + s.dir.path + "/job\n"},
+           {{{"workDir", "other"}}, "t-42 7\n" + s.dir.path + "/other\n"},
+           {{{"workDir", s.dir.path}}, "t-42 7\n" + s.dir.path + "\n"},
+       }) {
+    CAPTURE(row.step.dump());
+    nlohmann::json step{{"name", "a"}, {"type", "Command"}, {"command", {"sh", "-c", "echo \"$TASK_ID $SEED\"; pwd"}}};
+    step.update(row.step);
+    core::Task t = core::task_from_json(nlohmann::json{{"metadata", {{"name", "t1"}}}, {"spec", {{"steps", {step}}}}});
+    core::apply_defaults(t);
+    sidecar::TaskRun run(t, runner, 1 << 16);
+    auto outcome = run.attempt(std::chrono::seconds(30));
+    CHECK(outcome.ok);
+    REQUIRE(t.status.steps.size() == 1);
+    CHECK(t.status.steps[0].stdout_ == row.stdout_);
+  }
 }
 
 TEST_CASE("executor: sandbox env sits between the sidecar's environment and the request's") {

@@ -16,14 +16,18 @@ from test_controllers_e2e import operator_log
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def arl_exec(ns, sandbox, *argv, env=()):
-    """`kubectl arl sandbox exec` as a user types it; returns (exit code, stdout, stderr)."""
+def arl(*args):
+    """`kubectl arl ...` as a user types it; returns (exit code, stdout, stderr)."""
     binary = os.environ.get("ARL_BIN") or str(ROOT / "build" / "arl")
-    flags = [a for kv in env for a in ("--env", kv)]
-    p = subprocess.run([binary, "kubectl", "sandbox", "exec", sandbox, "-n", ns, *flags, "--", *argv],
-                       capture_output=True, text=True, timeout=120,
+    p = subprocess.run([binary, "kubectl", *args], capture_output=True, text=True, timeout=120,
                        env={**os.environ, "KUBECONFIG": os.environ["ARL_E2E_KUBECONFIG"]})
     return p.returncode, p.stdout, p.stderr
+
+
+def arl_exec(ns, sandbox, *argv, env=()):
+    """`kubectl arl sandbox exec`; returns (exit code, stdout, stderr)."""
+    flags = [a for kv in env for a in ("--env", kv)]
+    return arl("sandbox", "exec", sandbox, "-n", ns, *flags, "--", *argv)
 
 
 def sandbox_with(cluster, ns, name, env, working_dir=None):
@@ -53,13 +57,13 @@ def test_env_from_literal_secret_and_configmap_reaches_tasks_and_exec(cluster, n
     ], working_dir="repo/src")
     sb = cluster.wait_phase(ns, "sb", "Ready", timeout=60)
 
-    # A task step: the env. Its cwd is its own workDir, which Task parsing defaults to /workspace.
+    # A task step: the env, and the sandbox's working dir (the step gives none).
     script = 'echo "$TASK_ID $API_KEY $SEED [${GONE-unset}]"; pwd'
     cluster.task(ns, "t", "sb", [{"name": "a", "type": "Command", "command": ["sh", "-c", script]}])
     t = cluster.wait_task(ns, "t")
     assert t["status"]["state"] == "Succeeded", t["status"]
     # The task's stdout is the user's own output: the secret is there because the step printed it.
-    assert t["status"]["stdout"] == f"t-7 {secret_value} 42 [unset]\n/workspace\n"
+    assert t["status"]["stdout"] == f"t-7 {secret_value} 42 [unset]\n/workspace/repo/src\n"
 
     # kubectl arl sandbox exec: the same, and a per-request --env overrides.
     code, out, err = arl_exec(ns, "sb", "sh", "-c", script)
@@ -83,6 +87,50 @@ def test_env_from_literal_secret_and_configmap_reaches_tasks_and_exec(cluster, n
     assert other["status"]["podName"] != sb["status"]["podName"]
     code, out, err = arl_exec(ns, "other", "sh", "-c", 'echo "[${TASK_ID-}${API_KEY-}${SEED-}]"; pwd')
     assert (code, out) == (0, "[]\n/workspace\n"), err
+
+
+def test_task_steps_start_in_the_sandbox_working_dir_with_its_env(cluster, ns):
+    cluster.ready_pool(ns, "py", 1)
+    sandbox_with(cluster, ns, "sb", [{"name": "EPISODE", "value": "e-3"}, {"name": "SEED", "value": "7"}],
+                 working_dir="/workspace/episode")
+    cluster.wait_phase(ns, "sb", "Ready", timeout=60)
+    script = 'echo "$EPISODE $SEED"; pwd'
+    cluster.task(ns, "t", "sb", [
+        # No workDir: the sandbox's; its env as given.
+        {"name": "plain", "type": "Command", "command": ["sh", "-c", script]},
+        # The step's own env overrides the sandbox's for that step only.
+        {"name": "own-env", "type": "Command", "command": ["sh", "-c", script], "env": {"SEED": "8"}},
+        # The step's own workDir wins over the sandbox's.
+        {"name": "own-dir", "type": "Command", "command": ["sh", "-c", script], "workDir": "/workspace"},
+        # A relative path in a command names a file in the sandbox's working dir.
+        {"name": "write", "type": "FilePatch", "path": "/workspace/episode/note.txt", "content": "here\n"},
+        {"name": "read", "type": "Command", "command": ["cat", "note.txt"]},
+    ])
+    t = cluster.wait_task(ns, "t")
+    assert t["status"]["state"] == "Succeeded", t["status"]
+    out = {s["name"]: s.get("stdout", "") for s in t["status"]["steps"]}
+    assert out == {"plain": "e-3 7\n/workspace/episode\n", "own-env": "e-3 8\n/workspace/episode\n",
+                   "own-dir": "e-3 7\n/workspace\n", "write": "", "read": "here\n"}, t["status"]
+
+
+def test_sandbox_create_flags_set_env_and_working_dir(cluster, ns):
+    cluster.core.create_namespaced_secret(ns, client.V1Secret(
+        metadata=client.V1ObjectMeta(name="creds"), string_data={"api-key": "from-secret"}))
+    cluster.core.create_namespaced_config_map(ns, client.V1ConfigMap(
+        metadata=client.V1ObjectMeta(name="cfg"), data={"mode": "eval"}))
+    cluster.ready_pool(ns, "py", 1)
+    # The repeatable flags before and after the positional name, as users mix them.
+    code, out, err = arl("sandbox", "create", "--env", "TASK_ID=t-9", "--env", "EXPR=a=b", "cli-sb", "-n", ns,
+                         "--pool", "py", "--keep-alive", "--env-from-secret", "API_KEY=creds:api-key",
+                         "--env-from-configmap", "MODE=cfg:mode", "--workdir", "runs/9", "--wait")
+    assert (code, out) == (0, "sandbox.arl.infra.io/cli-sb created\n"), err
+    code, out, err = arl_exec(ns, "cli-sb", "sh", "-c", "printenv TASK_ID EXPR API_KEY MODE; pwd")
+    assert (code, out) == (0, "t-9\na=b\nfrom-secret\neval\n/workspace/runs/9\n"), err
+
+    # A bad value exits 2 naming the flag and the value, and creates nothing.
+    code, out, err = arl("sandbox", "create", "bad-sb", "-n", ns, "--pool", "py", "--env-from-secret", "API_KEY=creds")
+    assert code == 2 and '--env-from-secret "API_KEY=creds": the key is missing' in err, (code, err)
+    assert cluster.get(ns, "sandboxes", "bad-sb") is None
 
 
 def test_missing_secret_fails_the_sandbox_and_leaves_the_pool_untouched(cluster, ns):
