@@ -184,7 +184,14 @@ def test_a_run_that_fails_does_not_leave_its_sandbox_bound(cluster, ns):
 def test_pods_carry_the_labels_the_manuals_select_on(cluster, ns):
     cluster.ready_pool(ns, "py", 2)
     pod = ready_sandbox(cluster, ns)["status"]["podName"]
-    by_pool = {p.metadata.name for p in cluster.core.list_namespaced_pod(ns, label_selector="warmpool=py").items}
+    # The refill is created once the claim lands, which may be just after the
+    # sandbox reads Ready (the claim goes out alongside the status write).
+    deadline = time.monotonic() + 30
+    while True:
+        by_pool = {p.metadata.name for p in cluster.core.list_namespaced_pod(ns, label_selector="warmpool=py").items}
+        if len(by_pool) >= 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert pod in by_pool and len(by_pool) >= 3  # the allocated pod and the refilled idle ones
     by_sandbox = [p.metadata.name for p in cluster.core.list_namespaced_pod(ns, label_selector="sandbox=sb").items]
     assert by_sandbox == [pod]
