@@ -1,5 +1,6 @@
 #include "core/sidecar_protocol.h"
 
+#include <cctype>
 #include <csignal>
 #include <cmath>
 #include <string>
@@ -389,6 +390,86 @@ void from_json(const json& j, ProcessesResponse& v) {
     from_json(p, info);
     v.processes.push_back(std::move(info));
   }
+}
+
+namespace {
+std::uint64_t get_count(const json& j, const char* key) {
+  auto v = get_int(j, key).value_or(0);
+  if (v < 0) bad(key, "must not be negative");
+  return static_cast<std::uint64_t>(v);
+}
+}  // namespace
+
+void to_json(json& j, const CheckpointRequest& v) {
+  j = json::object();
+  if (!v.name.empty()) j["name"] = v.name;
+}
+void from_json(const json& j, CheckpointRequest& v) {
+  require_object(j, "body");
+  v.name = get_string(j, "name");
+  if (v.name.empty()) return;
+  auto ok = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-'; };
+  bool valid = v.name.size() <= 63 && std::isalnum(static_cast<unsigned char>(v.name[0]));
+  for (char c : v.name) valid = valid && ok(c);
+  if (!valid) bad("name", "must be 1-63 characters of A-Z, a-z, 0-9, '.', '_' or '-', starting with a letter or digit");
+}
+
+void to_json(json& j, const CheckpointInfo& v) {
+  j = json{{"id", v.id},       {"name", v.name},   {"created_at", v.created_at}, {"files", v.files},
+           {"directories", v.directories}, {"bytes", v.bytes}, {"skipped", v.skipped}, {"duration_ms", v.duration_ms}};
+}
+void from_json(const json& j, CheckpointInfo& v) {
+  require_object(j, "checkpoint");
+  v.id = get_string(j, "id", true);
+  v.name = get_string(j, "name");
+  v.created_at = get_string(j, "created_at");
+  v.files = get_count(j, "files");
+  v.directories = get_count(j, "directories");
+  v.bytes = get_count(j, "bytes");
+  v.skipped = get_count(j, "skipped");
+  v.duration_ms = get_number(j, "duration_ms").value_or(0);
+}
+
+void to_json(json& j, const CheckpointList& v) {
+  j = json{{"checkpoints", json::array()}, {"used_bytes", v.used_bytes}, {"max_bytes", v.max_bytes}};
+  for (const auto& c : v.checkpoints) j["checkpoints"].push_back(c);
+}
+void from_json(const json& j, CheckpointList& v) {
+  require_object(j, "body");
+  v.checkpoints.clear();
+  if (const json* cs = member(j, "checkpoints")) {
+    if (!cs->is_array()) bad("checkpoints", "must be an array");
+    for (const auto& c : *cs) v.checkpoints.push_back(c.get<CheckpointInfo>());
+  }
+  v.used_bytes = get_count(j, "used_bytes");
+  v.max_bytes = get_count(j, "max_bytes");
+}
+
+void to_json(json& j, const CheckpointDeleted& v) { j = json{{"id", v.id}, {"freed_bytes", v.freed_bytes}}; }
+void from_json(const json& j, CheckpointDeleted& v) {
+  require_object(j, "body");
+  v.id = get_string(j, "id", true);
+  v.freed_bytes = get_count(j, "freed_bytes");
+}
+
+void to_json(json& j, const RestoreRequest& v) { j = json{{"kill_processes", v.kill_processes}}; }
+void from_json(const json& j, RestoreRequest& v) {
+  require_object(j, "body");
+  v.kill_processes = get_bool(j, "kill_processes", false);
+}
+
+void to_json(json& j, const RestoreResponse& v) {
+  j = json{{"id", v.id},           {"written", v.written}, {"removed", v.removed},
+           {"unchanged", v.unchanged}, {"killed", v.killed},   {"duration_ms", v.duration_ms}};
+}
+void from_json(const json& j, RestoreResponse& v) {
+  require_object(j, "body");
+  v.id = get_string(j, "id", true);
+  v.written = get_count(j, "written");
+  v.removed = get_count(j, "removed");
+  v.unchanged = get_count(j, "unchanged");
+  v.killed = static_cast<int>(get_int(j, "killed").value_or(0));
+  v.duration_ms = get_number(j, "duration_ms").value_or(0);
 }
 
 }  // namespace arl::core
