@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Every benchmark, printing figures (targets in README.md):
-#   sidecar   /execute of `true` over loopback keep-alive vs bare fork/exec
+#   sidecar   /execute of `true` over loopback keep-alive vs bare fork/exec;
+#             checkpoint and restore of a 1,000-file / 10 MB workdir
+#             (ARL_BENCH_CHECKPOINT_DIR: where its workdir and checkpoints go,
+#             default $TMPDIR or /tmp)
 #   operator  sandbox Ready latency, task round trip, a burst of sandboxes,
 #             API writes per allocation, operator RSS (on the local cluster)
 #   sdk       Python SDK episodes/s through Task objects and the direct path
@@ -23,7 +26,7 @@ parts=("$@")
 # The real node runs the image of `make image`, not build-bench/: nothing to compile for it alone.
 if [[ " ${parts[*]} " != " real " ]]; then
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DARL_TESTS=OFF >/dev/null
-cmake --build "$build" --target arl sidecar_bench cluster_bench -j2 >/dev/null
+cmake --build "$build" --target arl sidecar_bench checkpoint_bench cluster_bench -j2 >/dev/null
 fi
 
 cluster_up() {
@@ -37,7 +40,8 @@ for part in "${parts[@]}"; do
   case "$part" in
     sidecar)
       echo "== sidecar"
-      "$build/sidecar_bench" 2000 ;;
+      "$build/sidecar_bench" 2000
+      "$build/checkpoint_bench" 30 ${ARL_BENCH_CHECKPOINT_DIR:+"$ARL_BENCH_CHECKPOINT_DIR"} ;;
     operator)
       echo "== operator"
       cluster_up

@@ -246,12 +246,34 @@ void from_json(const json& j, ExecuteRequest& v) {
   v.stream = get_bool(j, "stream", false);
 }
 
+void to_json(json& j, const Usage& v) {
+  j = json{{"wall_ms", v.wall_ms}, {"cpu_user_ms", v.cpu_user_ms}, {"cpu_system_ms", v.cpu_system_ms},
+           {"max_rss_kb", v.max_rss_kb}};
+}
+void from_json(const json& j, Usage& v) {
+  require_object(j, "usage");
+  v.wall_ms = get_number(j, "wall_ms").value_or(0);
+  v.cpu_user_ms = get_number(j, "cpu_user_ms").value_or(0);
+  v.cpu_system_ms = get_number(j, "cpu_system_ms").value_or(0);
+  auto rss = get_int(j, "max_rss_kb").value_or(0);
+  v.max_rss_kb = rss > 0 ? static_cast<std::uint64_t>(rss) : 0;
+}
+
+namespace {
+std::optional<Usage> get_usage(const json& j) {
+  const json* u = member(j, "usage");
+  if (!u) return std::nullopt;
+  return u->get<Usage>();
+}
+}  // namespace
+
 void to_json(json& j, const ExecuteResponse& v) {
   j = json{{"stdout", v.stdout_data}, {"stderr", v.stderr_data}, {"exit_code", v.exit_code},
            {"done", v.done},          {"duration_ms", v.duration_ms}, {"timed_out", v.timed_out}};
   if (v.pid) j["pid"] = *v.pid;
   if (v.stdout_truncated) j["stdout_truncated"] = true;
   if (v.stderr_truncated) j["stderr_truncated"] = true;
+  if (v.usage) j["usage"] = *v.usage;
 }
 void from_json(const json& j, ExecuteResponse& v) {
   require_object(j, "body");
@@ -265,6 +287,7 @@ void from_json(const json& j, ExecuteResponse& v) {
   v.timed_out = get_bool(j, "timed_out", false);
   v.stdout_truncated = get_bool(j, "stdout_truncated", false);
   v.stderr_truncated = get_bool(j, "stderr_truncated", false);
+  v.usage = get_usage(j);
 }
 
 void to_json(json& j, const ExecEvent& v) {
@@ -277,6 +300,7 @@ void to_json(json& j, const ExecEvent& v) {
       j["exit_code"] = v.exit_code;
       j["timed_out"] = v.timed_out;
       j["duration_ms"] = v.duration_ms;
+      if (v.usage) j["usage"] = *v.usage;
       break;
     case ExecEvent::Type::error: j["message"] = v.data; break;
   }
@@ -295,6 +319,7 @@ void from_json(const json& j, ExecEvent& v) {
   v.exit_code = static_cast<int>(get_int(j, "exit_code").value_or(0));
   v.timed_out = get_bool(j, "timed_out", false);
   v.duration_ms = get_number(j, "duration_ms").value_or(0);
+  v.usage = get_usage(j);
 }
 
 // --- signal, reset, processes

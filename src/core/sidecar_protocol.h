@@ -29,7 +29,7 @@
 // written as output arrives:
 //   {"type":"start","pid":123}
 //   {"type":"stdout","data":"..."}   {"type":"stderr","data":"..."}
-//   {"type":"exit","exit_code":0,"timed_out":false,"duration_ms":1.2}
+//   {"type":"exit","exit_code":0,"timed_out":false,"duration_ms":1.2,"usage":{...}}
 // Validation errors are still plain 4xx replies (nothing has started then);
 // a failure after the 200 went out is an {"type":"error","message":...} event.
 // A stream always ends with exactly one "exit" or "error" event.
@@ -90,6 +90,16 @@ struct ExecuteRequest {
   bool stream = false;                       // NDJSON reply (see top of file)
 };
 
+/// What a command cost, from the kernel's accounting when it was reaped
+/// (wait4): the command's process plus every descendant it waited for.
+/// Background children it left running, and orphans, are not counted.
+struct Usage {
+  double wall_ms = 0;
+  double cpu_user_ms = 0;
+  double cpu_system_ms = 0;
+  std::uint64_t max_rss_kb = 0;  // the largest of those processes, not their sum
+};
+
 struct ExecuteResponse {
   std::string stdout_data;  // JSON "stdout"
   std::string stderr_data;  // JSON "stderr"
@@ -100,6 +110,7 @@ struct ExecuteResponse {
   bool timed_out = false;
   bool stdout_truncated = false;  // output beyond the sidecar's buffer cap was dropped
   bool stderr_truncated = false;
+  std::optional<Usage> usage;     // foreground commands that ran
 };
 
 /// One line of a streaming /execute reply.
@@ -111,6 +122,7 @@ struct ExecEvent {
   int exit_code = 0;       // exit
   bool timed_out = false;  // exit
   double duration_ms = 0;  // exit
+  std::optional<Usage> usage;  // exit
 };
 
 struct SignalRequest {
@@ -215,6 +227,8 @@ void to_json(nlohmann::json& j, const FileWriteResponse& v);
 void from_json(const nlohmann::json& j, FileWriteResponse& v);
 void to_json(nlohmann::json& j, const ExecuteRequest& v);
 void from_json(const nlohmann::json& j, ExecuteRequest& v);
+void to_json(nlohmann::json& j, const Usage& v);
+void from_json(const nlohmann::json& j, Usage& v);
 void to_json(nlohmann::json& j, const ExecuteResponse& v);
 void from_json(const nlohmann::json& j, ExecuteResponse& v);
 void to_json(nlohmann::json& j, const ExecEvent& v);

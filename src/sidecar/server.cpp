@@ -197,6 +197,7 @@ struct SidecarServer::Impl {
         last.exit_code = r.exit_code;
         last.timed_out = r.timed_out;
         last.duration_ms = r.duration_ms;
+        last.usage = r.usage;
       } catch (const std::exception& e) {
         last.type = core::ExecEvent::Type::error;
         last.data = e.what();
