@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Every benchmark, printing figures (targets in README.md):
-#   sidecar   /execute of `true` over loopback keep-alive vs bare fork/exec
-#   operator  sandbox Ready latency, Ready with spec.env against without
-#             (in turns, ARL_BENCH_ENV_ROUNDS of each, default 50; 0 skips),
-#             task round trip, a burst of sandboxes, API writes per
-#             allocation, operator RSS (on the local cluster)
+#   sidecar   /execute of `true` over loopback keep-alive vs bare fork/exec;
+#             checkpoint and restore of a 1,000-file / 10 MB workdir
+#             (ARL_BENCH_CHECKPOINT_DIR: where its workdir and checkpoints go,
+#             default $TMPDIR or /tmp)
+#   operator  sandbox Ready latency and where its time goes (per-stage table
+#             beside the API server's floors), Ready with spec.env against
+#             without (in turns, ARL_BENCH_ENV_ROUNDS of each, default 50; 0
+#             skips), task round trip and its stages, a burst of sandboxes,
+#             API writes per allocation, operator RSS (on the local cluster)
 #   sdk       Python SDK episodes/s through Task objects and the direct path
 #   real      the real node (kubelet + containerd, scripts/real-node.sh, ARL
 #             by Helm) beside a local-node cluster, one table (bench/node_bench.py):
@@ -25,7 +29,7 @@ parts=("$@")
 # The real node runs the image of `make image`, not build-bench/: nothing to compile for it alone.
 if [[ " ${parts[*]} " != " real " ]]; then
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DARL_TESTS=OFF >/dev/null
-cmake --build "$build" --target arl sidecar_bench cluster_bench -j2 >/dev/null
+cmake --build "$build" --target arl sidecar_bench checkpoint_bench cluster_bench -j2 >/dev/null
 fi
 
 cluster_up() {
@@ -39,7 +43,8 @@ for part in "${parts[@]}"; do
   case "$part" in
     sidecar)
       echo "== sidecar"
-      "$build/sidecar_bench" 2000 ;;
+      "$build/sidecar_bench" 2000
+      "$build/checkpoint_bench" 30 ${ARL_BENCH_CHECKPOINT_DIR:+"$ARL_BENCH_CHECKPOINT_DIR"} ;;
     operator)
       echo "== operator"
       cluster_up

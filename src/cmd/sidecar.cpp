@@ -73,6 +73,13 @@ void add_sidecar_command(CLI::App& app) {
   cmd->add_option("--token", opts->token,
                   "Token callers must send until the pod is bound to a sandbox (env ARL_SIDECAR_TOKEN, which pods use: "
                   "a flag shows in /proc/PID/cmdline); empty disables auth");
+  opts->checkpoint_dir = env_or("ARL_SIDECAR_CHECKPOINT_DIR", "");
+  cmd->add_option("--checkpoint-dir", opts->checkpoint_dir,
+                  "Directory for checkpoints, outside the workdir (env ARL_SIDECAR_CHECKPOINT_DIR); empty: a private "
+                  "directory under $TMPDIR or /tmp, removed when the sidecar stops");
+  cmd->add_option("--checkpoint-max-bytes", opts->checkpoint_max_bytes,
+                  "File data all checkpoints together may hold; a checkpoint that would exceed it is refused (507)")
+      ->capture_default_str();
   cmd->add_option("--max-body-bytes", opts->max_body_bytes, "Largest request body accepted")->capture_default_str();
   cmd->add_option("--threads", opts->worker_threads, "Concurrent requests served")->capture_default_str();
   auto head_timeout = std::make_shared<double>(10), idle_timeout = std::make_shared<double>(30);

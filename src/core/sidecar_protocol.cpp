@@ -1,5 +1,6 @@
 #include "core/sidecar_protocol.h"
 
+#include <cctype>
 #include <csignal>
 #include <cmath>
 #include <string>
@@ -245,12 +246,34 @@ void from_json(const json& j, ExecuteRequest& v) {
   v.stream = get_bool(j, "stream", false);
 }
 
+void to_json(json& j, const Usage& v) {
+  j = json{{"wall_ms", v.wall_ms}, {"cpu_user_ms", v.cpu_user_ms}, {"cpu_system_ms", v.cpu_system_ms},
+           {"max_rss_kb", v.max_rss_kb}};
+}
+void from_json(const json& j, Usage& v) {
+  require_object(j, "usage");
+  v.wall_ms = get_number(j, "wall_ms").value_or(0);
+  v.cpu_user_ms = get_number(j, "cpu_user_ms").value_or(0);
+  v.cpu_system_ms = get_number(j, "cpu_system_ms").value_or(0);
+  auto rss = get_int(j, "max_rss_kb").value_or(0);
+  v.max_rss_kb = rss > 0 ? static_cast<std::uint64_t>(rss) : 0;
+}
+
+namespace {
+std::optional<Usage> get_usage(const json& j) {
+  const json* u = member(j, "usage");
+  if (!u) return std::nullopt;
+  return u->get<Usage>();
+}
+}  // namespace
+
 void to_json(json& j, const ExecuteResponse& v) {
   j = json{{"stdout", v.stdout_data}, {"stderr", v.stderr_data}, {"exit_code", v.exit_code},
            {"done", v.done},          {"duration_ms", v.duration_ms}, {"timed_out", v.timed_out}};
   if (v.pid) j["pid"] = *v.pid;
   if (v.stdout_truncated) j["stdout_truncated"] = true;
   if (v.stderr_truncated) j["stderr_truncated"] = true;
+  if (v.usage) j["usage"] = *v.usage;
 }
 void from_json(const json& j, ExecuteResponse& v) {
   require_object(j, "body");
@@ -264,6 +287,7 @@ void from_json(const json& j, ExecuteResponse& v) {
   v.timed_out = get_bool(j, "timed_out", false);
   v.stdout_truncated = get_bool(j, "stdout_truncated", false);
   v.stderr_truncated = get_bool(j, "stderr_truncated", false);
+  v.usage = get_usage(j);
 }
 
 void to_json(json& j, const ExecEvent& v) {
@@ -276,6 +300,7 @@ void to_json(json& j, const ExecEvent& v) {
       j["exit_code"] = v.exit_code;
       j["timed_out"] = v.timed_out;
       j["duration_ms"] = v.duration_ms;
+      if (v.usage) j["usage"] = *v.usage;
       break;
     case ExecEvent::Type::error: j["message"] = v.data; break;
   }
@@ -294,6 +319,7 @@ void from_json(const json& j, ExecEvent& v) {
   v.exit_code = static_cast<int>(get_int(j, "exit_code").value_or(0));
   v.timed_out = get_bool(j, "timed_out", false);
   v.duration_ms = get_number(j, "duration_ms").value_or(0);
+  v.usage = get_usage(j);
 }
 
 // --- signal, reset, processes
@@ -389,6 +415,86 @@ void from_json(const json& j, ProcessesResponse& v) {
     from_json(p, info);
     v.processes.push_back(std::move(info));
   }
+}
+
+namespace {
+std::uint64_t get_count(const json& j, const char* key) {
+  auto v = get_int(j, key).value_or(0);
+  if (v < 0) bad(key, "must not be negative");
+  return static_cast<std::uint64_t>(v);
+}
+}  // namespace
+
+void to_json(json& j, const CheckpointRequest& v) {
+  j = json::object();
+  if (!v.name.empty()) j["name"] = v.name;
+}
+void from_json(const json& j, CheckpointRequest& v) {
+  require_object(j, "body");
+  v.name = get_string(j, "name");
+  if (v.name.empty()) return;
+  auto ok = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-'; };
+  bool valid = v.name.size() <= 63 && std::isalnum(static_cast<unsigned char>(v.name[0]));
+  for (char c : v.name) valid = valid && ok(c);
+  if (!valid) bad("name", "must be 1-63 characters of A-Z, a-z, 0-9, '.', '_' or '-', starting with a letter or digit");
+}
+
+void to_json(json& j, const CheckpointInfo& v) {
+  j = json{{"id", v.id},       {"name", v.name},   {"created_at", v.created_at}, {"files", v.files},
+           {"directories", v.directories}, {"bytes", v.bytes}, {"skipped", v.skipped}, {"duration_ms", v.duration_ms}};
+}
+void from_json(const json& j, CheckpointInfo& v) {
+  require_object(j, "checkpoint");
+  v.id = get_string(j, "id", true);
+  v.name = get_string(j, "name");
+  v.created_at = get_string(j, "created_at");
+  v.files = get_count(j, "files");
+  v.directories = get_count(j, "directories");
+  v.bytes = get_count(j, "bytes");
+  v.skipped = get_count(j, "skipped");
+  v.duration_ms = get_number(j, "duration_ms").value_or(0);
+}
+
+void to_json(json& j, const CheckpointList& v) {
+  j = json{{"checkpoints", json::array()}, {"used_bytes", v.used_bytes}, {"max_bytes", v.max_bytes}};
+  for (const auto& c : v.checkpoints) j["checkpoints"].push_back(c);
+}
+void from_json(const json& j, CheckpointList& v) {
+  require_object(j, "body");
+  v.checkpoints.clear();
+  if (const json* cs = member(j, "checkpoints")) {
+    if (!cs->is_array()) bad("checkpoints", "must be an array");
+    for (const auto& c : *cs) v.checkpoints.push_back(c.get<CheckpointInfo>());
+  }
+  v.used_bytes = get_count(j, "used_bytes");
+  v.max_bytes = get_count(j, "max_bytes");
+}
+
+void to_json(json& j, const CheckpointDeleted& v) { j = json{{"id", v.id}, {"freed_bytes", v.freed_bytes}}; }
+void from_json(const json& j, CheckpointDeleted& v) {
+  require_object(j, "body");
+  v.id = get_string(j, "id", true);
+  v.freed_bytes = get_count(j, "freed_bytes");
+}
+
+void to_json(json& j, const RestoreRequest& v) { j = json{{"kill_processes", v.kill_processes}}; }
+void from_json(const json& j, RestoreRequest& v) {
+  require_object(j, "body");
+  v.kill_processes = get_bool(j, "kill_processes", false);
+}
+
+void to_json(json& j, const RestoreResponse& v) {
+  j = json{{"id", v.id},           {"written", v.written}, {"removed", v.removed},
+           {"unchanged", v.unchanged}, {"killed", v.killed},   {"duration_ms", v.duration_ms}};
+}
+void from_json(const json& j, RestoreResponse& v) {
+  require_object(j, "body");
+  v.id = get_string(j, "id", true);
+  v.written = get_count(j, "written");
+  v.removed = get_count(j, "removed");
+  v.unchanged = get_count(j, "unchanged");
+  v.killed = static_cast<int>(get_int(j, "killed").value_or(0));
+  v.duration_ms = get_number(j, "duration_ms").value_or(0);
 }
 
 }  // namespace arl::core

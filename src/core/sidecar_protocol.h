@@ -16,6 +16,12 @@
 //   GET  /processes  -> ProcessesResponse
 //   POST /bind       BindRequest       -> BindResponse (the operator, once per
 //                    allocation: from then on only the sandbox's own token works)
+//   POST   /checkpoints              CheckpointRequest -> CheckpointInfo
+//                                    (507 when the checkpoints' space cap is reached)
+//   GET    /checkpoints              -> CheckpointList
+//   DELETE /checkpoints/{id}         -> CheckpointDeleted (404 for an unknown id)
+//   POST   /checkpoints/{id}/restore RestoreRequest -> RestoreResponse
+//   ({id} is a checkpoint's id or its name.)
 //
 // Streaming /execute: send `"stream": true` in the ExecuteRequest body (the
 // header `Accept: application/x-ndjson` does the same). The reply is
@@ -23,7 +29,7 @@
 // written as output arrives:
 //   {"type":"start","pid":123}
 //   {"type":"stdout","data":"..."}   {"type":"stderr","data":"..."}
-//   {"type":"exit","exit_code":0,"timed_out":false,"duration_ms":1.2}
+//   {"type":"exit","exit_code":0,"timed_out":false,"duration_ms":1.2,"usage":{...}}
 // Validation errors are still plain 4xx replies (nothing has started then);
 // a failure after the 200 went out is an {"type":"error","message":...} event.
 // A stream always ends with exactly one "exit" or "error" event.
@@ -84,6 +90,16 @@ struct ExecuteRequest {
   bool stream = false;                       // NDJSON reply (see top of file)
 };
 
+/// What a command cost, from the kernel's accounting when it was reaped
+/// (wait4): the command's process plus every descendant it waited for.
+/// Background children it left running, and orphans, are not counted.
+struct Usage {
+  double wall_ms = 0;
+  double cpu_user_ms = 0;
+  double cpu_system_ms = 0;
+  std::uint64_t max_rss_kb = 0;  // the largest of those processes, not their sum
+};
+
 struct ExecuteResponse {
   std::string stdout_data;  // JSON "stdout"
   std::string stderr_data;  // JSON "stderr"
@@ -94,6 +110,7 @@ struct ExecuteResponse {
   bool timed_out = false;
   bool stdout_truncated = false;  // output beyond the sidecar's buffer cap was dropped
   bool stderr_truncated = false;
+  std::optional<Usage> usage;     // foreground commands that ran
 };
 
 /// One line of a streaming /execute reply.
@@ -105,6 +122,7 @@ struct ExecEvent {
   int exit_code = 0;       // exit
   bool timed_out = false;  // exit
   double duration_ms = 0;  // exit
+  std::optional<Usage> usage;  // exit
 };
 
 struct SignalRequest {
@@ -155,6 +173,45 @@ struct ProcessesResponse {
   std::vector<ProcessInfo> processes;
 };
 
+struct CheckpointRequest {
+  std::string name;  // optional; [A-Za-z0-9][A-Za-z0-9._-]{0,62}, unique among the sandbox's checkpoints
+};
+
+struct CheckpointInfo {
+  std::string id;            // 8 hex digits
+  std::string name;
+  std::string created_at;    // RFC 3339 UTC, milliseconds
+  std::uint64_t files = 0;   // files, symlinks and FIFOs
+  std::uint64_t directories = 0;
+  std::uint64_t bytes = 0;   // file data stored (counted against the cap)
+  std::uint64_t skipped = 0; // sockets and devices: not checkpointed
+  double duration_ms = 0;
+};
+
+struct CheckpointList {
+  std::vector<CheckpointInfo> checkpoints;  // oldest first
+  std::uint64_t used_bytes = 0;
+  std::uint64_t max_bytes = 0;
+};
+
+struct CheckpointDeleted {
+  std::string id;
+  std::uint64_t freed_bytes = 0;
+};
+
+struct RestoreRequest {
+  bool kill_processes = false;  // kill every process the sidecar started before restoring
+};
+
+struct RestoreResponse {
+  std::string id;
+  std::uint64_t written = 0;    // entries created or rewritten
+  std::uint64_t removed = 0;    // entries that were not in the checkpoint
+  std::uint64_t unchanged = 0;  // files and links left in place
+  int killed = 0;               // process groups killed (kill_processes)
+  double duration_ms = 0;
+};
+
 /// Signal name ("SIGTERM", "TERM", "15") -> number; throws Error{invalid} naming `field`.
 int parse_signal_name(std::string_view name, std::string_view field = "signal");
 std::string_view event_type_name(ExecEvent::Type t);
@@ -170,6 +227,8 @@ void to_json(nlohmann::json& j, const FileWriteResponse& v);
 void from_json(const nlohmann::json& j, FileWriteResponse& v);
 void to_json(nlohmann::json& j, const ExecuteRequest& v);
 void from_json(const nlohmann::json& j, ExecuteRequest& v);
+void to_json(nlohmann::json& j, const Usage& v);
+void from_json(const nlohmann::json& j, Usage& v);
 void to_json(nlohmann::json& j, const ExecuteResponse& v);
 void from_json(const nlohmann::json& j, ExecuteResponse& v);
 void to_json(nlohmann::json& j, const ExecEvent& v);
@@ -190,6 +249,18 @@ void to_json(nlohmann::json& j, const ProcessInfo& v);
 void from_json(const nlohmann::json& j, ProcessInfo& v);
 void to_json(nlohmann::json& j, const ProcessesResponse& v);
 void from_json(const nlohmann::json& j, ProcessesResponse& v);
+void to_json(nlohmann::json& j, const CheckpointRequest& v);
+void from_json(const nlohmann::json& j, CheckpointRequest& v);
+void to_json(nlohmann::json& j, const CheckpointInfo& v);
+void from_json(const nlohmann::json& j, CheckpointInfo& v);
+void to_json(nlohmann::json& j, const CheckpointList& v);
+void from_json(const nlohmann::json& j, CheckpointList& v);
+void to_json(nlohmann::json& j, const CheckpointDeleted& v);
+void from_json(const nlohmann::json& j, CheckpointDeleted& v);
+void to_json(nlohmann::json& j, const RestoreRequest& v);
+void from_json(const nlohmann::json& j, RestoreRequest& v);
+void to_json(nlohmann::json& j, const RestoreResponse& v);
+void from_json(const nlohmann::json& j, RestoreResponse& v);
 
 /// The field an Error{invalid} message from this file names ("" if none):
 /// the text before the first ": ". Used to fill ErrorResponse::field.

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -255,8 +256,9 @@ core::ExecuteResponse Executor::execute(const core::ExecuteRequest& req, const O
   const auto deadline = timeout_s > 0 ? start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_s))
                                       : Clock::time_point::max();  // timeout_seconds: 0 is "no timeout"
   Clock::time_point grace_deadline{};
-  bool exited = false, timed_out = false;
+  bool exited = false, timed_out = false, accounted = false;
   int status = 0;
+  struct rusage usage {};
   size_t in_off = 0;
   const std::string empty;
   const std::string& in_data = req.stdin_data ? *req.stdin_data : empty;
@@ -270,8 +272,9 @@ core::ExecuteResponse Executor::execute(const core::ExecuteRequest& req, const O
     std::lock_guard<std::mutex> lk(table_mu_);
     int r;
     do {
-      r = waitpid(pid, &status, block ? 0 : WNOHANG);
+      r = wait4(pid, &status, block ? 0 : WNOHANG, &usage);
     } while (r < 0 && errno == EINTR);
+    if (r == pid) accounted = true;
     if (r == pid || (r < 0 && errno == ECHILD)) {
       exited = true;
       table_.erase(pid);
@@ -340,6 +343,11 @@ core::ExecuteResponse Executor::execute(const core::ExecuteRequest& req, const O
   res.timed_out = timed_out;
   res.exit_code = timed_out ? core::kTimeoutExitCode : exit_code_from_wait_status(status);
   res.done = true;
+  if (accounted) {
+    auto ms = [](const timeval& t) { return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_usec) / 1e3; };
+    res.usage = core::Usage{res.duration_ms, ms(usage.ru_utime), ms(usage.ru_stime),
+                            static_cast<std::uint64_t>(usage.ru_maxrss > 0 ? usage.ru_maxrss : 0)};  // KiB on Linux
+  }
   if (!handler) {
     res.stdout_data = std::move(cout_.buf);
     res.stderr_data = std::move(cerr_.buf);

@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "core/bind_settings.h"
 #include "sidecar/credential.h"
+#include "sidecar/file_clone.h"
 #include "sidecar/files.h"
 #include "sidecar/http_errors.h"
 #include "sidecar/http_front.h"
@@ -120,6 +121,7 @@ struct SidecarServer::Impl {
   ServerOptions opts;
   std::shared_ptr<Credential> credential;
   Executor executor;
+  CheckpointStore checkpoints;
   OneRequestServer svr;
   HttpFront front;
   int port = -1;
@@ -128,6 +130,7 @@ struct SidecarServer::Impl {
       : opts(std::move(o)),
         credential(std::make_shared<Credential>(std::exchange(opts.token, {}))),
         executor(ExecutorOptions{opts.workdir}),
+        checkpoints(CheckpointStoreOptions{opts.workdir, opts.checkpoint_dir, opts.checkpoint_max_bytes}),
         front(front_options(opts, credential), front_handlers()) {}
 
   static FrontOptions front_options(const ServerOptions& o, std::shared_ptr<Credential> credential) {
@@ -194,6 +197,7 @@ struct SidecarServer::Impl {
         last.exit_code = r.exit_code;
         last.timed_out = r.timed_out;
         last.duration_ms = r.duration_ms;
+        last.usage = r.usage;
       } catch (const std::exception& e) {
         last.type = core::ExecEvent::Type::error;
         last.data = e.what();
@@ -253,6 +257,7 @@ struct SidecarServer::Impl {
     svr.Get("/processes", [this](const httplib::Request&, httplib::Response& res) {
       reply_json(res, json(core::ProcessesResponse{executor.processes()}));
     });
+    checkpoint_routes();
     svr.Post("/bind", [this](const httplib::Request& req, httplib::Response& res) {
       json body = parse_request_json(req.body);
       core::BindRequest br = body.get<core::BindRequest>();
@@ -263,6 +268,45 @@ struct SidecarServer::Impl {
       // Also on `already`: an operator that restarted sends the same settings.
       executor.set_sandbox_config(std::move(settings.env), settings.working_dir);
       if (opts.log_requests && !r.already) log::info("Bound sidecar to its sandbox's token", {});
+      reply_json(res, json(r));
+    });
+  }
+
+  // Storage errors are the one status outside http_status_for: 507 tells a
+  // client "delete checkpoints", which no ErrorCode says.
+  void checkpoint_routes() {
+    svr.Post("/checkpoints", [this](const httplib::Request& req, httplib::Response& res) {
+      auto cr = parse_request<core::CheckpointRequest>(req.body);
+      try {
+        auto info = checkpoints.create(cr.name);
+        if (opts.log_requests)
+          log::info("Created checkpoint", {{"id", info.id}, {"files", std::to_string(info.files)},
+                                           {"bytes", std::to_string(info.bytes)}, {"duration_ms", fmt::format("{:.1f}", info.duration_ms)}});
+        reply_json(res, json(info));
+      } catch (const StorageFull& e) {
+        reply_error(res, 507, e.code(), e.what());
+      }
+    });
+    svr.Get("/checkpoints", [this](const httplib::Request&, httplib::Response& res) {
+      reply_json(res, json(checkpoints.list()));
+    });
+    svr.Delete(R"(/checkpoints/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+      auto r = checkpoints.remove(req.matches[1].str());
+      if (opts.log_requests) log::info("Deleted checkpoint", {{"id", r.id}});
+      reply_json(res, json(r));
+    });
+    svr.Post(R"(/checkpoints/([^/]+)/restore)", [this](const httplib::Request& req, httplib::Response& res) {
+      auto rr = parse_request<core::RestoreRequest>(req.body);
+      const auto t0 = std::chrono::steady_clock::now();
+      const std::string ref = req.matches[1].str();
+      checkpoints.get(ref);  // an unknown id is a 404 before any process is killed
+      int killed = rr.kill_processes ? executor.reset(true).killed : 0;
+      auto r = checkpoints.restore(ref);
+      r.killed = killed;
+      r.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      if (opts.log_requests)
+        log::info("Restored checkpoint", {{"id", r.id}, {"written", std::to_string(r.written)}, {"removed", std::to_string(r.removed)},
+                                          {"killed", std::to_string(r.killed)}, {"duration_ms", fmt::format("{:.1f}", r.duration_ms)}});
       reply_json(res, json(r));
     });
   }
@@ -302,6 +346,7 @@ void SidecarServer::stop() {
 }
 int SidecarServer::port() const { return impl_->port; }
 Executor& SidecarServer::executor() { return impl_->executor; }
+CheckpointStore& SidecarServer::checkpoints() { return impl_->checkpoints; }
 const ServerOptions& SidecarServer::options() const { return impl_->opts; }
 
 void run_sidecar_until_signal(ServerOptions options) {
@@ -335,6 +380,7 @@ void run_sidecar_until_signal(ServerOptions options) {
     // timeout; the children are gone, so do not make Kubernetes wait.
     for (int i = 0; i < 200 && !served; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     if (!served) {
+      server.checkpoints().discard();  // _Exit skips the destructor that does it
       log_stopped(sig, killed);
       std::_Exit(0);
     }

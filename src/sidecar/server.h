@@ -5,6 +5,7 @@
 #include <string>
 #include <utility>
 
+#include "sidecar/checkpoint_store.h"
 #include "sidecar/executor.h"
 
 namespace arl::sidecar {
@@ -19,6 +20,11 @@ struct ServerOptions {
   std::chrono::milliseconds head_timeout{10000};  // a request head must arrive within this
   std::chrono::milliseconds idle_timeout{30000};  // a connection without a request is closed
   bool log_requests = true;
+  /// Where checkpoints live; "" -> a private temp dir removed at shutdown
+  /// (checkpoint_store.h). Never inside the workdir in practice: one there is
+  /// left out of snapshots and restores but a /reset removes it.
+  std::string checkpoint_dir;
+  std::uint64_t checkpoint_max_bytes = kDefaultCheckpointMaxBytes;
 };
 
 /// ":8080" -> {"0.0.0.0", 8080}; "127.0.0.1:0"; "[::1]:9000". Throws Error{invalid} naming --listen.
@@ -38,6 +44,7 @@ class SidecarServer {
   void stop();
   int port() const;
   Executor& executor();
+  CheckpointStore& checkpoints();
   const ServerOptions& options() const;  // token always empty: it lives in the Credential
 
  private:

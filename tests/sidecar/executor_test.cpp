@@ -251,3 +251,23 @@ TEST_CASE("concurrent executes run in parallel") {
   CHECK(ok == 8);
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(1500));
 }
+
+TEST_CASE("a foreground command reports its usage, its waited-for children included; a background start none") {
+  TempDir d;
+  Executor ex({d.path});
+  // dd fills a 64 MiB buffer: the shell waits for it, so its peak RSS and
+  // CPU are in the shell's accounting.
+  auto r = ex.execute(sh("dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; true"));
+  REQUIRE(r.exit_code == 0);
+  REQUIRE(r.usage);
+  CHECK(r.usage->wall_ms == r.duration_ms);
+  CHECK(r.usage->max_rss_kb >= 64 * 1024);
+  CHECK(r.usage->cpu_user_ms + r.usage->cpu_system_ms > 0);
+  CHECK(r.usage->cpu_user_ms >= 0);
+
+  core::ExecuteRequest bg = sh("sleep 5");
+  bg.background = true;
+  auto started = ex.execute(bg);
+  CHECK_FALSE(started.usage);
+  CHECK_FALSE(ex.execute(cmd({"no-such-command-arl"})).usage);
+}

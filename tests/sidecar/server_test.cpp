@@ -50,6 +50,9 @@ TEST_CASE("health, files and execute over the wire") {
   CHECK(r.stdout_data == "from-file\n");
   CHECK(r.stderr_data == "e\n");
   CHECK(r.duration_ms > 0);
+  REQUIRE(r.usage);  // buffered replies carry it too
+  CHECK(r.usage->wall_ms == r.duration_ms);
+  CHECK(r.usage->max_rss_kb > 0);
 }
 
 TEST_CASE("file paths: relative may not escape the workdir, absolute are used as given") {
@@ -78,6 +81,8 @@ TEST_CASE("streaming execute delivers events then the exit") {
   CHECK(events[2].data == "two\n");
   CHECK(events[3].type == core::ExecEvent::Type::exit);
   CHECK(events[3].exit_code == 2);
+  REQUIRE(events[3].usage);  // the exit event carries what the command cost
+  CHECK(events[3].usage->max_rss_kb > 0);
 
   // Without on_event the output is collected; the connection is reused.
   auto collected = c.execute_stream(sh("echo out; echo err >&2"));

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -61,7 +62,8 @@ struct RunningServer {
   std::thread thread;
   int port = 0;
 
-  explicit RunningServer(const std::string& token = "", size_t max_body = 1 << 20) {
+  explicit RunningServer(const std::string& token = "", size_t max_body = 1 << 20,
+                         const std::function<void(ServerOptions&)>& adjust = {}) {
     signal(SIGPIPE, SIG_IGN);
     ServerOptions o;
     o.listen = "127.0.0.1:0";
@@ -70,6 +72,7 @@ struct RunningServer {
     o.version = "test";
     o.max_body_bytes = max_body;
     o.log_requests = false;
+    if (adjust) adjust(o);
     server = std::make_unique<SidecarServer>(o);
     port = server->bind();
     thread = std::thread([this] { server->serve(); });

@@ -43,6 +43,8 @@ class RunResult:
     timed_out: bool = False
     stdout_truncated: bool = False
     stderr_truncated: bool = False
+    # {"wall_ms", "cpu_user_ms", "cpu_system_ms", "max_rss_kb"}: the command and the children it waited for
+    usage: Optional[Dict[str, Any]] = None
 
     @classmethod
     def from_reply(cls, reply: Mapping[str, Any]) -> "RunResult":
@@ -50,7 +52,8 @@ class RunResult:
                    exit_code=reply.get("exit_code"), duration_ms=reply.get("duration_ms"),
                    timed_out=bool(reply.get("timed_out")),
                    stdout_truncated=bool(reply.get("stdout_truncated")),
-                   stderr_truncated=bool(reply.get("stderr_truncated")))
+                   stderr_truncated=bool(reply.get("stderr_truncated")),
+                   usage=reply.get("usage"))
 
     @property
     def ok(self) -> bool:
@@ -66,6 +69,7 @@ class StreamEvent:
     timed_out: bool = False
     duration_ms: Optional[float] = None
     pid: Optional[int] = None
+    usage: Optional[Dict[str, Any]] = None  # on 'exit', as RunResult.usage
 
 
 def task_timed_out(task: Mapping[str, Any]) -> bool:
@@ -297,7 +301,7 @@ class SandboxSession:
                 kind = ev.get("type")
                 if kind == "exit":
                     yield StreamEvent("exit", exit_code=ev.get("exit_code"), timed_out=bool(ev.get("timed_out")),
-                                      duration_ms=ev.get("duration_ms"))
+                                      duration_ms=ev.get("duration_ms"), usage=ev.get("usage"))
                     return
                 if kind == "error":
                     detail = ev.get("message") or ev.get("data") or ev.get("error")

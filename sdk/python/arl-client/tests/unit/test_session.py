@@ -185,12 +185,15 @@ def test_run_goes_through_pod_proxy_with_the_sandboxs_own_token(kube):
     def sidecar(endpoint, body, headers):
         seen.append((endpoint, body, headers))
         return FakeResponse(200, {"stdout": "hi\n", "stderr": "", "exit_code": 0, "done": True,
-                                  "duration_ms": 1.5, "timed_out": False})
+                                  "duration_ms": 1.5, "timed_out": False,
+                                  "usage": {"wall_ms": 1.5, "cpu_user_ms": 0.4, "cpu_system_ms": 0.6,
+                                            "max_rss_kb": 2048}})
     kube.sidecar = sidecar
     with session(kube) as s:
         r = s.run(["echo", "hi"], workdir="/tmp", env={"A": "1"}, timeout=5)
         s.run("echo hi | tr a-z A-Z")
     assert (r.stdout, r.exit_code, r.duration_ms, r.ok) == ("hi\n", 0, 1.5, True)
+    assert r.usage == {"wall_ms": 1.5, "cpu_user_ms": 0.4, "cpu_system_ms": 0.6, "max_rss_kb": 2048}
     # HMAC-SHA256 of the pool token over "arl-sandbox-token/v1:" + the sandbox's uid.
     own = sandbox_token("tok123", s.sandbox["metadata"]["uid"])
     assert own == hmac.new(b"tok123", f"arl-sandbox-token/v1:{s.sandbox['metadata']['uid']}".encode(),
@@ -207,12 +210,14 @@ def test_run_stream_yields_events_until_exit(kube):
     operator(kube)
     kube.sidecar = lambda ep, body, h: FakeResponse(200, lines=[
         {"type": "start", "pid": 42}, {"type": "stdout", "data": "1\n"}, {"type": "stderr", "data": "warn\n"}, {"type": "stdout", "data": "2\n"},
-        {"type": "exit", "exit_code": 0, "timed_out": False, "duration_ms": 2000}])
+        {"type": "exit", "exit_code": 0, "timed_out": False, "duration_ms": 2000,
+         "usage": {"wall_ms": 2000, "cpu_user_ms": 1, "cpu_system_ms": 2, "max_rss_kb": 900}}])
     with session(kube) as s:
         events = list(s.run(["sh", "-c", "echo 1; echo 2"], stream=True))
     assert events[0].type == "start" and events[0].pid == 42
     assert [(e.type, e.data) for e in events[1:4]] == [("stdout", "1\n"), ("stderr", "warn\n"), ("stdout", "2\n")]
     assert events[-1].type == "exit" and events[-1].exit_code == 0
+    assert events[-1].usage == {"wall_ms": 2000, "cpu_user_ms": 1, "cpu_system_ms": 2, "max_rss_kb": 900}
     call = kube.calls("POST", "/proxy/execute")[0]
     assert call["body"]["stream"] is True
     assert call["chunked"] is True  # a streamed reply through the pod proxy needs a chunked body
