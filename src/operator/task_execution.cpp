@@ -184,7 +184,15 @@ void execute_task(Context& ctx, json task_obj, json sandbox_obj, StageSpans span
 
     sandbox_ended = true;  // set first: a failed write here is not retried below
     bound_written();
-    end_run(ctx, sb, bound_st, t.status.completed_at, done);
+    try {
+      end_run(ctx, sb, bound_st, t.status.completed_at, done);
+    } catch (const Error& e) {
+      // The outcome is written and stays: a sandbox deleted meanwhile (its
+      // idle TTL, its user) has nothing to take back; anything else is
+      // retried by the sandbox's own reconcile (a Bound sandbox with no run).
+      if (e.code() != ErrorCode::not_found)
+        log::warn("Failed to take the sandbox back after a run", {{"sandbox", sandbox_key}, {"error", e.what()}});
+    }
   } catch (const StalePlan&) {
     // Nothing was written: the newer version's watch event enqueues the task.
   } catch (const std::exception& e) {

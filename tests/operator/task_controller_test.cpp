@@ -561,3 +561,17 @@ TEST_CASE("a decision on a stale view writes nothing over a newer outcome") {
     CHECK(f.ctx->busy_sandboxes.empty());
   }
 }
+
+TEST_CASE("a sandbox deleted during the run leaves the task's written outcome as it is") {
+  Fixture f;
+  ready_sandbox(f);
+  f.make_task("t", "sb", one_step());
+  // Its idle TTL or its user deleted the sandbox: every write to it is 404.
+  f.kube.set_hook([](const std::string& verb, const arl::k8s::Resource& r, const std::string&, const std::string&) {
+    if (verb == "patch_status" && r.plural == "sandboxes") throw arl::Error(arl::ErrorCode::not_found, "sandboxes \"sb\" not found");
+  });
+  reconcile_task(*f.ctx, "default", "t");
+  auto st = f.get(res::tasks, "t")["status"];
+  CHECK(st["state"] == "Succeeded");
+  CHECK_FALSE(st.contains("reason"));
+}
