@@ -28,7 +28,10 @@ std::uint64_t copy_range(int src, std::uint64_t in, int dst, std::uint64_t out, 
   std::uint64_t done = 0;
   if (state.try_copy_range) {
     while (done < limit) {
-      loff_t i = static_cast<loff_t>(in + done), o = static_cast<loff_t>(out + done);
+      // off_t, not glibc's loff_t (musl has no loff_t here); both are the
+      // same 64-bit type on the 64-bit targets we build.
+      static_assert(sizeof(off_t) == 8);
+      off_t i = static_cast<off_t>(in + done), o = static_cast<off_t>(out + done);
       ssize_t n = copy_file_range(src, &i, dst, &o, static_cast<size_t>(std::min<std::uint64_t>(limit - done, 1u << 30)), 0);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && refused(errno) && done == 0) {
