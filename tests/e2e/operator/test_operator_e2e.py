@@ -110,7 +110,9 @@ def test_background_process_outlives_its_task(cluster, ns):
 
 def test_keep_alive_false_releases_and_ttls_delete(cluster, ns):
     cluster.ready_pool(ns, "py", 1)
-    cluster.sandbox(ns, "once", "py", keep_alive=False, ttl=1)
+    # 3 s, not 1: the idle TTL counts from allocatedAt (whole seconds), so a
+    # 1 s TTL could delete the sandbox before it was ever seen Ready.
+    cluster.sandbox(ns, "once", "py", keep_alive=False, ttl=3)
     sb = cluster.wait_phase(ns, "once", "Ready")
     pod = sb["status"]["podName"]
     cluster.task(ns, "only", "once", [{"name": "a", "type": "Command", "command": ["true"]}], ttlSecondsAfterFinished=1)
