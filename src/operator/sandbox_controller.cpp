@@ -156,6 +156,23 @@ bool rebind_sidecar(Context& ctx, const json& sandbox, const SidecarBind& b) {
   return true;
 }
 
+// The sandbox's status write, timed as the "status" stage and put in the
+// cache; nullopt when the sandbox was deleted since the cache showed it
+// (nothing left to decide: its delete event cleans up). Other errors throw.
+std::optional<json> write_status(Context& ctx, const std::string& ns, const std::string& name,
+                                 const core::SandboxStatus& status, StageSpans& spans) {
+  try {
+    const auto sent = ctx.steady_now();
+    json updated = ctx.api.patch(res::sandboxes, ns, name, k8s::PatchType::merge, json{{"status", core::to_json(status)}}, true);
+    spans.add("status", sent, ctx.steady_now());
+    ctx.cache.upsert(res::sandboxes, updated);
+    return updated;
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::not_found) return std::nullopt;
+    throw;
+  }
+}
+
 Result apply(Context& ctx, const json& obj, const SandboxPlan& plan, core::TimePoint now, StageSpans& spans,
              std::optional<ResolvedSettings> resolved = std::nullopt);
 
@@ -165,7 +182,7 @@ bool claim_was_lost(const Error& e) {
 }
 
 json send_claim(Context& ctx, const json& sandbox, const std::string& ns, const PodClaim& c) {
-  return ctx.api.patch(res::pods, ns, c.pod, k8s::PatchType::json_patch, claim_patch(sandbox, c));
+  return ctx.api.patch(res::pods, ns, c.pod, k8s::PatchType::json_patch, claim_patch(sandbox));
 }
 
 // A claim refused after the status write went out: the status is taken back
@@ -223,15 +240,12 @@ std::optional<Result> allocate(Context& ctx, const json& sandbox, const std::vec
       }
       answered = ctx.steady_now();
     });
+    // Not written (nullopt) when the sandbox was deleted meanwhile: the claim
+    // makes it the pod's owner, so the garbage collector takes the pod too.
     std::optional<json> written;
     std::exception_ptr status_error;
     try {
-      written = ctx.api.patch(res::sandboxes, ns, name, k8s::PatchType::merge, json{{"status", core::to_json(*plan.status)}}, true);
-      spans.add("status", sent, ctx.steady_now());
-    } catch (const Error& e) {
-      if (e.code() != ErrorCode::not_found) status_error = std::current_exception();
-      // not found: deleted meanwhile; the claim makes it the pod's owner, so
-      // the garbage collector takes the pod with it.
+      written = write_status(ctx, ns, name, *plan.status, spans);
     } catch (...) {
       status_error = std::current_exception();  // rethrown once the claim's thread has ended
     }
@@ -244,7 +258,6 @@ std::optional<Result> allocate(Context& ctx, const json& sandbox, const std::vec
       const bool lost = claim_was_lost(e);
       if (lost) ctx.claims.release(claim);  // else the outcome is unknown: the pod stays held (reclaim decides)
       if (written) {
-        ctx.cache.upsert(res::sandboxes, *written);
         undo_allocation(ctx, *written, ns, c.pod, now);  // deletes the pod too
       } else {
         try {
@@ -257,7 +270,6 @@ std::optional<Result> allocate(Context& ctx, const json& sandbox, const std::vec
     }
     if (status_error) std::rethrow_exception(status_error);
     if (!written) return Result{};
-    ctx.cache.upsert(res::sandboxes, *written);
     plan.bind.reset();
     plan.status.reset();  // both written above
     return apply(ctx, sandbox, plan, now, spans, ResolvedSettings{settings, std::nullopt});
@@ -308,19 +320,7 @@ Result apply(Context& ctx, const json& obj, const SandboxPlan& plan, core::TimeP
   // Not bound again yet: the rest of the plan still applies, and we come back.
   const bool rebind_pending = plan.rebind && !rebind_sidecar(ctx, obj, *plan.rebind);
   delete_pod(ctx, ns, plan.delete_pod);
-  if (plan.status) {
-    try {
-      const auto sent = ctx.steady_now();
-      json updated = ctx.api.patch(res::sandboxes, ns, name, k8s::PatchType::merge, json{{"status", core::to_json(*plan.status)}}, true);
-      spans.add("status", sent, ctx.steady_now());
-      ctx.cache.upsert(res::sandboxes, updated);
-    } catch (const Error& e) {
-      // Deleted since the cache showed it: nothing left to decide (its delete
-      // event cleans up), and not an error to retry.
-      if (e.code() == ErrorCode::not_found) return {};
-      throw;
-    }
-  }
+  if (plan.status && !write_status(ctx, ns, name, *plan.status, spans)) return {};
   if (plan.event) ctx.events.record(obj, *plan.event);
   if (plan.allocated) {
     const auto written = ctx.steady_now();

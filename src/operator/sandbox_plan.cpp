@@ -144,7 +144,7 @@ std::string label_path(std::string_view key) {
   return out;
 }
 
-json claim_patch(const json& sandbox, const PodClaim&) {
+json claim_patch(const json& sandbox) {
   const std::string name = sandbox.at("metadata").value("name", "");
   return json::array({
       {{"op", "test"}, {"path", label_path(labels::kPodState)}, {"value", std::string(labels::kPodStateReady)}},

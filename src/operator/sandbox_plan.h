@@ -46,7 +46,7 @@ struct PodClaim {
 /// (probes, conditions) change that without making the pod any less idle,
 /// and the claim is sent alongside the status write (sandbox_controller.cpp),
 /// where a needless conflict costs a status write to undo.
-nlohmann::json claim_patch(const nlohmann::json& sandbox, const PodClaim& claim);
+nlohmann::json claim_patch(const nlohmann::json& sandbox);
 
 /// The status merge patch undoing an allocation whose claim was refused
 /// after its status write had been sent (the pod was taken or deleted in the

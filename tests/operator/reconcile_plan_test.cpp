@@ -55,7 +55,7 @@ TEST_CASE("plan_sandbox: a Pending sandbox claims idle ready pods of its pool, o
                  idle_pod("py-a", "2030-01-01T00:00:01Z"), idle_pod("py-d", "2029-01-01T00:00:00Z", false)}};
   SandboxPlan p = plan_sandbox(v, T0);
   CHECK(claimed(p) == std::vector<std::string>{"py-a", "py-b", "py-c"});  // starting py-d is no candidate
-  auto patch = claim_patch(v.object, p.claims[0]);
+  auto patch = claim_patch(v.object);
   // Applies only while the pod is idle; labels it (`kubectl get pods -l sandbox=S` too) and makes the sandbox its owner.
   REQUIRE(patch.size() == 5);
   CHECK(patch[0] == json{{"op", "test"}, {"path", "/metadata/labels/arl.infra.io~1pod-state"}, {"value", "ready"}});
