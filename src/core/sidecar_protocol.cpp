@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/fork_spec.h"
 
 namespace arl::core {
 namespace {
@@ -433,10 +434,7 @@ void from_json(const json& j, CheckpointRequest& v) {
   require_object(j, "body");
   v.name = get_string(j, "name");
   if (v.name.empty()) return;
-  auto ok = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-'; };
-  bool valid = v.name.size() <= 63 && std::isalnum(static_cast<unsigned char>(v.name[0]));
-  for (char c : v.name) valid = valid && ok(c);
-  if (!valid) bad("name", "must be 1-63 characters of A-Z, a-z, 0-9, '.', '_' or '-', starting with a letter or digit");
+  if (!is_checkpoint_ref(v.name)) bad("name", "must be 1-63 characters of A-Z, a-z, 0-9, '.', '_' or '-', starting with a letter or digit");
 }
 
 void to_json(json& j, const CheckpointInfo& v) {

@@ -8,6 +8,7 @@
 #include "core/duration.h"
 #include "core/error.h"
 #include "core/names.h"
+#include "core/fork_spec.h"
 #include "core/sandbox_settings.h"
 
 namespace arl::core {
@@ -246,6 +247,10 @@ std::vector<FieldError> validate_object(const nlohmann::json& obj) {
       more = validate(sandbox_from_json(obj));
       auto settings = validate_settings(sandbox_settings_from_json(obj));
       more.insert(more.end(), settings.begin(), settings.end());
+      if (auto fork = fork_of_from_json(obj)) {
+        auto fork_errs = validate_fork(*fork, obj.contains("metadata") ? obj["metadata"].value("name", "") : "");
+        more.insert(more.end(), fork_errs.begin(), fork_errs.end());
+      }
     }
     else if (kind == "Task") more = validate(task_from_json(obj));
     else more.push_back({"kind", fmt::format("unknown kind \"{}\": expected WarmPool, Sandbox or Task", kind)});

@@ -20,7 +20,8 @@ class SidecarTransport {
  public:
   virtual ~SidecarTransport() = default;
 
-  /// GET (body null) or POST (JSON body) of an endpoint such as "/files".
+  /// GET (body null), POST (JSON body) or DELETE (method "DELETE", body
+  /// null) of an endpoint such as "/files".
   /// Any HTTP status is a reply; throws Error{unavailable|timeout} when no
   /// reply came.
   virtual SidecarReply request(std::string_view method, std::string_view endpoint, const std::string* body,

@@ -18,6 +18,7 @@
 #include "operator/events.h"
 #include "operator/metrics.h"
 #include "operator/sandbox_env.h"
+#include "operator/sidecar_forker.h"
 #include "operator/step_runner.h"
 
 namespace arl::op {
@@ -163,6 +164,9 @@ struct Context {
   /// The allocation handoff to the pod's sidecar (sidecar_binder() in
   /// production; tests record the calls).
   SidecarBinder bind = sidecar_binder();
+  /// A fork's copy of its source's workdir, pod to pod (sidecar_forker.h;
+  /// tests record the calls).
+  SidecarForker fork = sidecar_forker();
   /// Runs a task's execution off the worker (a thread in production; inline in tests).
   std::function<void(std::function<void()>)> spawn = [](std::function<void()> f) { f(); };
   /// Starts work beside the caller and returns the wait for its end: the

@@ -1,10 +1,12 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/fork_spec.h"
 #include "core/log.h"
 #include "core/names.h"
 #include "core/types.h"
 #include "operator/controllers.h"
+#include "operator/fork_source.h"
 #include "operator/pod_state.h"
 #include "operator/sandbox_plan.h"
 #include "operator/stage_spans.h"
@@ -60,6 +62,22 @@ SandboxView observe(Context& ctx, json obj) {
   return view;
 }
 
+// A pod that must serve no one (its sidecar broke, or is bound to a sandbox
+// that could not have it) is deleted, and marked going in the cache so the
+// next reconcile adopts no pod the API server is deleting.
+void discard_pod(Context& ctx, const std::string& ns, const std::string& pod_name) {
+  try {
+    delete_pod(ctx, ns, pod_name);
+  } catch (const Error&) {
+    // Retried by whoever meets its sidecar next; a claimed pod also goes
+    // with its sandbox through the ownerReference.
+  }
+  if (auto pod = ctx.cache.get(res::pods, ns, pod_name)) {
+    (*pod)["metadata"]["deletionTimestamp"] = core::format_rfc3339(ctx.wall_now());
+    ctx.cache.upsert(res::pods, *pod);
+  }
+}
+
 // spec.env's Secrets and ConfigMaps, read through the short cache: GETs
 // only, no write (the allocation's write count is unchanged).
 const k8s::Resource kConfigMaps{"", "v1", "configmaps", "ConfigMap", true};
@@ -101,18 +119,7 @@ BindOutcome bind_sidecar(Context& ctx, const json& sandbox, const SidecarBind& b
     log::warn("Failed to bind pod", {{"sandbox", key_of(ns, name)}, {"pod", b.pod}, {"error", e.what()}});
     ctx.events.record(sandbox, EventSpec{"Warning", "BindFailed", msg});
     ctx.metrics.inc("arl_sidecar_bind_failures_total");
-    try {
-      delete_pod(ctx, ns, b.pod);
-    } catch (const Error&) {
-      // Retried by whoever meets its sidecar next; a claimed pod also goes
-      // with its sandbox through the ownerReference.
-    }
-    if (auto pod = ctx.cache.get(res::pods, ns, b.pod)) {
-      // Mark it going in the cache, so the next reconcile adopts no pod
-      // the API server is deleting.
-      (*pod)["metadata"]["deletionTimestamp"] = core::format_rfc3339(ctx.wall_now());
-      ctx.cache.upsert(res::pods, *pod);
-    }
+    discard_pod(ctx, ns, b.pod);
     return BindOutcome::failed;
   }
 }
@@ -154,6 +161,53 @@ bool rebind_sidecar(Context& ctx, const json& sandbox, const SidecarBind& b) {
                                                    b.pod, b.restarts)});
   ctx.metrics.inc("arl_sidecar_rebinds_total");
   return true;
+}
+
+// A fork's source as the cache shows it now, with the source sandbox's
+// token (derived, like every sandbox token, from its pool's).
+struct ForkPlan {
+  ForkSource source;
+  std::string source_token;
+};
+struct ForkDecision {
+  std::optional<ForkPlan> plan;
+  std::optional<ForkFailure> failure;
+};
+
+ForkDecision fork_for(Context& ctx, const core::ForkOf& fork_of, const json& sandbox) {
+  const std::string ns = sandbox["metadata"].value("namespace", "");
+  auto source = ctx.cache.get(res::sandboxes, ns, fork_of.sandbox);
+  const std::string source_pool = source ? (*source)["spec"].value("poolRef", "") : "";
+  ResolvedFork r = resolve_fork(fork_of, sandbox, source, ctx.cache.get(res::warm_pools, ns, sandbox["spec"].value("poolRef", "")),
+                                source ? ctx.cache.get(res::warm_pools, ns, source_pool) : std::nullopt);
+  if (r.failure) return {std::nullopt, r.failure};
+  return {ForkPlan{*r.source, sandbox_tokens(ctx, *source).sandbox}, std::nullopt};
+}
+
+// After the bind, before the claim and the status: the fork's workdir
+// becomes the source's checkpoint. nullopt when copied; else why not (the
+// pod, bound to the fork's token, is deleted: it must serve no one).
+std::optional<ForkFailure> copy_fork(Context& ctx, const json& sandbox, const ForkPlan& fork, const SidecarBind& b,
+                                     StageSpans& spans) {
+  const std::string ns = sandbox["metadata"].value("namespace", "");
+  const std::string name = sandbox["metadata"].value("name", "");
+  const auto began = ctx.steady_now();
+  try {
+    ForkCopied copied = ctx.fork(ForkTransfer{b.pod_ip, sandbox_tokens(ctx, sandbox).sandbox, fork.source.pod_ip,
+                                              fork.source_token, fork.source.checkpoint});
+    spans.add("fork", began, ctx.steady_now());
+    log::info("Forked sandbox", {{"sandbox", key_of(ns, name)}, {"source", fork.source.sandbox}, {"checkpoint", copied.checkpoint},
+                                 {"files", std::to_string(copied.files)}, {"bytes", std::to_string(copied.bytes)}});
+    ctx.metrics.inc("arl_sandbox_forks_total");
+    return std::nullopt;
+  } catch (const Error& e) {
+    log::warn("Failed to fork sandbox", {{"sandbox", key_of(ns, name)}, {"source", fork.source.sandbox}, {"error", e.what()}});
+    ctx.metrics.inc("arl_sandbox_fork_failures_total");
+    discard_pod(ctx, ns, b.pod);
+    return ForkFailure{"ForkFailed", fmt::format("copying sandbox {}'s workdir{} into pod {} failed: {}", fork.source.sandbox,
+                                                 fork.source.checkpoint.empty() ? "" : " (checkpoint " + fork.source.checkpoint + ")",
+                                                 b.pod, e.what())};
+  }
 }
 
 // The sandbox's status write, timed as the "status" stage and put in the
@@ -212,7 +266,8 @@ void undo_allocation(Context& ctx, const json& sandbox, const std::string& ns, c
 // pod, and then the status is taken back (undo_allocation). The answer for
 // the first candidate that binds; nullopt when none could be tried.
 std::optional<Result> allocate(Context& ctx, const json& sandbox, const std::vector<PodClaim>& claims,
-                               const SandboxSettings& settings, StageSpans& spans, core::TimePoint now) {
+                               const SandboxSettings& settings, const std::optional<ForkPlan>& fork, StageSpans& spans,
+                               core::TimePoint now) {
   const std::string ns = sandbox["metadata"].value("namespace", "");
   const std::string name = sandbox["metadata"].value("name", "");
   for (const auto& c : claims) {
@@ -227,6 +282,9 @@ std::optional<Result> allocate(Context& ctx, const json& sandbox, const std::vec
     const BindOutcome bound = bind_sidecar(ctx, sandbox, *plan.bind, settings, spans);
     if (bound == BindOutcome::taken) continue;  // held in ctx.claims: nobody here tries it again
     if (bound == BindOutcome::failed) return Result{milliseconds(200)};
+    if (fork)
+      if (auto failed = copy_fork(ctx, sandbox, *fork, *plan.bind, spans))
+        return apply(ctx, sandbox, plan_allocation_failed(sandbox, failed->reason, failed->message, now), now, spans);
     const auto sent = ctx.steady_now();
     // The claim's thread only fills these; they are read after it ends.
     std::optional<json> claimed;
@@ -297,11 +355,23 @@ Result apply(Context& ctx, const json& obj, const SandboxPlan& plan, core::TimeP
     spans.add("settings", began, ctx.steady_now());
     if (resolved->failure) {
       log::warn("Failed to resolve sandbox env", {{"sandbox", key_of(ns, name)}, {"reason", resolved->failure->reason}});
-      return apply(ctx, obj, plan_settings_failed(obj, resolved->failure->reason, resolved->failure->message, now), now, spans);
+      return apply(ctx, obj, plan_allocation_failed(obj, resolved->failure->reason, resolved->failure->message, now), now, spans);
     }
   }
-  if (!plan.claims.empty())
-    if (auto allocated = allocate(ctx, obj, plan.claims, resolved->settings, spans, now)) return *allocated;
+  if (!plan.claims.empty()) {
+    // Decided before the claim too: a fork whose source is missing, not
+    // Ready or of another image fails with the pool's pods untouched.
+    std::optional<ForkPlan> fork;
+    if (auto fork_of = core::fork_of_from_json(obj)) {
+      ForkDecision d = fork_for(ctx, *fork_of, obj);
+      if (d.failure) {
+        log::warn("Cannot fork sandbox", {{"sandbox", key_of(ns, name)}, {"reason", d.failure->reason}});
+        return apply(ctx, obj, plan_allocation_failed(obj, d.failure->reason, d.failure->message, now), now, spans);
+      }
+      fork = d.plan;
+    }
+    if (auto allocated = allocate(ctx, obj, plan.claims, resolved->settings, fork, spans, now)) return *allocated;
+  }
   if (plan.reclaim) {
     try {
       ctx.cache.upsert(res::pods, send_claim(ctx, obj, ns, *plan.reclaim));

@@ -188,7 +188,7 @@ SandboxPlan plan_allocated(const json& sandbox, const json& pod, core::TimePoint
   return plan;
 }
 
-SandboxPlan plan_settings_failed(const json& sandbox, const std::string& reason, const std::string& message,
+SandboxPlan plan_allocation_failed(const json& sandbox, const std::string& reason, const std::string& message,
                                  core::TimePoint now) {
   core::Sandbox sb = core::sandbox_from_json(sandbox);
   core::Sandbox next = sb;

@@ -106,10 +106,11 @@ core::SandboxStatus status_after_run(const core::Sandbox& sb, core::SandboxStatu
 /// pool's refill, the idle TTL from now on.
 SandboxPlan plan_allocated(const nlohmann::json& sandbox, const nlohmann::json& pod, core::TimePoint now);
 
-/// Pending -> Failed before any claim: its spec.env cannot be resolved
-/// (sandbox_env.h). One status write and a Warning Event with `reason`; the
-/// message names the entry and object, never a value.
-SandboxPlan plan_settings_failed(const nlohmann::json& sandbox, const std::string& reason, const std::string& message,
+/// Pending -> Failed: its spec.env cannot be resolved (sandbox_env.h) or
+/// its fork cannot start or copy (fork_source.h). One status write and a
+/// Warning Event with `reason`; the message names the entry and object,
+/// never a value.
+SandboxPlan plan_allocation_failed(const nlohmann::json& sandbox, const std::string& reason, const std::string& message,
                                  core::TimePoint now);
 
 }  // namespace arl::op
