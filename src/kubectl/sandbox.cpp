@@ -5,6 +5,7 @@
 #include "kubectl/common.h"
 #include "kubectl/context.h"
 #include "kubectl/sandbox.h"
+#include "kubectl/sandbox_fork.h"
 #include "kubectl/sandbox_settings_flags.h"
 #include "kubectl/wait.h"
 #include "core/duration.h"
@@ -134,6 +135,7 @@ void add_sandbox_commands(CLI::App& app, std::shared_ptr<PluginContext> ctx) {
 
   add_exec_commands(*sandbox, ctx);
   add_api_command(*sandbox, ctx);
+  add_fork_command(*sandbox, ctx);
 }
 
 }  // namespace arl::kubectl
