@@ -11,7 +11,7 @@ import asyncio
 import concurrent.futures
 import os
 import threading
-from typing import Any, AsyncIterator, Callable, Optional, TypeVar
+from typing import Any, AsyncIterator, Callable, List, Optional, TypeVar
 
 from .session import SandboxSession, StreamEvent
 
@@ -65,6 +65,20 @@ class AsyncSandboxSession:
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         # Shielded: a cancelled episode must still delete its sandbox.
+        await asyncio.shield(asyncio.get_running_loop().run_in_executor(executor(), self.session.close))
+
+    @classmethod
+    def _of(cls, session: SandboxSession) -> "AsyncSandboxSession":
+        wrapped = cls.__new__(cls)
+        wrapped.session = session
+        return wrapped
+
+    async def fork(self, n: int = 1, checkpoint: Optional[str] = None, timeout: Any = None) -> List["AsyncSandboxSession"]:
+        """SandboxSession.fork: n open sessions starting as copies of this sandbox's workdir."""
+        forks = await _call(self.session.fork, n, checkpoint, timeout)
+        return [AsyncSandboxSession._of(f) for f in forks]
+
+    async def close(self) -> None:
         await asyncio.shield(asyncio.get_running_loop().run_in_executor(executor(), self.session.close))
 
     async def execute(self, steps: Any, timeout: Any = "30s", **kw: Any):

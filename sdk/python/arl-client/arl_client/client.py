@@ -167,12 +167,16 @@ class ArlClient:
     def create_sandbox(self, pool_ref: str, *, name: Optional[str] = None, keep_alive: Optional[bool] = None,
                        ttl_seconds_after_finished: Optional[int] = None, labels: Optional[Dict[str, str]] = None,
                        namespace: str = "default", env: Any = None,
-                       working_dir: Optional[str] = None) -> Dict[str, Any]:
+                       working_dir: Optional[str] = None,
+                       fork_of: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
         """env: {"NAME": "value"} for literals, or a list of spec.env entries as a container's
         ({"name": ..., "valueFrom": {"secretKeyRef": {"name": ..., "key": ...}}}); the operator
         resolves them at allocation and hands them to the warm pod's sidecar. working_dir: the
-        sandbox's default cwd, relative to /workspace or under it."""
+        sandbox's default cwd, relative to /workspace or under it. fork_of: {"sandbox": NAME,
+        "checkpoint": ID} starts the sandbox as a copy of that sandbox's checkpoint (spec.forkOf)."""
         spec: Dict[str, Any] = {"poolRef": pool_ref}
+        if fork_of:
+            spec["forkOf"] = dict(fork_of)
         if env:
             spec["env"] = env_entries(env)
         if working_dir:

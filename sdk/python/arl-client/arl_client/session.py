@@ -29,6 +29,8 @@ READY_PHASES = ("Ready", "Bound")
 # is how much longer the client waits before it gives up on the operator.
 TASK_WAIT_GRACE_S = 30.0
 SIDECAR_GRACE_S = 10.0
+# A checkpoint copies the whole workdir: seconds for a big one.
+CHECKPOINT_TIMEOUT_S = 60.0
 CREATED_BY_LABEL = "app.kubernetes.io/created-by"
 
 CommandLike = Union[str, Sequence[str]]
@@ -112,7 +114,8 @@ class SandboxSession:
     def __init__(self, pool_ref: str, namespace: str = "default", keep_alive: bool = True,
                  ttl: Optional[int] = None, timeout: DurationLike = 60, *, client: Optional[ArlClient] = None,
                  kubeconfig: Optional[str] = None, context: Optional[str] = None, name: Optional[str] = None,
-                 labels: Optional[Dict[str, str]] = None, env: Any = None, working_dir: Optional[str] = None):
+                 labels: Optional[Dict[str, str]] = None, env: Any = None, working_dir: Optional[str] = None,
+                 fork_of: Optional[Dict[str, str]] = None):
         if not isinstance(pool_ref, str) or not pool_ref:
             raise ValidationError("sandbox", ["spec.poolRef: required"])
         self.pool_ref = pool_ref
@@ -121,6 +124,7 @@ class SandboxSession:
         self.ttl = ttl
         self.env = env  # {"NAME": "value"} or spec.env entries; every run in the sandbox sees them
         self.working_dir = working_dir
+        self.fork_of = fork_of  # {"sandbox": NAME, "checkpoint": ID}: start as a copy (see fork())
         self.timeout = to_seconds(timeout)
         self.client = client or ArlClient.shared(kubeconfig, context)
         self._name = name
@@ -145,11 +149,20 @@ class SandboxSession:
 
     def open(self) -> "SandboxSession":
         """Creates the sandbox and waits (with a watch) until a pod is allocated to it."""
+        self._create()
+        return self._await_ready()
+
+    def _create(self) -> None:
         created = self.client.create_sandbox(self.pool_ref, name=self._name, keep_alive=self.keep_alive,
                                              ttl_seconds_after_finished=self.ttl, labels=self._labels,
-                                             namespace=self.namespace, env=self.env, working_dir=self.working_dir)
+                                             namespace=self.namespace, env=self.env, working_dir=self.working_dir,
+                                             fork_of=self.fork_of)
         with self._lock:
             self.sandbox = created
+
+    def _await_ready(self) -> "SandboxSession":
+        created = self.sandbox
+        assert created is not None
         try:
             ready = self.client.wait_for("sandboxes", created["metadata"]["name"], self._sandbox_ready,
                                          namespace=self.namespace, timeout=self.timeout, current=created)
@@ -188,6 +201,35 @@ class SandboxSession:
         except ArlError:
             pass
         return msg
+
+    def fork(self, n: int = 1, checkpoint: Optional[str] = None,
+             timeout: Optional[DurationLike] = None) -> List["SandboxSession"]:
+        """n new sandboxes whose workdirs start as copies of this one's; this sandbox keeps
+        running, its processes and streams untouched. Takes one checkpoint of this sandbox (kept:
+        it shows in its checkpoint list) unless `checkpoint` names one. Returns open sessions,
+        all Ready; close each (or use them as context managers). If any fork fails, all are
+        deleted and the error is raised."""
+        if not isinstance(n, int) or n < 1:
+            raise ValidationError("fork", [f"n: must be a positive integer, got {n!r}"])
+        if checkpoint is None:
+            checkpoint = self._sidecar("checkpoints", {}, CHECKPOINT_TIMEOUT_S)["id"]
+        forks = [SandboxSession(self.pool_ref, self.namespace, self.keep_alive, self.ttl,
+                                self.timeout if timeout is None else timeout, client=self.client,
+                                labels={k: v for k, v in self._labels.items() if k != CREATED_BY_LABEL},
+                                env=self.env, working_dir=self.working_dir,
+                                fork_of={"sandbox": self.name or "", "checkpoint": checkpoint})
+                 for _ in range(n)]
+        try:
+            # All created first: the operator copies them in parallel.
+            for f in forks:
+                f._create()
+            for f in forks:
+                f._await_ready()
+        except BaseException:
+            for f in forks:
+                f.close()
+            raise
+        return forks
 
     def close(self) -> None:
         """Deletes the sandbox (its pod goes with it). Safe to call twice."""
