@@ -44,6 +44,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/names.h"
+#include "core/types.h"  // Usage
 
 namespace arl::core {
 
@@ -88,16 +89,6 @@ struct ExecuteRequest {
   bool background = false;                   // start, record pid, reply at once
   std::optional<std::string> stdin_data;     // JSON "stdin"; not allowed with background
   bool stream = false;                       // NDJSON reply (see top of file)
-};
-
-/// What a command cost, from the kernel's accounting when it was reaped
-/// (wait4): the command's process plus every descendant it waited for.
-/// Background children it left running, and orphans, are not counted.
-struct Usage {
-  double wall_ms = 0;
-  double cpu_user_ms = 0;
-  double cpu_system_ms = 0;
-  std::uint64_t max_rss_kb = 0;  // the largest of those processes, not their sum
 };
 
 struct ExecuteResponse {

@@ -210,6 +210,9 @@ json to_json(const TaskStatus& s) {
     put_if(sj, "pid", st.pid);
     put_if(sj, "startedAt", st.started_at);
     put_if(sj, "completedAt", st.completed_at);
+    if (st.usage)
+      sj["usage"] = json{{"wallMs", st.usage->wall_ms}, {"cpuUserMs", st.usage->cpu_user_ms},
+                         {"cpuSystemMs", st.usage->cpu_system_ms}, {"maxRssKb", st.usage->max_rss_kb}};
     steps.push_back(sj);
   }
   if (!steps.empty()) j["steps"] = steps;
@@ -228,6 +231,19 @@ json to_json(const Task& t) {
   j["status"] = to_json(t.status);
   return j;
 }
+
+namespace {
+std::optional<Usage> step_usage_from(const JsonReader& step) {
+  if (!step.has("usage")) return std::nullopt;
+  const json& u = step.raw()["usage"];
+  if (!u.is_object()) throw Error(ErrorCode::invalid, step.child_path("usage") + ": must be an object");
+  auto num = [&](const char* key) {
+    auto it = u.find(key);
+    return it != u.end() && it->is_number() ? it->get<double>() : 0.0;
+  };
+  return Usage{num("wallMs"), num("cpuUserMs"), num("cpuSystemMs"), static_cast<std::uint64_t>(num("maxRssKb"))};
+}
+}  // namespace
 
 Task task_from_json(const json& j) {
   Task t;
@@ -265,7 +281,8 @@ Task task_from_json(const json& j) {
   t.status.reason = st.str("reason");
   for (const auto& s : st.items("steps")) {
     t.status.steps.push_back({s.str("name"), s.str("state"), s.int_opt("exitCode"), s.str("stdout"), s.str("stderr"),
-                              s.boolean("truncated"), s.int_opt("pid"), s.str("startedAt"), s.str("completedAt")});
+                              s.boolean("truncated"), s.int_opt("pid"), s.str("startedAt"), s.str("completedAt"),
+                              step_usage_from(s)});
   }
   t.status.conditions = conditions_from(st);
   t.status.observed_generation = st.integer("observedGeneration");

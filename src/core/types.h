@@ -108,6 +108,19 @@ struct TaskSpec {
   std::optional<int64_t> ttl_seconds_after_finished;
   std::vector<Step> steps;
 };
+/// What a command cost, from the kernel's accounting when it was reaped
+/// (wait4): the command's process plus every descendant it waited for.
+/// Background children it left running, and orphans, are not counted.
+/// The sidecar's /execute answers with it (snake_case JSON); a Task step's
+/// status carries it (camelCase, step_usage_json).
+struct Usage {
+  double wall_ms = 0;
+  double cpu_user_ms = 0;
+  double cpu_system_ms = 0;
+  std::uint64_t max_rss_kb = 0;  // the largest of those processes, not their sum
+  bool operator==(const Usage&) const = default;
+};
+
 struct StepStatus {
   std::string name;
   std::string state;  // Pending | Running | Succeeded | Failed | Skipped
@@ -118,6 +131,7 @@ struct StepStatus {
   std::optional<int64_t> pid;
   std::string started_at;
   std::string completed_at;
+  std::optional<Usage> usage;  // Command steps that ran to the end
   bool operator==(const StepStatus&) const = default;
 };
 struct TaskStatus {

@@ -157,6 +157,23 @@ std::string step_summary(const json& task) {
   return fmt::format("{}/{}", done, spec_steps.is_array() ? spec_steps.size() : 0);
 }
 
+// Per Command step that ran: "NAME=CPU/RSS", CPU the user+system time and
+// RSS the largest process's peak, e.g. "build=1.2s/48Mi,test=35ms/9.5Mi".
+std::string step_usage(const json& task) {
+  const auto steps = task.value("/status/steps"_json_pointer, json::array());
+  std::string out;
+  if (!steps.is_array()) return out;
+  for (const auto& s : steps) {
+    if (!s.is_object() || !s.contains("usage") || !s["usage"].is_object()) continue;
+    const json& u = s["usage"];
+    const double cpu_ms = u.value("cpuUserMs", 0.0) + u.value("cpuSystemMs", 0.0);
+    const double rss_mi = u.value("maxRssKb", 0.0) / 1024.0;
+    std::string cpu = cpu_ms >= 1000 ? fmt::format("{:.1f}s", cpu_ms / 1000) : fmt::format("{:.0f}ms", cpu_ms);
+    out += fmt::format("{}{}={}/{:.1f}Mi", out.empty() ? "" : ",", s.value("name", ""), cpu, rss_mi);
+  }
+  return out;
+}
+
 }  // namespace
 
 const KindView& pool_view() {
@@ -185,7 +202,8 @@ const KindView& task_view() {
                           "arl.infra.io",
                           {field_column("STATE", "status.state"), field_column("EXIT", "status.exitCode"),
                            field_column("SANDBOX", "spec.sandboxRef"), field_column("DURATION", "status.duration"),
-                           Column{"STEPS", step_summary, true}, field_column("MESSAGE", "status.message", true)}};
+                           Column{"STEPS", step_summary, true}, Column{"STEP-USAGE", step_usage, true},
+                           field_column("MESSAGE", "status.message", true)}};
   return v;
 }
 

@@ -62,6 +62,7 @@ AttemptOutcome TaskRun::attempt(std::chrono::milliseconds budget) {
         ss.exit_code = r.exit_code;
         st.exit_code = r.exit_code;
         ss.pid = r.pid ? std::optional<int64_t>(*r.pid) : std::nullopt;
+        ss.usage = r.usage;
         full_out_.push_back({step.name, r.stdout_data, r.stderr_data});
         ss.stdout_ = tail(r.stdout_data, cap_, ss.truncated);
         ss.stderr_ = tail(r.stderr_data, cap_, ss.truncated);

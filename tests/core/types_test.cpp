@@ -175,3 +175,15 @@ TEST_CASE("format_rfc3339_fraction: MicroTime and log precision, truncated not r
   CHECK(core::format_rfc3339_fraction(t, 9) == "2030-01-01T00:00:00.123456789Z");
   CHECK(core::format_rfc3339_fraction(system_clock::time_point(seconds(1893456000)), 6) == "2030-01-01T00:00:00.000000Z");
 }
+
+TEST_CASE("a step's usage is camelCase in the Task status and round-trips; absent stays absent") {
+  Task t;
+  t.metadata.name = "t";
+  t.status.steps.push_back({"w", "Succeeded", std::nullopt, "", "", false, std::nullopt, "", "", std::nullopt});
+  t.status.steps.push_back({"r", "Succeeded", 0, "", "", false, std::nullopt, "", "", Usage{12.5, 7.25, 1.5, 20480}});
+  json j = to_json(t);
+  CHECK_FALSE(j["status"]["steps"][0].contains("usage"));
+  CHECK(j["status"]["steps"][1]["usage"] ==
+        json{{"wallMs", 12.5}, {"cpuUserMs", 7.25}, {"cpuSystemMs", 1.5}, {"maxRssKb", 20480}});
+  CHECK(task_from_json(j).status == t.status);
+}

@@ -136,6 +136,25 @@ TEST_CASE("task table shows the exit code, including 0, and wide shows steps and
         "t1     Failed   0      sb        1.2s       7s\n");
   opts.format = OutputFormat::wide;
   CHECK(render_objects({t}, task_view(), opts) ==
-        "NAME   STATE    EXIT   SANDBOX   DURATION   STEPS   MESSAGE          AGE\n"
-        "t1     Failed   0      sb        1.2s       1/2     step b: exit 3   7s\n");
+        "NAME   STATE    EXIT   SANDBOX   DURATION   STEPS   STEP-USAGE   MESSAGE          AGE\n"
+        "t1     Failed   0      sb        1.2s       1/2                  step b: exit 3   7s\n");
+}
+
+TEST_CASE("task wide shows each command step's CPU (user + system) and peak memory") {
+  json t = {{"metadata", {{"name", "t1"}, {"creationTimestamp", "2024-01-01T00:00:00Z"}}},
+            {"spec", {{"sandboxRef", "sb"}, {"steps", json::array({{{"name", "w"}}, {{"name", "build"}}, {{"name", "test"}}})}}},
+            {"status",
+             {{"state", "Succeeded"},
+              {"steps", json::array({{{"name", "w"}, {"state", "Succeeded"}},
+                                     {{"name", "build"},
+                                      {"state", "Succeeded"},
+                                      {"usage", {{"wallMs", 2100.0}, {"cpuUserMs", 1000.0}, {"cpuSystemMs", 240.0}, {"maxRssKb", 49152}}}},
+                                     {{"name", "test"},
+                                      {"state", "Succeeded"},
+                                      {"usage", {{"wallMs", 40.0}, {"cpuUserMs", 30.0}, {"cpuSystemMs", 5.4}, {"maxRssKb", 9728}}}}})}}}};
+  PrintOptions opts;
+  opts.now = kEpoch + 7;
+  opts.format = OutputFormat::wide;
+  const std::string out = render_objects({t}, task_view(), opts);
+  CHECK(out.find(" build=1.2s/48.0Mi,test=35ms/9.5Mi ") != std::string::npos);
 }
