@@ -20,6 +20,17 @@ std::string message_of(const std::string& body) {
   return body.substr(0, 200);
 }
 
+// httplib's own names ("Connection", "Read") do not say what went wrong.
+std::string describe(httplib::Error e) {
+  switch (e) {
+    case httplib::Error::Connection: return "cannot connect";
+    case httplib::Error::ConnectionTimeout: return "connect timed out";
+    case httplib::Error::Read: return "reading the archive failed or timed out";
+    case httplib::Error::Write: return "sending the request failed";
+    default: return httplib::to_string(e);
+  }
+}
+
 }  // namespace
 
 void fetch_archive(const PeerFetch& from, std::string& token, const std::function<void(const char*, std::size_t)>& on_data) {
@@ -67,7 +78,7 @@ void fetch_archive(const PeerFetch& from, std::string& token, const std::functio
   if (failed) std::rethrow_exception(failed);
   if (!res) {
     throw UpstreamError(fmt::format("source {}: {} (connect timeout {} s, read timeout {} s)", where,
-                                    httplib::to_string(res.error()), from.connect_timeout.count(),
+                                    describe(res.error()), from.connect_timeout.count(),
                                     from.read_timeout.count()));
   }
   if (status != 200) throw UpstreamError(fmt::format("source {} answered {}: {}", where, status, message_of(error_body)));
