@@ -5,7 +5,7 @@
 # - the init container copies `arl` into whatever image a pool names, so it must
 #   need no libc and no loader: musl, linked statically;
 # - Zig from PyPI is the toolchain (clang + musl + libc++ in one pip package);
-# - OpenSSL and yaml-cpp come from Debian's source packages built with that
+# - OpenSSL, yaml-cpp and zlib come from Debian's source packages built with that
 #   toolchain, cached by version outside the repo (~2-3 min the first time);
 # - header-only libraries are copied from Debian's -dev packages into a staging
 #   prefix; /usr/include is never on the musl build's path.
@@ -106,8 +106,9 @@ ensure_deb_src
 command -v dpkg-source >/dev/null || apt-get install -y -qq dpkg-dev >/dev/null
 openssl_v="$(fetch_source openssl)"
 yamlcpp_v="$(fetch_source yaml-cpp)"
+zlib_v="$(fetch_source zlib)"
 
-key="openssl-${openssl_v}_yaml-cpp-${yamlcpp_v}_zig-${zig_version}"
+key="openssl-${openssl_v}_yaml-cpp-${yamlcpp_v}_zlib-${zlib_v}_zig-${zig_version}"
 key="${key//[^A-Za-z0-9._-]/_}"
 prefix="$cache/static/prefix-$key"
 toolchain="$here/static/musl-toolchain.cmake"
@@ -140,6 +141,20 @@ if [ ! -f "$prefix/.yaml-cpp-done" ]; then
     && cmake --install "$work/build" >"$work/install.log" 2>&1 \
     || { log "yaml-cpp build failed; logs in $work"; exit 1; }
   touch "$prefix/.yaml-cpp-done"
+  rm -rf "$work"
+fi
+
+if [ ! -f "$prefix/.zlib-done" ]; then
+  # Checkpoint archives (gzip). Static only, so no libz.so can be picked up.
+  log "building zlib $zlib_v with zig $zig_version"
+  work="$(mktemp -d)"
+  src="$(unpack_source zlib "$zlib_v" "$work")"
+  (cd "$src" && CC="$bin/zig-cc" AR="$bin/zig-ar" RANLIB="$bin/zig-ranlib" CFLAGS="-Os -fPIC" \
+      ./configure --static --prefix="$prefix" >"$work/configure.log" 2>&1 \
+    && make -j"$jobs" libz.a >"$work/make.log" 2>&1 \
+    && make install >"$work/install.log" 2>&1) \
+    || { log "zlib build failed; logs in $work"; exit 1; }
+  touch "$prefix/.zlib-done"
   rm -rf "$work"
 fi
 
@@ -190,6 +205,7 @@ cmake_args=(-G Ninja -DCMAKE_TOOLCHAIN_FILE="$toolchain"
   -DOPENSSL_INCLUDE_DIR="$prefix/include"
   -DOPENSSL_SSL_LIBRARY="$prefix/lib/libssl.a"
   -DOPENSSL_CRYPTO_LIBRARY="$prefix/lib/libcrypto.a"
+  -DZLIB_INCLUDE_DIR="$prefix/include" -DZLIB_LIBRARY="$prefix/lib/libz.a"
   -Dyaml-cpp_DIR="$(dirname "$(find "$prefix" -name 'yaml-cpp-config.cmake' | head -1)")"
   -Dnlohmann_json_DIR="$prefix/share/cmake/nlohmann_json"
   -DCLI11_DIR="$prefix/share/cmake/CLI11")

@@ -8,7 +8,7 @@ root="$(cd "$here/.." && pwd)"
 
 apt_packages=(
   build-essential cmake ninja-build pkg-config git ccache
-  nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libfmt-dev doctest-dev libssl-dev
+  nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libfmt-dev doctest-dev libssl-dev zlib1g-dev
   iproute2 util-linux procps curl file busybox-static clang-format
 )
 

@@ -210,6 +210,83 @@ core::CheckpointInfo CheckpointStore::create(const std::string& name) {
   }
 }
 
+PendingImport::~PendingImport() {
+  if (!committed && !tmp_path.empty()) remove_tree(tmp_path);
+}
+
+std::unique_ptr<PendingImport> CheckpointStore::begin_import(const std::string& name) {
+  std::lock_guard lock(mu_);
+  ensure_loaded();
+  for (const auto& [id, m] : checkpoints_) {
+    if (!name.empty() && m.name == name)
+      throw Error(ErrorCode::already_exists,
+                  "name: checkpoint \"" + name + "\" already exists (id " + id + "); delete it or choose another name");
+  }
+  auto p = std::make_unique<PendingImport>();
+  p->name = name;
+  std::string tmp;
+  for (;;) {  // an import in flight holds its .tmp-<id> without being in checkpoints_
+    do p->id = random_id();
+    while (checkpoints_.count(p->id));
+    tmp = std::string(kTmpPrefix) + p->id;
+    if (::mkdirat(root_fd_.get(), tmp.c_str(), 0700) == 0) break;
+    if (errno != EEXIST)
+      throw Error(ErrorCode::unavailable, "import: cannot create " + options_.root + "/" + tmp + ": " + std::strerror(errno));
+  }
+  p->tmp_path = options_.root + "/" + tmp;
+  p->dir = Fd(open_dir_at(root_fd_.get(), tmp.c_str()));
+  if (!p->dir) throw Error(ErrorCode::internal, "import: cannot open " + p->tmp_path + ": " + std::strerror(errno));
+  p->pack = Fd(::openat(p->dir.get(), kPack, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!p->pack)
+    throw Error(ErrorCode::internal, "import: cannot create " + p->tmp_path + "/" + kPack + ": " + std::strerror(errno));
+  const std::uint64_t used = used_bytes();
+  p->budget = used < options_.max_bytes ? options_.max_bytes - used : 0;
+  p->max_bytes = options_.max_bytes;
+  return p;
+}
+
+core::CheckpointInfo CheckpointStore::commit_import(PendingImport& p, Manifest m, double duration_ms) {
+  std::lock_guard lock(mu_);
+  for (const auto& [id, other] : checkpoints_) {
+    if (!p.name.empty() && other.name == p.name)
+      throw Error(ErrorCode::already_exists,
+                  "name: checkpoint \"" + p.name + "\" already exists (id " + id + "); delete it or choose another name");
+  }
+  const std::uint64_t used = used_bytes();
+  if (used + m.bytes > options_.max_bytes)
+    throw StorageFull(fmt::format("import: the archive holds {} bytes of file data but only {} of the {}-byte checkpoint "
+                                  "cap are free now; delete some checkpoints or raise --checkpoint-max-bytes",
+                                  m.bytes, used < options_.max_bytes ? options_.max_bytes - used : 0, options_.max_bytes));
+  m.id = p.id;
+  m.name = p.name;
+  m.created_at = core::format_rfc3339_fraction(std::chrono::system_clock::now(), 3);
+  // No stat of the imported files was ever seen: with taken_at at zero no
+  // entry is trusted, so a restore compares every file by content.
+  m.taken_at = {};
+  mark_trusted(m);
+  m.duration_ms = duration_ms;
+  write_all(p.dir.get(), kManifest, encode_manifest(m));
+  const std::string tmp = std::string(kTmpPrefix) + p.id;
+  if (::renameat(root_fd_.get(), tmp.c_str(), root_fd_.get(), p.id.c_str()) != 0)
+    throw Error(ErrorCode::internal, "import: cannot rename " + p.tmp_path + ": " + std::strerror(errno));
+  p.committed = true;
+  auto info = info_of(m);
+  checkpoints_.emplace(p.id, std::move(m));
+  return info;
+}
+
+ArchiveSource CheckpointStore::open_archive(const std::string& ref) {
+  std::lock_guard lock(mu_);
+  ensure_loaded();
+  const Manifest& m = find(ref)->second;
+  const std::string pack_path = m.id + "/" + kPack;
+  Fd pack(::openat(root_fd_.get(), pack_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!pack)
+    throw Error(ErrorCode::internal, "checkpoint " + m.id + ": cannot open its data " + options_.root + "/" + pack_path +
+                                         ": " + std::strerror(errno));
+  return {m, std::move(pack)};
+}
+
 core::CheckpointList CheckpointStore::list() {
   std::lock_guard lock(mu_);
   ensure_loaded();

@@ -14,6 +14,7 @@
 // under it: each file is copied as it was when read, not all at one instant.
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -36,6 +37,30 @@ struct CheckpointStoreOptions {
   std::uint64_t max_bytes = kDefaultCheckpointMaxBytes;  // file data of all checkpoints together
 };
 
+/// A checkpoint being imported (POST /checkpoints/import): its directory
+/// `<root>/.tmp-<id>` holds the pack being written and is removed on
+/// destruction unless commit_import renamed it into place.
+struct PendingImport {
+  std::string id;
+  std::string name;
+  std::string tmp_path;
+  Fd dir;
+  Fd pack;
+  std::uint64_t budget = 0;     // free space under the cap when the import began
+  std::uint64_t max_bytes = 0;  // the cap
+  bool committed = false;
+  PendingImport() = default;
+  PendingImport(const PendingImport&) = delete;
+  PendingImport& operator=(const PendingImport&) = delete;
+  ~PendingImport();
+};
+
+/// What an archive export reads: a copy of the manifest and the open pack.
+struct ArchiveSource {
+  Manifest manifest;
+  Fd pack;
+};
+
 class CheckpointStore {
  public:
   explicit CheckpointStore(CheckpointStoreOptions options);
@@ -51,6 +76,15 @@ class CheckpointStore {
   core::CheckpointInfo get(const std::string& ref);
   core::CheckpointDeleted remove(const std::string& ref);
   core::RestoreResponse restore(const std::string& ref);
+
+  /// Starts an import: checks the name, picks an id, makes its directory.
+  /// The lock is not held while the archive streams in.
+  std::unique_ptr<PendingImport> begin_import(const std::string& name);
+  /// Stores the manifest and renames the import into place; StorageFull
+  /// when other checkpoints took the space meanwhile.
+  core::CheckpointInfo commit_import(PendingImport& pending, Manifest manifest, double duration_ms);
+  /// Error{not_found} when `ref` is neither an id nor a name.
+  ArchiveSource open_archive(const std::string& ref);
 
   /// The root in use ("" while a private one is not made yet).
   std::string root();

@@ -18,6 +18,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/bind_settings.h"
+#include "sidecar/checkpoint_routes.h"
 #include "sidecar/credential.h"
 #include "sidecar/file_clone.h"
 #include "sidecar/files.h"
@@ -309,6 +310,7 @@ struct SidecarServer::Impl {
                                           {"killed", std::to_string(r.killed)}, {"duration_ms", fmt::format("{:.1f}", r.duration_ms)}});
       reply_json(res, json(r));
     });
+    add_checkpoint_archive_routes(svr, checkpoints, opts.log_requests);
   }
 
   // The token is checked by the front on the raw header, before the body is

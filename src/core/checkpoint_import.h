@@ -1,0 +1,27 @@
+#pragma once
+// The JSON form of POST /checkpoints/import: the sidecar fetches a checkpoint
+// from another sidecar (pod to pod) and stores it as a new one of its own.
+// The operator's fork (Sandbox.spec.forkOf) sends it to the fork's sidecar.
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace arl::core {
+
+struct CheckpointImportRequest {
+  std::string source_url;  // "http://IP:PORT" of the source sidecar
+  std::string checkpoint;  // id or name there
+  std::string token;       // the source's bearer token: used for that one request, never logged or echoed
+  std::string name;        // optional name here (CheckpointRequest's rules)
+  bool restore = false;    // restore the workdir to it once imported
+};
+
+/// True for an id or name that can go in a URL path unescaped: the
+/// characters checkpoint ids and names are made of.
+bool valid_checkpoint_ref(const std::string& ref);
+
+void to_json(nlohmann::json& j, const CheckpointImportRequest& v);
+/// Throws Error{invalid} naming the field.
+void from_json(const nlohmann::json& j, CheckpointImportRequest& v);
+
+}  // namespace arl::core

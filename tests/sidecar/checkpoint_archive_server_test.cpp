@@ -1,0 +1,169 @@
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "sidecar/gzip_stream.h"
+#include "sidecar/tar_format.h"
+#include "sidecar_test_util.h"
+
+using namespace arl;
+using namespace arl::sidecar;
+using arl::sidecar::testing::RunningServer;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kSourceToken = "source-token-0123456789abcdef";
+
+void put(const fs::path& p, const std::string& data) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary | std::ios::trunc) << data;
+}
+
+json body_of(const httplib::Result& r, int status = 200) {
+  REQUIRE(r);
+  INFO(r->body);
+  CHECK(r->status == status);
+  return json::parse(r->body);
+}
+
+std::string gzip(const std::string& s) {
+  GzipWriter w(1);
+  std::string out;
+  w.write(s.data(), s.size(), out);
+  w.finish(out);
+  return out;
+}
+
+std::string checkpoint(httplib::Client& c, const std::string& body = "{}") {
+  return body_of(c.Post("/checkpoints", body, "application/json"))["id"].get<std::string>();
+}
+
+}  // namespace
+
+TEST_CASE("GET /checkpoints/{ref}/archive streams gzip that POST /checkpoints/import turns into a checkpoint") {
+  RunningServer a, b;
+  httplib::Client ca(a.address()), cb(b.address());
+  put(fs::path(a.dir.path) / "src/app.py", "print('a')\n");
+  put(fs::path(a.dir.path) / "empty.txt", "");
+  fs::create_directories(fs::path(a.dir.path) / "empty-dir");
+  const std::string id = checkpoint(ca, R"({"name":"base"})");
+
+  auto archive = ca.Get("/checkpoints/base/archive");
+  REQUIRE(archive);
+  CHECK(archive->status == 200);
+  CHECK(archive->get_header_value("Content-Type") == "application/gzip");
+  CHECK(archive->get_header_value("Transfer-Encoding") == "chunked");  // streamed, not buffered
+
+  put(fs::path(b.dir.path) / "old.txt", "replaced by the import");
+  auto imported = body_of(cb.Post("/checkpoints/import?name=copy&restore=1", archive->body, "application/gzip"));
+  CHECK(imported["name"] == "copy");
+  CHECK(imported["files"] == 2);
+  CHECK(imported["directories"] == 2);
+  CHECK(imported["bytes"] == 11);
+  CHECK(imported["restored"]["id"] == imported["id"]);
+  CHECK(imported["restored"]["removed"] == 1);
+  CHECK(testing::read_file(b.dir.path + "/src/app.py") == "print('a')\n");
+  CHECK(fs::is_directory(fs::path(b.dir.path) / "empty-dir"));
+  CHECK(!fs::exists(fs::path(b.dir.path) / "old.txt"));
+  CHECK(body_of(cb.Get("/checkpoints"))["checkpoints"].size() == 1);
+  CHECK(id.size() == 8);
+
+  auto missing = ca.Get("/checkpoints/0badc0de/archive");
+  REQUIRE(missing);
+  CHECK(missing->status == 404);
+  CHECK(json::parse(missing->body)["error"] ==
+        "checkpoint \"0badc0de\": no checkpoint has this id or name (GET /checkpoints lists them)");
+}
+
+TEST_CASE("POST /checkpoints/import with a source_url fetches the archive from the other sidecar") {
+  RunningServer src(kSourceToken);
+  RunningServer dst;
+  httplib::Client cs(src.address()), cd(dst.address());
+  cs.set_default_headers({{"Authorization", "Bearer " + kSourceToken}});
+  put(fs::path(src.dir.path) / "work/notes.md", "# notes\n");
+  const std::string id = checkpoint(cs);
+
+  json req{{"source_url", "http://" + src.address()}, {"checkpoint", id}, {"token", kSourceToken}, {"restore", true}};
+  auto r = body_of(cd.Post("/checkpoints/import", req.dump(), "application/json"));
+  CHECK(r["files"] == 1);
+  CHECK(r["restored"]["written"] == 2);  // work/ and work/notes.md
+  CHECK(testing::read_file(dst.dir.path + "/work/notes.md") == "# notes\n");
+
+  SUBCASE("a wrong token is the source's 401, answered 502, the token never echoed") {
+    req["token"] = "wrong-token-0123456789abcdef";
+    auto bad = body_of(cd.Post("/checkpoints/import", req.dump(), "application/json"), 502);
+    CHECK(bad["error"] == "source http://" + src.address() + "/checkpoints/" + id +
+                              "/archive answered 401: token: wrong token");
+    CHECK(bad.dump().find("wrong-token") == std::string::npos);
+  }
+  SUBCASE("an unknown checkpoint is the source's 404, answered 502") {
+    req["checkpoint"] = "nope";
+    auto bad = body_of(cd.Post("/checkpoints/import", req.dump(), "application/json"), 502);
+    CHECK(bad["error"] == "source http://" + src.address() +
+                              "/checkpoints/nope/archive answered 404: checkpoint \"nope\": no checkpoint has this id "
+                              "or name (GET /checkpoints lists them)");
+  }
+  SUBCASE("an unreachable source is 502 naming the URL") {
+    req["source_url"] = "http://127.0.0.1:1";
+    auto bad = body_of(cd.Post("/checkpoints/import", req.dump(), "application/json"), 502);
+    CHECK(bad["error"] == "source http://127.0.0.1:1/checkpoints/" + id +
+                              "/archive: cannot connect (connect timeout 2 s, read timeout 30 s)");
+  }
+  SUBCASE("a malformed request is 400 naming the fields") {
+    auto bad = body_of(cd.Post("/checkpoints/import", R"({"source_url":"ftp://x","checkpoint":"../x"})", "application/json"), 400);
+    CHECK(bad["error"] ==
+          "source_url: must be http://HOST:PORT of the source sidecar; checkpoint: must be the id or name of a checkpoint "
+          "of the source (A-Z, a-z, 0-9, '.', '_', '-')");
+  }
+  // Only the first import was kept.
+  CHECK(body_of(cd.Get("/checkpoints"))["checkpoints"].size() == 1);
+}
+
+TEST_CASE("a hostile or unreadable upload is 400 naming the entry and leaves no checkpoint") {
+  RunningServer s;
+  httplib::Client c(s.address());
+  std::string tar;
+  tar::Entry e;
+  e.type = tar::kSymlink;
+  e.path = "escape";
+  e.linkpath = "../../etc";
+  tar::write_header(tar, e);
+  tar += tar::end_of_archive();
+  auto bad = body_of(c.Post("/checkpoints/import", gzip(tar), "application/gzip"), 400);
+  CHECK(bad["error"] == "archive entry \"escape\": symlink target \"../../etc\" leads outside the workdir");
+  auto plain = body_of(c.Post("/checkpoints/import", tar, "application/x-tar"), 400);
+  CHECK(plain["error"] == bad["error"]);
+  auto type = body_of(c.Post("/checkpoints/import", "x", "text/plain"), 400);
+  CHECK(type["error"] ==
+        "Content-Type: \"text/plain\" is not accepted; send the archive as application/gzip (or application/x-tar), or "
+        "application/json naming a source_url");
+  auto name = body_of(c.Post("/checkpoints/import?name=../x", gzip(std::string(tar::end_of_archive())), "application/gzip"), 400);
+  CHECK(name["error"] == "name: must be 1-63 characters of A-Z, a-z, 0-9, '.', '_' or '-', starting with a letter or digit");
+  CHECK(body_of(c.Get("/checkpoints"))["checkpoints"].empty());
+  CHECK(fs::is_empty(s.server->checkpoints().root()));
+  // The connection is still usable after a refused body.
+  CHECK(body_of(c.Get("/health"))["status"] == "ok");
+}
+
+TEST_CASE("an import over the space cap is 507 and nothing is kept") {
+  RunningServer a;
+  RunningServer b("", 1 << 20, [](ServerOptions& o) { o.checkpoint_max_bytes = 100; });
+  httplib::Client ca(a.address()), cb(b.address());
+  put(fs::path(a.dir.path) / "x.bin", std::string(60, 'x'));
+  put(fs::path(b.dir.path) / "y.bin", std::string(60, 'y'));
+  checkpoint(cb);
+  auto archive = ca.Get("/checkpoints/" + checkpoint(ca) + "/archive");
+  REQUIRE(archive);
+  auto full = body_of(cb.Post("/checkpoints/import", archive->body, "application/gzip"), 507);
+  CHECK(full["error"] ==
+        "import: archive entry \"x.bin\" brings its file data to 60 bytes but only 40 of the 100-byte checkpoint cap are "
+        "free; delete some checkpoints (DELETE /checkpoints/{id})");
+  CHECK(body_of(cb.Get("/checkpoints"))["checkpoints"].size() == 1);
+}
