@@ -3,7 +3,7 @@ workdirs are byte-identical copies of a live sandbox's checkpoint, copied pod to
 keeps running (its processes untouched); a fork that cannot happen fails with a reason."""
 import json
 
-from op_cluster import GROUP, VERSION
+from op_cluster import GROUP, VERSION, _ready
 from test_sandbox_env_e2e import arl, arl_exec
 
 # Every entry of the workdir with its type, mode, size and (for files) content hash, and each
@@ -81,7 +81,11 @@ def test_forks_that_cannot_happen_fail_with_a_reason(cluster, ns):
     cluster.ready_pool(ns, "py", 2)
     cluster.sandbox(ns, "src", "py")
     cluster.wait_phase(ns, "src", "Ready", timeout=60)
-    idle_before = {p.metadata.name for p in cluster.pods(ns, "py", "ready")}
+    # The refill after src's allocation, so the idle set is settled before the forks.
+    def idle():
+        names = {p.metadata.name for p in cluster.pods(ns, "py", "ready") if _ready(p)}
+        return names if len(names) >= 2 else None
+    idle_before = cluster.wait("the pool refilled to 2 idle pods", idle, timeout=60)
 
     cluster.create(ns, "sandboxes", _fork_object("f-missing", {"sandbox": "nosuch"}))
     sb = cluster.wait_phase(ns, "f-missing", "Failed", timeout=30)
