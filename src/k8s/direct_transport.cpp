@@ -79,8 +79,9 @@ SidecarReply DirectTransport::request(std::string_view method, std::string_view 
   std::lock_guard lock(mu_);
   set_read_timeout(*cli_, timeout);
   const auto start = Clock::now();
-  httplib::Result r = body ? cli_->Post(path.c_str(), headers, *body, "application/json")
-                           : cli_->Get(path.c_str(), headers);
+  httplib::Result r = method == "DELETE" ? cli_->Delete(path.c_str(), headers)
+                     : body            ? cli_->Post(path.c_str(), headers, *body, "application/json")
+                                       : cli_->Get(path.c_str(), headers);
   if (!r) throw_transport(std::string(method) + " " + path, static_cast<int>(r.error()), Clock::now() - start, timeout);
   return {r->status, std::move(r->body)};
 }
