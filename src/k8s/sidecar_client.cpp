@@ -142,3 +142,25 @@ core::BindResponse SidecarClient::bind(const core::BindRequest& request, const c
 }
 
 }  // namespace arl::k8s
+
+namespace arl::k8s {
+
+core::CheckpointInfo SidecarClient::checkpoint(const std::string& name) {
+  json body = core::CheckpointRequest{name};
+  return call("POST", "/checkpoints", &body, opts_.read_timeout_seconds).get<core::CheckpointInfo>();
+}
+
+core::CheckpointList SidecarClient::checkpoints() {
+  return call("GET", "/checkpoints", nullptr, opts_.read_timeout_seconds).get<core::CheckpointList>();
+}
+
+core::RestoreResponse SidecarClient::restore(const std::string& ref, bool kill_processes) {
+  json body = core::RestoreRequest{kill_processes};
+  return call("POST", "/checkpoints/" + ref + "/restore", &body, opts_.read_timeout_seconds).get<core::RestoreResponse>();
+}
+
+core::CheckpointDeleted SidecarClient::delete_checkpoint(const std::string& ref) {
+  return call("DELETE", "/checkpoints/" + ref, nullptr, opts_.read_timeout_seconds).get<core::CheckpointDeleted>();
+}
+
+}  // namespace arl::k8s

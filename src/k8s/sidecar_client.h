@@ -61,6 +61,12 @@ class SidecarClient {
   /// working dir) ride on the same request.
   core::BindResponse bind(const core::BindRequest& request, const core::BindSettings& settings = {});
 
+  /// Checkpoints of the workdir (SPEC.md "Checkpoints"); `ref` is an id or a name.
+  core::CheckpointInfo checkpoint(const std::string& name = "");
+  core::CheckpointList checkpoints();
+  core::RestoreResponse restore(const std::string& ref, bool kill_processes = false);
+  core::CheckpointDeleted delete_checkpoint(const std::string& ref);
+
  private:
   nlohmann::json call(std::string_view method, std::string_view endpoint, const nlohmann::json* body,
                       double timeout_seconds);

@@ -87,6 +87,8 @@ void add_pool_commands(CLI::App& app, std::shared_ptr<PluginContext> ctx);
 void add_sandbox_commands(CLI::App& app, std::shared_ptr<PluginContext> ctx);
 void add_exec_commands(CLI::App& sandbox, std::shared_ptr<PluginContext> ctx);  // exec, cp
 void add_api_command(CLI::App& sandbox, std::shared_ptr<PluginContext> ctx);    // api
+// checkpoint, checkpoints, restore, checkpoint-delete, export, import
+void add_checkpoint_commands(CLI::App& sandbox, std::shared_ptr<PluginContext> ctx);
 void add_task_commands(CLI::App& app, std::shared_ptr<PluginContext> ctx);
 void add_admin_commands(CLI::App& app, std::shared_ptr<PluginContext> ctx);     // version, install, uninstall
 void add_completion_command(CLI::App& app);

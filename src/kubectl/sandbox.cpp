@@ -136,6 +136,7 @@ void add_sandbox_commands(CLI::App& app, std::shared_ptr<PluginContext> ctx) {
   add_exec_commands(*sandbox, ctx);
   add_api_command(*sandbox, ctx);
   add_fork_command(*sandbox, ctx);
+  add_checkpoint_commands(*sandbox, ctx);
 }
 
 }  // namespace arl::kubectl

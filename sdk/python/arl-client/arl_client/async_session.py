@@ -97,6 +97,18 @@ class AsyncSandboxSession:
                 return
             yield ev
 
+    async def checkpoint(self, name: Optional[str] = None) -> str:
+        return await _call(self.session.checkpoint, name)
+
+    async def restore(self, checkpoint: str, kill_processes: bool = False):
+        return await _call(self.session.restore, checkpoint, kill_processes)
+
+    async def checkpoints(self):
+        return await _call(self.session.checkpoints)
+
+    async def delete_checkpoint(self, checkpoint: str):
+        return await _call(self.session.delete_checkpoint, checkpoint)
+
     async def write_file(self, path: str, content: Any, mode: Any = None):
         return await _call(self.session.write_file, path, content, mode)
 

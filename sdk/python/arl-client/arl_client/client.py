@@ -299,12 +299,13 @@ class ArlClient:
             self._tokens[key] = token
         return token
 
-    def sidecar_request(self, namespace: str, pod: str, token: str, endpoint: str, body: Dict[str, Any],
-                        timeout: float, stream: bool = False):
-        """POST to the executor of `pod`; returns the decoded reply, or the open Response if stream."""
+    def sidecar_request(self, namespace: str, pod: str, token: str, endpoint: str, body: Optional[Dict[str, Any]],
+                        timeout: float, stream: bool = False, method: str = "POST"):
+        """POST (or `method`) to the executor of `pod`; returns the decoded reply, or the open Response if stream."""
         path = f"/api/v1/namespaces/{namespace}/pods/{pod}:{SIDECAR_PORT}/proxy/{endpoint}"
-        what = f"sandbox pod {namespace}/{pod} /{endpoint}"
-        r = self.transport.request("POST", path, body=body, headers={TOKEN_HEADER: token},
+        what = f"sandbox pod {namespace}/{pod} {method} /{endpoint}" if method != "POST" else \
+            f"sandbox pod {namespace}/{pod} /{endpoint}"
+        r = self.transport.request(method, path, body=body, headers={TOKEN_HEADER: token},
                                    timeout=(10.0, timeout), chunked=stream)
         if not 200 <= r.status < 300:
             raise sidecar_error(r.status, r.data, what)

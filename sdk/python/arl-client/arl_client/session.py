@@ -29,8 +29,6 @@ READY_PHASES = ("Ready", "Bound")
 # is how much longer the client waits before it gives up on the operator.
 TASK_WAIT_GRACE_S = 30.0
 SIDECAR_GRACE_S = 10.0
-# A checkpoint copies the whole workdir: seconds for a big one.
-CHECKPOINT_TIMEOUT_S = 60.0
 CREATED_BY_LABEL = "app.kubernetes.io/created-by"
 
 CommandLike = Union[str, Sequence[str]]
@@ -97,6 +95,19 @@ def _condition_reason(obj: Mapping[str, Any]) -> str:
     if st.get("message"):
         parts.insert(0, st["message"])
     return "; ".join(dict.fromkeys(parts)) or "no reason given"
+
+
+# A checkpoint of a big workdir copies its data: more than a command's default 30 s may be needed.
+CHECKPOINT_TIMEOUT_S = 120.0
+_CHECKPOINT_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+
+
+def _checkpoint_ref(subject: str, ref: Any, field: str = "checkpoint") -> str:
+    """An id or name as the sidecar accepts them; it goes into a URL path, so nothing else passes."""
+    if not isinstance(ref, str) or not _CHECKPOINT_REF.match(ref):
+        raise ValidationError(subject, [f"{field}: must be 1-63 characters of A-Z, a-z, 0-9, '.', '_' or '-', "
+                                        "starting with a letter or digit"])
+    return ref
 
 
 def _command_list(command: CommandLike) -> List[str]:
@@ -212,7 +223,7 @@ class SandboxSession:
         if not isinstance(n, int) or n < 1:
             raise ValidationError("fork", [f"n: must be a positive integer, got {n!r}"])
         if checkpoint is None:
-            checkpoint = self._sidecar("checkpoints", {}, CHECKPOINT_TIMEOUT_S)["id"]
+            checkpoint = self.checkpoint()
         forks = [SandboxSession(self.pool_ref, self.namespace, self.keep_alive, self.ttl,
                                 self.timeout if timeout is None else timeout, client=self.client,
                                 labels={k: v for k, v in self._labels.items() if k != CREATED_BY_LABEL},
@@ -299,18 +310,19 @@ class SandboxSession:
 
     # ---- the direct path: sandbox executor through the pod proxy
 
-    def _sidecar(self, endpoint: str, body: Dict[str, Any], timeout: float, stream: bool = False) -> Any:
+    def _sidecar(self, endpoint: str, body: Optional[Dict[str, Any]], timeout: float, stream: bool = False,
+                 method: str = "POST") -> Any:
         sb = self._require_open()
         pod = (sb.get("status") or {}).get("podName")
         uid = (sb.get("metadata") or {}).get("uid", "")
         # The pod accepts only this sandbox's own token, derived from the pool's.
         token = sandbox_token(self.client.pool_token(self.pool_ref, self.namespace), uid)
         try:
-            return self.client.sidecar_request(self.namespace, pod, token, endpoint, body, timeout, stream)
+            return self.client.sidecar_request(self.namespace, pod, token, endpoint, body, timeout, stream, method)
         except ForbiddenError:
             # The pool's secret may have been re-created since we cached it.
             token = sandbox_token(self.client.pool_token(self.pool_ref, self.namespace, refresh=True), uid)
-            return self.client.sidecar_request(self.namespace, pod, token, endpoint, body, timeout, stream)
+            return self.client.sidecar_request(self.namespace, pod, token, endpoint, body, timeout, stream, method)
 
     def run(self, command: CommandLike, workdir: Optional[str] = None, env: Optional[Dict[str, str]] = None,
             timeout: DurationLike = 30, *, stdin: Optional[str] = None, stream: bool = False
@@ -354,6 +366,33 @@ class SandboxSession:
                 yield StreamEvent(kind or "stdout", data=ev.get("data") or "")
         finally:
             resp.close()
+
+    # ---- checkpoints of the workdir, kept in the pod (SPEC.md "Checkpoints")
+
+    def checkpoint(self, name: Optional[str] = None) -> str:
+        """Snapshots the workdir (files, modes, symlinks, empty directories); returns the checkpoint's id."""
+        body: Dict[str, Any] = {}
+        if name is not None:
+            body["name"] = _checkpoint_ref("checkpoint", name, "name")
+        return self._sidecar("checkpoints", body, CHECKPOINT_TIMEOUT_S)["id"]
+
+    def restore(self, checkpoint: str, kill_processes: bool = False) -> Dict[str, Any]:
+        """Makes the workdir exactly what it was at `checkpoint` (an id or a name).
+
+        Returns the counts: {"id", "written", "removed", "unchanged", "killed", "duration_ms"}.
+        kill_processes=True kills the sandbox's background processes first."""
+        ref = _checkpoint_ref("restore", checkpoint)
+        return self._sidecar(f"checkpoints/{ref}/restore", {"kill_processes": bool(kill_processes)},
+                             CHECKPOINT_TIMEOUT_S)
+
+    def checkpoints(self) -> List[Dict[str, Any]]:
+        """The sandbox's checkpoints, oldest first: {"id", "name", "created_at", "files", "bytes", ...}."""
+        return (self._sidecar("checkpoints", None, 30.0 + SIDECAR_GRACE_S, method="GET") or {}).get("checkpoints", [])
+
+    def delete_checkpoint(self, checkpoint: str) -> Dict[str, Any]:
+        """Deletes a checkpoint (id or name); returns {"id", "freed_bytes"}."""
+        ref = _checkpoint_ref("delete_checkpoint", checkpoint)
+        return self._sidecar(f"checkpoints/{ref}", None, 30.0 + SIDECAR_GRACE_S, method="DELETE")
 
     def write_file(self, path: str, content: Union[str, bytes], mode: Optional[Any] = None) -> Dict[str, Any]:
         """Writes a file atomically (parents created); relative paths are under /workspace."""
