@@ -114,3 +114,19 @@ def test_replay_reports_a_write_it_cannot_redo_and_a_bad_file_is_a_clear_error(c
     code, out, err = arl("sandbox", "replay", str(bad), "--into", "sb", "-n", ns)
     assert code == 1
     assert f"{bad}: line 2: not a trajectory line" in err
+
+
+def test_a_task_run_through_the_sidecar_is_in_the_trajectory(cluster, ns):
+    cluster.ready_pool(ns, "py", 1, timeout=120)
+    ready_sandbox(cluster, ns, "sb", [])
+    cluster.task(ns, "t", "sb", [
+        {"name": "write", "type": "FilePatch", "path": "/workspace/app.sh", "content": "echo from-task\n"},
+        {"name": "run", "type": "Command", "command": ["sh", "/workspace/app.sh"]},
+    ])
+    assert cluster.wait_task(ns, "t")["status"]["state"] == "Succeeded"
+    code, jsonl, err = arl("sandbox", "history", "sb", "-n", ns, "-o", "jsonl")
+    assert code == 0, err
+    lines = [json.loads(line) for line in jsonl.splitlines()]
+    assert [(line["kind"], line.get("path"), line.get("command")) for line in lines] == [
+        ("file_write", "/workspace/app.sh", None), ("execute", None, ["sh", "/workspace/app.sh"])]
+    assert (lines[1]["exit_code"], lines[1]["stdout"]) == (0, "from-task\n")
