@@ -83,8 +83,8 @@ void add_sidecar_command(CLI::App& app) {
   opts->trajectory_dir = env_or("ARL_SIDECAR_TRAJECTORY_DIR", "");
   cmd->add_option("--trajectory-dir", opts->trajectory_dir,
                   "Directory of the trajectory (one JSON line per operation), outside the workdir (env "
-                  "ARL_SIDECAR_TRAJECTORY_DIR); empty: a private directory under $TMPDIR or /tmp, removed when the "
-                  "sidecar stops");
+                  "ARL_SIDECAR_TRAJECTORY_DIR); empty: a private file under $TMPDIR or /tmp, unlinked at once so it "
+                  "goes with the sidecar");
   cmd->add_option("--trajectory-max-bytes", opts->trajectory_max_bytes,
                   "Size cap of the trajectory file; at the cap one last line says so and recording stops")
       ->capture_default_str();

@@ -26,7 +26,7 @@ struct ServerOptions {
   /// left out of snapshots and restores but a /reset removes it.
   std::string checkpoint_dir;
   std::uint64_t checkpoint_max_bytes = kDefaultCheckpointMaxBytes;
-  /// Where the trajectory is kept (trajectory.h); "" -> a private temp dir.
+  /// Where the trajectory is kept (trajectory.h); "" -> a private unlinked file.
   std::string trajectory_dir;
   std::uint64_t trajectory_max_bytes = kDefaultTrajectoryMaxBytes;
 };

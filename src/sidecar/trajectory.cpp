@@ -36,12 +36,7 @@ void Trajectory::discard() {
   std::lock_guard lock(mu_);
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
-  if (private_dir_ && !options_.dir.empty()) {
-    std::error_code ec;
-    fs::remove_all(options_.dir, ec);
-    options_.dir.clear();
-    broken_ = true;  // a late request after shutdown records nothing
-  }
+  broken_ = true;  // a late request after shutdown records nothing
 }
 
 std::string Trajectory::path() {
@@ -56,12 +51,17 @@ bool Trajectory::ensure_open() {
   if (private_dir_) {
     const char* tmp = std::getenv("TMPDIR");
     std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/arl-trajectory-XXXXXX";
-    if (!::mkdtemp(tmpl.data())) {
-      log::warn("Stopped recording the trajectory", {{"dir", tmpl}, {"error", std::strerror(errno)}});
+    int fd = ::mkostemp(tmpl.data(), O_APPEND | O_CLOEXEC);
+    if (fd < 0) {
+      log::warn("Stopped recording the trajectory", {{"file", tmpl}, {"error", std::strerror(errno)}});
       return false;
     }
-    options_.dir = tmpl;
-  } else {
+    ::unlink(tmpl.c_str());
+    fd_ = fd;
+    broken_ = false;
+    return true;
+  }
+  {
     std::error_code ec;
     fs::create_directories(options_.dir, ec);
     if (ec) {
@@ -152,12 +152,13 @@ Trajectory::Range Trajectory::after(std::uint64_t since, std::uint64_t max_lines
   std::lock_guard lock(mu_);
   Range r;
   ensure_open();
-  r.path = path_;
   const std::uint64_t count = offsets_.size();
   if (since >= count) {
     r.begin = r.end = size_;
     return r;
   }
+  r.fd = ::fcntl(fd_, F_DUPFD_CLOEXEC, 0);
+  if (r.fd < 0) return Range{};
   r.first_seq = since + 1;
   r.begin = offsets_[since];
   std::uint64_t i = since;

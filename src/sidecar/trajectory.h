@@ -22,9 +22,11 @@ inline constexpr std::uint64_t kDefaultTrajectoryMaxBytes = 64ull << 20;
 inline constexpr const char* kTrajectoryFileName = "trajectory.jsonl";
 
 struct TrajectoryOptions {
-  /// "" -> a private directory (`$TMPDIR/arl-trajectory-XXXXXX`) removed
-  /// with the recorder. An explicit directory is kept, and a sidecar that
-  /// starts again continues its file (seq goes on).
+  /// "" -> a private file (`$TMPDIR/arl-trajectory-XXXXXX`) unlinked as soon
+  /// as it is open: it lives exactly as long as the sidecar, and nothing is
+  /// left behind even when the sidecar is killed (pods of the local node
+  /// share the host's /tmp). An explicit directory is kept, and a sidecar
+  /// that starts again continues its file (seq goes on).
   std::string dir;
   std::uint64_t max_bytes = kDefaultTrajectoryMaxBytes;
 };
@@ -36,7 +38,7 @@ using TrajectoryLine = nlohmann::ordered_json;
 class Trajectory {
  public:
   explicit Trajectory(TrajectoryOptions options);
-  ~Trajectory();  // removes a private directory
+  ~Trajectory();
   Trajectory(const Trajectory&) = delete;
   Trajectory& operator=(const Trajectory&) = delete;
 
@@ -47,7 +49,7 @@ class Trajectory {
   /// The byte range of the lines with seq > since, at most max_lines lines
   /// and (but for a first line longer than it) max_bytes bytes.
   struct Range {
-    std::string path;
+    int fd = -1;  // a descriptor of the file for the caller to read and close (-1: no lines)
     std::uint64_t begin = 0, end = 0;
     std::uint64_t first_seq = 0, lines = 0;
   };
@@ -55,9 +57,9 @@ class Trajectory {
 
   std::uint64_t last_seq();
   bool full();
-  /// The file in use ("" until the first line or read).
+  /// The file in use ("" for a private one, and until the first line or read).
   std::string path();
-  /// Removes a private directory now (shutdown paths that skip destructors).
+  /// Stops recording and closes the file (shutdown).
   void discard();
 
  private:

@@ -44,8 +44,7 @@ void serve_trajectory(Trajectory& trajectory, const httplib::Request& req, httpl
     res.set_content("", core::kNdjsonContentType);
     return;
   }
-  auto file = std::make_shared<FdHolder>(::open(range.path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (file->fd < 0) throw Error(ErrorCode::internal, "trajectory: cannot open " + range.path);
+  auto file = std::make_shared<FdHolder>(range.fd);
   const std::uint64_t begin = range.begin;
   res.set_content_provider(
       range.end - range.begin, core::kNdjsonContentType,
@@ -57,7 +56,7 @@ void serve_trajectory(Trajectory& trajectory, const httplib::Request& req, httpl
           n = ::pread(file->fd, buf, want, static_cast<off_t>(begin + offset));
         } while (n < 0 && errno == EINTR);
         // Lines below the size seen are never rewritten: a short read means
-        // the file is gone (shutdown), and the client sees a cut reply.
+        // the file was cut (shutdown), and the client sees a cut reply.
         if (n <= 0) return false;
         return sink.write(buf, static_cast<size_t>(n));
       });

@@ -2,6 +2,9 @@
 // env names only, redaction, the size cap, and a restarted sidecar's file.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -177,13 +180,21 @@ TEST_CASE("a kept directory is continued by the next sidecar, and a torn last li
   CHECK(t.after(0, 10, 1).lines == 1);  // a page holds at least one line
 }
 
-TEST_CASE("a private directory is made outside any workdir and removed with the recorder") {
-  std::string path;
-  {
-    Trajectory t(TrajectoryOptions{});
-    t.record(line_of(TrajectoryKind::reset), "2026-01-01T00:00:00.000Z");
-    path = t.path();
-    CHECK(std::filesystem::exists(path));
-  }
-  CHECK(!std::filesystem::exists(std::filesystem::path(path).parent_path()));
+TEST_CASE("a private trajectory is an unlinked file: readable while the recorder lives, nothing left behind") {
+  TempDir tmp;
+  const char* old = std::getenv("TMPDIR");
+  const std::string saved = old ? old : "";
+  setenv("TMPDIR", tmp.path.c_str(), 1);
+  Trajectory t(TrajectoryOptions{});
+  t.record(line_of(TrajectoryKind::reset), "2026-01-01T00:00:00.000Z");
+  if (old) setenv("TMPDIR", saved.c_str(), 1);
+  else unsetenv("TMPDIR");
+  CHECK(t.path().empty());
+  CHECK(std::filesystem::is_empty(tmp.path));  // even a killed sidecar leaves no file
+  auto r = t.after(0, 10, 1 << 20);
+  REQUIRE(r.lines == 1);
+  std::string text(r.end - r.begin, '\0');
+  CHECK(::pread(r.fd, text.data(), text.size(), static_cast<off_t>(r.begin)) == static_cast<ssize_t>(text.size()));
+  ::close(r.fd);
+  CHECK(json::parse(text)["kind"] == "reset");
 }
