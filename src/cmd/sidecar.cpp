@@ -80,6 +80,14 @@ void add_sidecar_command(CLI::App& app) {
   cmd->add_option("--checkpoint-max-bytes", opts->checkpoint_max_bytes,
                   "File data all checkpoints together may hold; a checkpoint that would exceed it is refused (507)")
       ->capture_default_str();
+  opts->trajectory_dir = env_or("ARL_SIDECAR_TRAJECTORY_DIR", "");
+  cmd->add_option("--trajectory-dir", opts->trajectory_dir,
+                  "Directory of the trajectory (one JSON line per operation), outside the workdir (env "
+                  "ARL_SIDECAR_TRAJECTORY_DIR); empty: a private file under $TMPDIR or /tmp, unlinked at once so it "
+                  "goes with the sidecar");
+  cmd->add_option("--trajectory-max-bytes", opts->trajectory_max_bytes,
+                  "Size cap of the trajectory file; at the cap one last line says so and recording stops")
+      ->capture_default_str();
   cmd->add_option("--max-body-bytes", opts->max_body_bytes, "Largest request body accepted")->capture_default_str();
   cmd->add_option("--threads", opts->worker_threads, "Concurrent requests served")->capture_default_str();
   auto head_timeout = std::make_shared<double>(10), idle_timeout = std::make_shared<double>(30);

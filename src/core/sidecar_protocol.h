@@ -22,6 +22,8 @@
 //   DELETE /checkpoints/{id}         -> CheckpointDeleted (404 for an unknown id)
 //   POST   /checkpoints/{id}/restore RestoreRequest -> RestoreResponse
 //   ({id} is a checkpoint's id or its name.)
+//   GET    /trajectory?since=N       -> application/x-ndjson, one line per operation
+//                                    (docs/design.md "Trajectory"; sidecar/trajectory_http.h)
 //
 // Streaming /execute: send `"stream": true` in the ExecuteRequest body (the
 // header `Accept: application/x-ndjson` does the same). The reply is

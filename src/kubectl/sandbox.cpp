@@ -7,6 +7,7 @@
 #include "kubectl/sandbox.h"
 #include "kubectl/sandbox_fork.h"
 #include "kubectl/sandbox_settings_flags.h"
+#include "kubectl/sandbox_trajectory.h"
 #include "kubectl/wait.h"
 #include "core/duration.h"
 #include "core/error.h"
@@ -137,6 +138,8 @@ void add_sandbox_commands(CLI::App& app, std::shared_ptr<PluginContext> ctx) {
   add_api_command(*sandbox, ctx);
   add_fork_command(*sandbox, ctx);
   add_checkpoint_commands(*sandbox, ctx);
+  add_history_command(*sandbox, ctx);
+  add_replay_command(*sandbox, ctx);
 }
 
 }  // namespace arl::kubectl

@@ -26,6 +26,7 @@
 #include "sidecar/http_front.h"
 #include "sidecar/http_json.h"
 #include "sidecar/spawn.h"
+#include "sidecar/trajectory_http.h"
 
 namespace arl::sidecar {
 namespace {
@@ -123,6 +124,7 @@ struct SidecarServer::Impl {
   std::shared_ptr<Credential> credential;
   Executor executor;
   CheckpointStore checkpoints;
+  TrajectoryRecorder recorder;
   OneRequestServer svr;
   HttpFront front;
   int port = -1;
@@ -132,6 +134,7 @@ struct SidecarServer::Impl {
         credential(std::make_shared<Credential>(std::exchange(opts.token, {}))),
         executor(ExecutorOptions{opts.workdir}),
         checkpoints(CheckpointStoreOptions{opts.workdir, opts.checkpoint_dir, opts.checkpoint_max_bytes}),
+        recorder(TrajectoryOptions{opts.trajectory_dir, opts.trajectory_max_bytes}),
         front(front_options(opts, credential), front_handlers()) {}
 
   static FrontOptions front_options(const ServerOptions& o, std::shared_ptr<Credential> credential) {
@@ -171,6 +174,7 @@ struct SidecarServer::Impl {
     const FrontStream* strm = FrontStream::current();
     const int sock = strm ? strm->socket() : -1;
     res.set_chunked_content_provider(core::kNdjsonContentType, [this, req, sock](size_t, httplib::DataSink& sink) {
+      TrajectoryRecorder::Stream recording(recorder, *req);
       auto emit = [&](const core::ExecEvent& ev) {
         std::string line = dump(json(ev));
         line += '\n';
@@ -186,6 +190,7 @@ struct SidecarServer::Impl {
         emit(ev);
       };
       h.on_output = [&](bool is_stderr, std::string_view data) {
+        recording.output(is_stderr, data);
         core::ExecEvent ev;
         ev.type = is_stderr ? core::ExecEvent::Type::stderr_data : core::ExecEvent::Type::stdout_data;
         ev.data = std::string(data);
@@ -211,6 +216,7 @@ struct SidecarServer::Impl {
       // Before the exit event: the group is reaped, and its id must not be
       // killed once it can belong to someone else.
       watch.reset();
+      recording.finish(last);
       emit(last);
       sink.done();
       return true;
@@ -223,7 +229,7 @@ struct SidecarServer::Impl {
     });
     svr.Post("/files", [this](const httplib::Request& req, httplib::Response& res) {
       auto fr = parse_request<core::FileWriteRequest>(req.body);
-      reply_json(res, json(write_file(executor.options().workdir, fr)));
+      reply_json(res, json(recorder.file_write(fr, [&] { return write_file(executor.options().workdir, fr); })));
     });
     svr.Post("/execute", [this](const httplib::Request& req, httplib::Response& res) {
       auto er = parse_request<core::ExecuteRequest>(req.body);
@@ -237,20 +243,20 @@ struct SidecarServer::Impl {
         stream_execute(res, std::move(er));
         return;
       }
-      auto r = executor.execute(er);
+      auto r = recorder.execute(er, [&] { return executor.execute(er); });
       if (opts.log_requests) log_execute(er, r);
       reply_json(res, json(r));
     });
     svr.Post("/signal", [this](const httplib::Request& req, httplib::Response& res) {
       auto sr = parse_request<core::SignalRequest>(req.body);
-      auto r = executor.signal(sr.pid, core::parse_signal_name(sr.signal));
+      auto r = recorder.signal(sr.pid, sr.signal, [&] { return executor.signal(sr.pid, core::parse_signal_name(sr.signal)); });
       if (opts.log_requests)
         log::info("Signalled process", {{"pid", std::to_string(sr.pid)}, {"signal", sr.signal}, {"success", yes_no(r.success)}});
       reply_json(res, json(r));
     });
     svr.Post("/reset", [this](const httplib::Request& req, httplib::Response& res) {
       auto rr = parse_request<core::ResetRequest>(req.body);
-      auto r = executor.reset(rr.preserve_files);
+      auto r = recorder.reset(rr.preserve_files, [&] { return executor.reset(rr.preserve_files); });
       if (opts.log_requests)
         log::info("Reset workspace", {{"preserve_files", yes_no(rr.preserve_files)}, {"message", r.message}});
       reply_json(res, json(r));
@@ -259,6 +265,9 @@ struct SidecarServer::Impl {
       reply_json(res, json(core::ProcessesResponse{executor.processes()}));
     });
     checkpoint_routes();
+    svr.Get("/trajectory", [this](const httplib::Request& req, httplib::Response& res) {
+      serve_trajectory(recorder.trajectory(), req, res);
+    });
     svr.Post("/bind", [this](const httplib::Request& req, httplib::Response& res) {
       json body = parse_request_json(req.body);
       core::BindRequest br = body.get<core::BindRequest>();
@@ -267,6 +276,7 @@ struct SidecarServer::Impl {
       auto r = credential->bind(br);
       wipe(br.token);
       // Also on `already`: an operator that restarted sends the same settings.
+      recorder.set_secrets(settings.env);
       executor.set_sandbox_config(std::move(settings.env), settings.working_dir);
       if (opts.log_requests && !r.already) log::info("Bound sidecar to its sandbox's token", {});
       reply_json(res, json(r));
@@ -279,7 +289,7 @@ struct SidecarServer::Impl {
     svr.Post("/checkpoints", [this](const httplib::Request& req, httplib::Response& res) {
       auto cr = parse_request<core::CheckpointRequest>(req.body);
       try {
-        auto info = checkpoints.create(cr.name);
+        auto info = recorder.checkpoint(cr.name, [&] { return checkpoints.create(cr.name); });
         if (opts.log_requests)
           log::info("Created checkpoint", {{"id", info.id}, {"files", std::to_string(info.files)},
                                            {"bytes", std::to_string(info.bytes)}, {"duration_ms", fmt::format("{:.1f}", info.duration_ms)}});
@@ -300,11 +310,14 @@ struct SidecarServer::Impl {
       auto rr = parse_request<core::RestoreRequest>(req.body);
       const auto t0 = std::chrono::steady_clock::now();
       const std::string ref = req.matches[1].str();
-      checkpoints.get(ref);  // an unknown id is a 404 before any process is killed
-      int killed = rr.kill_processes ? executor.reset(true).killed : 0;
-      auto r = checkpoints.restore(ref);
-      r.killed = killed;
-      r.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      auto r = recorder.restore(ref, rr.kill_processes, [&] {
+        checkpoints.get(ref);  // an unknown id is a 404 before any process is killed
+        int killed = rr.kill_processes ? executor.reset(true).killed : 0;
+        auto r = checkpoints.restore(ref);
+        r.killed = killed;
+        r.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        return r;
+      });
       if (opts.log_requests)
         log::info("Restored checkpoint", {{"id", r.id}, {"written", std::to_string(r.written)}, {"removed", std::to_string(r.removed)},
                                           {"killed", std::to_string(r.killed)}, {"duration_ms", fmt::format("{:.1f}", r.duration_ms)}});
@@ -349,6 +362,7 @@ void SidecarServer::stop() {
 int SidecarServer::port() const { return impl_->port; }
 Executor& SidecarServer::executor() { return impl_->executor; }
 CheckpointStore& SidecarServer::checkpoints() { return impl_->checkpoints; }
+Trajectory& SidecarServer::trajectory() { return impl_->recorder.trajectory(); }
 const ServerOptions& SidecarServer::options() const { return impl_->opts; }
 
 void run_sidecar_until_signal(ServerOptions options) {
@@ -382,7 +396,8 @@ void run_sidecar_until_signal(ServerOptions options) {
     // timeout; the children are gone, so do not make Kubernetes wait.
     for (int i = 0; i < 200 && !served; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     if (!served) {
-      server.checkpoints().discard();  // _Exit skips the destructor that does it
+      server.checkpoints().discard();  // _Exit skips the destructors that do it
+      server.trajectory().discard();
       log_stopped(sig, killed);
       std::_Exit(0);
     }

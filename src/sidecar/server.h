@@ -7,6 +7,7 @@
 
 #include "sidecar/checkpoint_store.h"
 #include "sidecar/executor.h"
+#include "sidecar/trajectory_recorder.h"
 
 namespace arl::sidecar {
 
@@ -25,6 +26,9 @@ struct ServerOptions {
   /// left out of snapshots and restores but a /reset removes it.
   std::string checkpoint_dir;
   std::uint64_t checkpoint_max_bytes = kDefaultCheckpointMaxBytes;
+  /// Where the trajectory is kept (trajectory.h); "" -> a private unlinked file.
+  std::string trajectory_dir;
+  std::uint64_t trajectory_max_bytes = kDefaultTrajectoryMaxBytes;
 };
 
 /// ":8080" -> {"0.0.0.0", 8080}; "127.0.0.1:0"; "[::1]:9000". Throws Error{invalid} naming --listen.
@@ -45,6 +49,7 @@ class SidecarServer {
   int port() const;
   Executor& executor();
   CheckpointStore& checkpoints();
+  Trajectory& trajectory();
   const ServerOptions& options() const;  // token always empty: it lives in the Credential
 
  private:

@@ -114,3 +114,6 @@ class AsyncSandboxSession:
 
     async def read_file(self, path: str, binary: bool = False):
         return await _call(self.session.read_file, path, binary)
+
+    async def trajectory(self, since: int = 0):
+        return await _call(self.session.trajectory, since)

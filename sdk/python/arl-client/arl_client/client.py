@@ -313,6 +313,16 @@ class ArlClient:
             return r
         return r.json()
 
+    def sidecar_get(self, namespace: str, pod: str, token: str, endpoint: str, query: Dict[str, Any],
+                    timeout: float) -> bytes:
+        """GET from the executor of `pod`; returns the raw reply body (e.g. NDJSON)."""
+        path = f"/api/v1/namespaces/{namespace}/pods/{pod}:{SIDECAR_PORT}/proxy/{endpoint}"
+        what = f"sandbox pod {namespace}/{pod} /{endpoint}"
+        r = self.transport.request("GET", path, query=query, headers={TOKEN_HEADER: token}, timeout=(10.0, timeout))
+        if not 200 <= r.status < 300:
+            raise sidecar_error(r.status, r.data, what)
+        return r.data
+
 
 def _summary(obj: Optional[Dict[str, Any]]) -> str:
     if not obj:

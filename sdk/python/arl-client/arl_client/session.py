@@ -22,6 +22,7 @@ from .duration import DurationLike, to_duration_string, to_seconds
 from .errors import (ArlError, ArlTimeoutError, ForbiddenError, NotFoundError, SandboxError, SidecarError,
                      ValidationError)
 from . import validation
+from .trajectory import fetch_trajectory
 
 TERMINAL_TASK_STATES = ("Succeeded", "Failed")
 READY_PHASES = ("Ready", "Bound")
@@ -323,6 +324,19 @@ class SandboxSession:
             # The pool's secret may have been re-created since we cached it.
             token = sandbox_token(self.client.pool_token(self.pool_ref, self.namespace, refresh=True), uid)
             return self.client.sidecar_request(self.namespace, pod, token, endpoint, body, timeout, stream, method)
+
+    def _sidecar_get(self, endpoint: str, query: Dict[str, Any], timeout: float) -> bytes:
+        sb = self._require_open()
+        pod = (sb.get("status") or {}).get("podName")
+        uid = (sb.get("metadata") or {}).get("uid", "")
+        token = sandbox_token(self.client.pool_token(self.pool_ref, self.namespace), uid)
+        return self.client.sidecar_get(self.namespace, pod, token, endpoint, query, timeout)
+
+    def trajectory(self, since: int = 0) -> List[Dict[str, Any]]:
+        """What the sandbox did, one dict per operation with seq > since (docs/design.md
+        "Trajectory"): kind, the request (env names only), exit code, capped output with
+        the SHA-256 of all of it, usage, duration_ms."""
+        return fetch_trajectory(lambda after: self._sidecar_get("trajectory", {"since": after}, 30.0), since)
 
     def run(self, command: CommandLike, workdir: Optional[str] = None, env: Optional[Dict[str, str]] = None,
             timeout: DurationLike = 30, *, stdin: Optional[str] = None, stream: bool = False
