@@ -3,6 +3,10 @@
 // client would call them, plus the engine alone (CheckpointStore, no HTTP).
 // "Restore after 100 changed files": 60 files rewritten (half keeping their
 // size), 20 deleted, 20 new ones created, then POST /checkpoints/{id}/restore.
+// Archives (what a fork costs): GET /checkpoints/base/archive alone, and
+// POST /checkpoints/import on a second sidecar fetching it from the first
+// over loopback (the pod-to-pod form), without and with its restore into an
+// empty workdir.
 // Usage: checkpoint_bench [iterations] [workdir parent, default $TMPDIR or /tmp]
 #include <signal.h>
 #include <sys/stat.h>
@@ -177,6 +181,45 @@ int main(int argc, char** argv) {
               base_ckpt["files"].get<unsigned long long>(), base_ckpt["bytes"].get<unsigned long long>(),
               last["written"].get<unsigned long long>(), last["removed"].get<unsigned long long>(),
               last["unchanged"].get<unsigned long long>());
+  // A second sidecar, the fork's: imports from the first one.
+  const fs::path work2 = base / "fork-workspace";
+  fs::create_directories(work2);
+  arl::sidecar::ServerOptions o2 = o;
+  o2.workdir = work2.string();
+  o2.checkpoint_dir = (base / "fork-checkpoints").string();
+  arl::sidecar::SidecarServer fork(o2);
+  const int port2 = fork.bind();
+  std::thread serving2([&] { fork.serve(); });
+  httplib::Client c2("127.0.0.1", port2);
+  c2.set_keep_alive(true);
+  c2.set_tcp_nodelay(true);
+  c2.set_read_timeout(60, 0);
+  store.restore("base");
+  std::vector<double> export_ms, import_ms, import_restore_ms;
+  size_t archive_bytes = 0;
+  for (int i = 0; i < n; ++i) {
+    auto t0 = Clock::now();
+    auto r = c.Get("/checkpoints/base/archive");
+    export_ms.push_back(ms_since(t0));
+    if (!r || r->status != 200) {
+      std::fprintf(stderr, "GET /checkpoints/base/archive failed\n");
+      return 1;
+    }
+    archive_bytes = r->body.size();
+  }
+  const json peer{{"source_url", "http://127.0.0.1:" + std::to_string(port)}, {"checkpoint", "base"}, {"token", ""}};
+  for (int i = 0; i < 2 * n; ++i) {
+    json req = peer;
+    if (i % 2) req["restore"] = true;
+    auto t0 = Clock::now();
+    auto info = post(c2, "/checkpoints/import", req);
+    (i % 2 ? import_restore_ms : import_ms).push_back(ms_since(t0));
+    del(c2, "/checkpoints/" + info["id"].get<std::string>());
+    if (i % 2) fs::remove_all(work2), fs::create_directories(work2);  // the next restore starts from empty again
+  }
+  fork.stop();
+  serving2.join();
+
   auto cp = summarize(create_ms), rs = summarize(restore_ms);
   print("HTTP POST /checkpoints", cp);
   print("HTTP restore after 100 changed files", rs);
@@ -186,6 +229,10 @@ int main(int argc, char** argv) {
   // not share the cores with other work (wall time above includes waiting).
   print("engine: checkpoint, CPU time", summarize(create_cpu));
   print("engine: restore, CPU time", summarize(restore_cpu));
+  std::printf("archive of the checkpoint: %zu bytes gzip (level 1)\n", archive_bytes);
+  print("HTTP GET /checkpoints/{id}/archive", summarize(export_ms));
+  print("peer import (export+import over loopback)", summarize(import_ms));
+  print("peer import + restore into an empty workdir", summarize(import_restore_ms));
   std::printf("targets (p50 < 30 ms): checkpoint %s, restore %s\n", cp.p50 < 30 ? "met" : "MISSED",
               rs.p50 < 30 ? "met" : "MISSED");
   server.stop();

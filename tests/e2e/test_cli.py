@@ -152,7 +152,7 @@ def test_completion_scripts(plugin):
         assert "complete -F _kubectl_arl kubectl-arl" in p.stdout
     if shutil.which("bash"):
         script = subprocess.run([str(plugin), "completion", "bash"], capture_output=True, text=True).stdout
-        probe = script + '\nCOMP_WORDS=(kubectl-arl sandbox ex); COMP_CWORD=2; _kubectl_arl; echo "${COMPREPLY[@]}"\n'
+        probe = script + '\nCOMP_WORDS=(kubectl-arl sandbox exe); COMP_CWORD=2; _kubectl_arl; echo "${COMPREPLY[@]}"\n'
         out = subprocess.run(["bash", "-c", probe], capture_output=True, text=True).stdout
         assert out.split() == ["exec"]
 
