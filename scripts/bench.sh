@@ -10,12 +10,14 @@
 #             skips), task round trip and its stages, a burst of sandboxes,
 #             API writes per allocation, operator RSS (on the local cluster)
 #   sdk       Python SDK episodes/s through Task objects and the direct path
+#   fork      a live sandbox's 1,000-file / 10 MB workdir forked into 8 sandboxes
+#             (and into 1), end to end through the SDK (bench/fork_bench.py)
 #   real      the real node (kubelet + containerd, scripts/real-node.sh, ARL
 #             by Helm) beside a local-node cluster, one table (bench/node_bench.py):
 #             cold pool fill and where its time goes, warm sandbox Ready, task
 #             round trip, exec through the pod proxy; not in the default list
 #             (needs root, builds the image when dist/ has none)
-# Usage: scripts/bench.sh [sidecar|operator|sdk|real]...   (default: sidecar operator sdk)
+# Usage: scripts/bench.sh [sidecar|operator|sdk|fork|real]...   (default: sidecar operator sdk fork)
 # The local cluster is started in ARL_STATE (default /tmp/arl-bench) and
 # stopped at the end unless ARL_KEEP=1.
 set -euo pipefail
@@ -23,7 +25,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${ARL_BENCH_BUILD_DIR:-$root/build-bench}"
 export ARL_STATE="${ARL_STATE:-/tmp/arl-bench}"
 parts=("$@")
-((${#parts[@]})) || parts=(sidecar operator sdk)
+((${#parts[@]})) || parts=(sidecar operator sdk fork)
 
 "$root/scripts/setup.sh" >/dev/null
 # The real node runs the image of `make image`, not build-bench/: nothing to compile for it alone.
@@ -58,6 +60,13 @@ for part in "${parts[@]}"; do
       "$HOME/.cache/arl/venv/bin/pip" install -q -e "$root/sdk/python/arl-client" >/dev/null
       ARL_E2E_KUBECONFIG="$ARL_STATE/kubeconfig" "$HOME/.cache/arl/venv/bin/python" "$root/bench/sdk_bench.py" \
         --kubeconfig "$ARL_STATE/kubeconfig" --concurrency 1,8,32 ;;
+    fork)
+      echo "== fork"
+      cluster_up
+      for n in 8 1; do
+        "$HOME/.cache/arl/venv/bin/python" "$root/bench/fork_bench.py" --kubeconfig "$ARL_STATE/kubeconfig" \
+          --forks "$n" --rounds "${ARL_BENCH_FORK_ROUNDS:-5}"
+      done ;;
     real)
       # Both kinds of node side by side, the same figures from one script: the real node
       # (198.19/16) and a local-node cluster of its own (198.18/16) running the same binary

@@ -136,8 +136,15 @@ class ImportRoute {
 void add_checkpoint_archive_routes(httplib::Server& svr, CheckpointStore& store, bool log_requests) {
   svr.Get(R"(/checkpoints/([^/]+)/archive)", [&store](const httplib::Request& req, httplib::Response& res) {
     // Opened before the 200: an unknown checkpoint is a 404, not a broken stream.
+    int level = 1;  // fast and still small for source code; ?level=0..9 chooses
+    if (req.has_param("level")) {
+      const std::string v = req.get_param_value("level");
+      if (v.size() != 1 || v[0] < '0' || v[0] > '9')
+        throw Error(ErrorCode::invalid, "level: \"" + v.substr(0, 16) + "\" is not a gzip level 0-9 (0: no compression)");
+      level = v[0] - '0';
+    }
     auto src = store.open_archive(req.matches[1].str());
-    auto exporter = std::make_shared<ArchiveExport>(std::move(src.manifest), std::move(src.pack));
+    auto exporter = std::make_shared<ArchiveExport>(std::move(src.manifest), std::move(src.pack), level);
     res.set_header("Content-Disposition", "attachment; filename=\"checkpoint-" + req.matches[1].str() + ".tar.gz\"");
     res.set_chunked_content_provider(kGzipContentType, [exporter, ref = req.matches[1].str()](std::size_t, httplib::DataSink& sink) {
       std::string piece;

@@ -75,6 +75,22 @@ TEST_CASE("GET /checkpoints/{ref}/archive streams gzip that POST /checkpoints/im
   CHECK(body_of(cb.Get("/checkpoints"))["checkpoints"].size() == 1);
   CHECK(id.size() == 8);
 
+  // ?level=0 (what a peer import asks for): gzip framing, no deflate work.
+  put(fs::path(a.dir.path) / "big.txt", std::string(64 * 1024, 'x'));
+  checkpoint(ca, R"({"name":"big"})");
+  auto stored = ca.Get("/checkpoints/big/archive?level=0");
+  auto deflated = ca.Get("/checkpoints/big/archive");
+  REQUIRE(stored);
+  REQUIRE(deflated);
+  CHECK(stored->status == 200);
+  CHECK(stored->body.size() > 64 * 1024);
+  CHECK(deflated->body.size() < 8 * 1024);
+  CHECK(body_of(cb.Post("/checkpoints/import", stored->body, "application/gzip"))["bytes"] == 64 * 1024 + 11);
+  auto bad_level = ca.Get("/checkpoints/big/archive?level=fast");
+  REQUIRE(bad_level);
+  CHECK(bad_level->status == 400);
+  CHECK(json::parse(bad_level->body)["error"].get<std::string>().find("level") != std::string::npos);
+
   auto missing = ca.Get("/checkpoints/0badc0de/archive");
   REQUIRE(missing);
   CHECK(missing->status == 404);
