@@ -11,7 +11,8 @@
 #             API writes per allocation, operator RSS (on the local cluster)
 #   sdk       Python SDK episodes/s through Task objects and the direct path
 #   fork      a live sandbox's 1,000-file / 10 MB workdir forked into 8 sandboxes
-#             (and into 1), end to end through the SDK (bench/fork_bench.py)
+#             (and into 1), end to end through the SDK (bench/fork_bench.py), with
+#             /workspace on tmpfs (emptyDir medium: Memory) and on the node's disk
 #   real      the real node (kubelet + containerd, scripts/real-node.sh, ARL
 #             by Helm) beside a local-node cluster, one table (bench/node_bench.py):
 #             cold pool fill and where its time goes, warm sandbox Ready, task
@@ -63,9 +64,11 @@ for part in "${parts[@]}"; do
     fork)
       echo "== fork"
       cluster_up
-      for n in 8 1; do
-        "$HOME/.cache/arl/venv/bin/python" "$root/bench/fork_bench.py" --kubeconfig "$ARL_STATE/kubeconfig" \
-          --forks "$n" --rounds "${ARL_BENCH_FORK_ROUNDS:-5}"
+      for ws in --memory-workspace ""; do
+        for n in 8 1; do
+          "$HOME/.cache/arl/venv/bin/python" "$root/bench/fork_bench.py" --kubeconfig "$ARL_STATE/kubeconfig" \
+            --forks "$n" --rounds "${ARL_BENCH_FORK_ROUNDS:-5}" ${ws:+"$ws"}
+        done
       done ;;
     real)
       # Both kinds of node side by side, the same figures from one script: the real node

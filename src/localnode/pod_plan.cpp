@@ -156,14 +156,16 @@ void add_mounts(const json& pod, const json& container, const PlanInputs& in, Pr
     bm.target = target;
     bm.read_only = m.value("readOnly", false);
     if (vol.contains("emptyDir")) {
-      bm.source = in.pod_dir + "/volumes/" + name;
+      const json& ed = vol["emptyDir"];
+      bm.tmpfs = ed.is_object() && ed.value("medium", "") == "Memory" && str_at(m, "subPath").empty();
+      if (!bm.tmpfs) bm.source = in.pod_dir + "/volumes/" + name;
     } else if (auto hp = vol.find("hostPath"); hp != vol.end() && hp->is_object()) {
       bm.source = str_at(*hp, "path");
     } else {
       plan.notes.push_back("volume " + name + ": only emptyDir and hostPath volumes are mounted by the local node");
       continue;
     }
-    if (!str_at(m, "subPath").empty()) bm.source += "/" + str_at(m, "subPath");
+    if (!bm.tmpfs && !str_at(m, "subPath").empty()) bm.source += "/" + str_at(m, "subPath");
     plan.mounts.push_back(std::move(bm));
   }
 }

@@ -55,7 +55,7 @@ SpawnResult spawn_pod_process(const ProcessPlan& plan, int netns_fd, const std::
   namespace fs = std::filesystem;
   std::error_code ec;
   for (const auto& m : plan.mounts) {
-    fs::create_directories(m.source, ec);
+    if (!m.source.empty()) fs::create_directories(m.source, ec);
     fs::create_directories(m.target, ec);  // on the host: a bind mount needs an existing target
   }
   fs::create_directories(fallback_cwd, ec);
@@ -93,7 +93,10 @@ SpawnResult spawn_pod_process(const ProcessPlan& plan, int netns_fd, const std::
     if (unshare(CLONE_NEWNS) != 0) child_fail(log_fd, "unshare", "mount namespace");
     if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) child_fail(log_fd, "mount", "/ private");
     for (const auto& m : plan.mounts) {
-      if (mount(m.source.c_str(), m.target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+      if (m.tmpfs) {
+        if (mount("tmpfs", m.target.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0777") != 0)
+          child_fail(log_fd, "tmpfs mount", m.target.c_str());
+      } else if (mount(m.source.c_str(), m.target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
         child_fail(log_fd, "bind mount", m.target.c_str());
       }
       if (m.read_only &&

@@ -185,7 +185,10 @@ TEST_CASE("localnode: named probe ports, hostPath, extra emptyDirs and read-only
   CHECK(plan.readiness.port == 8080);
   CHECK(plan.readiness.path == "/ready");
   REQUIRE(plan.mounts.size() == 3);
-  CHECK(plan.mounts[1].source == "/state/pods/team_pool-abcde/volumes/cache");
+  CHECK(plan.mounts[1].tmpfs);  // medium: Memory
+  CHECK(plan.mounts[1].source.empty());
+  CHECK(plan.mounts[1].target == "/cache");
+  CHECK_FALSE(plan.mounts[0].tmpfs);
   CHECK(plan.mounts[2].source == "/srv/data");
   CHECK(plan.mounts[2].read_only);
   CHECK(plan.working_dir == "/cache");

@@ -3,7 +3,7 @@ workdirs are byte-identical copies of a live sandbox's checkpoint, copied pod to
 keeps running (its processes untouched); a fork that cannot happen fails with a reason."""
 import json
 
-from op_cluster import GROUP, VERSION, _ready
+from op_cluster import GROUP, POOL_IMAGE, VERSION, _ready
 from test_sandbox_env_e2e import arl, arl_exec
 
 # Every entry of the workdir with its type, mode, size and (for files) content hash, and each
@@ -57,7 +57,14 @@ def test_cli_fork_copies_the_workdir_and_leaves_the_source_running(cluster, ns):
 
 
 def test_fork_of_a_named_checkpoint_gets_that_checkpoint(cluster, ns):
-    cluster.ready_pool(ns, "py", 3)
+    # /workspace as an emptyDir of medium Memory: the local node mounts a tmpfs in the pod.
+    cluster.create(ns, "warmpools", {
+        "apiVersion": f"{GROUP}/{VERSION}", "kind": "WarmPool", "metadata": {"name": "py"},
+        "spec": {"replicas": 3, "template": {"spec": {
+            "containers": [{"name": "main", "image": POOL_IMAGE}],
+            "volumes": [{"name": "workspace", "emptyDir": {"medium": "Memory"}}]}}}})
+    cluster.wait("pool py has 3 ready pods",
+                 lambda: len([p for p in cluster.pods(ns, "py", "ready") if _ready(p)]) >= 3, 60)
     cluster.sandbox(ns, "src", "py")
     cluster.wait_phase(ns, "src", "Ready", timeout=60)
     assert arl_exec(ns, "src", "sh", "-c", "echo one > /workspace/state")[0] == 0
@@ -69,6 +76,7 @@ def test_fork_of_a_named_checkpoint_gets_that_checkpoint(cluster, ns):
     fork = out.strip().split("/")[-1]
     assert fork.startswith("src-fork-")
     assert arl_exec(ns, fork, "cat", "/workspace/state")[1] == "one\n"
+    assert arl_exec(ns, fork, "stat", "-f", "-c", "%T", "/workspace")[1] == "tmpfs\n"
     assert arl_exec(ns, "src", "cat", "/workspace/state")[1] == "two\n"
 
 
