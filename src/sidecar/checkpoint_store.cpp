@@ -155,6 +155,14 @@ std::map<std::string, Manifest>::iterator CheckpointStore::find(const std::strin
   throw Error(ErrorCode::not_found, "checkpoint \"" + ref + "\": no checkpoint has this id or name (GET /checkpoints lists them)");
 }
 
+void CheckpointStore::require_unused(const std::string& name) const {
+  if (name.empty()) return;
+  for (const auto& [id, m] : checkpoints_)
+    if (m.name == name)
+      throw Error(ErrorCode::already_exists,
+                  "name: checkpoint \"" + name + "\" already exists (id " + id + "); delete it or choose another name");
+}
+
 core::CheckpointInfo CheckpointStore::create(const std::string& name) {
   const auto t0 = Clock::now();
   // Before the walk: anything that changes from here on gets a ctime at or
@@ -163,11 +171,7 @@ core::CheckpointInfo CheckpointStore::create(const std::string& name) {
   clock_gettime(CLOCK_REALTIME_COARSE, &taken);
   std::lock_guard lock(mu_);
   ensure_loaded();
-  for (const auto& [id, m] : checkpoints_) {
-    if (!name.empty() && m.name == name)
-      throw Error(ErrorCode::already_exists,
-                  "name: checkpoint \"" + name + "\" already exists (id " + id + "); delete it or choose another name");
-  }
+  require_unused(name);
   std::string id;
   do id = random_id();
   while (checkpoints_.count(id));
@@ -217,11 +221,7 @@ PendingImport::~PendingImport() {
 std::unique_ptr<PendingImport> CheckpointStore::begin_import(const std::string& name) {
   std::lock_guard lock(mu_);
   ensure_loaded();
-  for (const auto& [id, m] : checkpoints_) {
-    if (!name.empty() && m.name == name)
-      throw Error(ErrorCode::already_exists,
-                  "name: checkpoint \"" + name + "\" already exists (id " + id + "); delete it or choose another name");
-  }
+  require_unused(name);
   auto p = std::make_unique<PendingImport>();
   p->name = name;
   std::string tmp;

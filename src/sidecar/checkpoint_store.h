@@ -93,6 +93,7 @@ class CheckpointStore {
 
  private:
   void ensure_loaded();  // mu_ held
+  void require_unused(const std::string& name) const;  // mu_ held; Error{already_exists}
   std::map<std::string, Manifest>::iterator find(const std::string& ref);  // mu_ held
   std::uint64_t used_bytes() const;  // mu_ held
 

@@ -10,10 +10,12 @@
 #include "sidecar/gzip_stream.h"
 #include "sidecar/tar_format.h"
 #include "sidecar_test_util.h"
+#include "tree_util.h"
 
 using namespace arl;
 using namespace arl::sidecar;
 using arl::sidecar::testing::RunningServer;
+using arl::sidecar::testing::put;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
@@ -21,10 +23,6 @@ namespace {
 
 const std::string kSourceToken = "source-token-0123456789abcdef";
 
-void put(const fs::path& p, const std::string& data) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary | std::ios::trunc) << data;
-}
 
 json body_of(const httplib::Result& r, int status = 200) {
   REQUIRE(r);

@@ -15,37 +15,18 @@
 #include "sidecar/gzip_stream.h"
 #include "sidecar/tar_format.h"
 #include "sidecar_test_util.h"
+#include "tree_util.h"
 
 using namespace arl;
 using namespace arl::sidecar;
 using arl::sidecar::testing::TempDir;
+using arl::sidecar::testing::describe;
+using arl::sidecar::testing::put;
 namespace fs = std::filesystem;
 
 namespace {
 
-void put(const fs::path& p, const std::string& data, mode_t mode = 0644) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary | std::ios::trunc) << data;
-  REQUIRE(chmod(p.c_str(), mode) == 0);
-}
 
-// Kind, permission bits and content of every path (symlinks: their target).
-std::map<std::string, std::string> describe(const fs::path& root) {
-  std::map<std::string, std::string> out;
-  struct stat st;
-  REQUIRE(lstat(root.c_str(), &st) == 0);
-  out["."] = "dir " + std::to_string(st.st_mode & 07777);
-  for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator(); ++it) {
-    // lexically: fs::relative would resolve symlinks and report their targets.
-    const auto rel = it->path().lexically_relative(root).string();
-    REQUIRE(lstat(it->path().c_str(), &st) == 0);
-    const std::string mode = std::to_string(st.st_mode & 07777);
-    if (S_ISLNK(st.st_mode)) out[rel] = "link -> " + fs::read_symlink(it->path()).string();
-    else if (S_ISDIR(st.st_mode)) out[rel] = "dir " + mode;
-    else out[rel] = "file " + mode + " " + testing::read_file(it->path().string());
-  }
-  return out;
-}
 
 struct Side {
   TempDir work, ckpts;

@@ -9,20 +9,18 @@
 
 #include "k8s/sidecar_client.h"
 #include "sidecar_test_util.h"
+#include "tree_util.h"
 
 using namespace arl;
 using namespace arl::sidecar;
 using arl::k8s::SidecarClient;
 using arl::sidecar::testing::RunningServer;
+using arl::sidecar::testing::put;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
 
-void put(const fs::path& p, const std::string& data) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary | std::ios::trunc) << data;
-}
 
 json body_of(const httplib::Result& r) {
   REQUIRE(r);

@@ -14,42 +14,19 @@
 #include "sidecar/checkpoint_store.h"
 #include "sidecar/file_clone.h"
 #include "sidecar_test_util.h"
+#include "tree_util.h"
 
 using namespace arl;
 using namespace arl::sidecar;
 using arl::sidecar::testing::TempDir;
+using arl::sidecar::testing::describe;
+using arl::sidecar::testing::put;
 namespace fs = std::filesystem;
 
 namespace {
 
-void put(const fs::path& p, const std::string& data, mode_t mode = 0644) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary | std::ios::trunc) << data;
-  REQUIRE(chmod(p.c_str(), mode) == 0);
-}
 
 // Everything a restore must bring back, per path: kind, permission bits and
-// content (file bytes, symlink target).
-std::map<std::string, std::string> describe(const fs::path& root, const std::string& skip = "") {
-  std::map<std::string, std::string> out;
-  struct stat st;
-  REQUIRE(lstat(root.c_str(), &st) == 0);
-  out["."] = "dir " + std::to_string(st.st_mode & 07777);
-  for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator(); ++it) {
-    const auto rel = fs::relative(it->path(), root).string();
-    if (!skip.empty() && rel == skip) {
-      it.disable_recursion_pending();
-      continue;
-    }
-    REQUIRE(lstat(it->path().c_str(), &st) == 0);
-    const std::string mode = std::to_string(st.st_mode & 07777);
-    if (S_ISLNK(st.st_mode)) out[rel] = "link -> " + fs::read_symlink(it->path()).string();
-    else if (S_ISDIR(st.st_mode)) out[rel] = "dir " + mode;
-    else if (S_ISFIFO(st.st_mode)) out[rel] = "fifo " + mode;
-    else out[rel] = "file " + mode + " " + testing::read_file(it->path().string());
-  }
-  return out;
-}
 
 ino_t inode_of(const fs::path& p) {
   struct stat st;
