@@ -126,6 +126,7 @@ class SandboxSpec(Model):
     ttl_seconds_after_finished: Optional[int] = _f("ttlSecondsAfterFinished")
     env: Optional[List[Dict[str, Any]]] = _f("env")  # as a container's env: value or valueFrom
     working_dir: Optional[str] = _f("workingDir")
+    fork_of: Optional[Dict[str, str]] = _f("forkOf")  # {"sandbox": NAME, "checkpoint"?: ID}
     extra: Dict[str, Any] = _extra()
 
 
@@ -192,6 +193,7 @@ class StepStatus(Model):
     pid: Optional[int] = _f("pid")
     started_at: Optional[str] = _f("startedAt")
     completed_at: Optional[str] = _f("completedAt")
+    usage: Optional[Dict[str, Any]] = _f("usage")  # {"wallMs", "cpuUserMs", "cpuSystemMs", "maxRssKb"}
     extra: Dict[str, Any] = _extra()
 
 
