@@ -6,7 +6,6 @@
 #include "core/fork_spec.h"
 #include "core/names.h"
 #include "core/validation.h"
-#include "k8s/pod_proxy_transport.h"
 #include "kubectl/common.h"
 #include "kubectl/output.h"
 #include "kubectl/proxy.h"
@@ -28,21 +27,15 @@ struct ForkArgs {
 
 // The one checkpoint every fork of this command copies, taken through the pod
 // proxy: forks of one command start from the same instant of the source.
-json take_checkpoint(PluginContext& ctx, const std::string& ns, const std::string& source) {
-  auto target = resolve_sandbox(ctx, ns, source);
-  k8s::PodProxyTransport transport(ctx.rest(), target);
-  const std::string body = "{}";
-  auto reply = transport.request("POST", "/checkpoints", &body, std::chrono::milliseconds(0));
-  auto parsed = json::parse(reply.body, nullptr, false);
-  if (reply.status / 100 != 2 || parsed.is_discarded() || !parsed.is_object() || !parsed.contains("id")) {
-    const std::string why = !parsed.is_discarded() && parsed.is_object() ? parsed.value("error", reply.body) : reply.body;
-    throw Error(reply.status == 507 ? ErrorCode::unavailable : ErrorCode::invalid,
-                fmt::format("sandbox {}: taking the checkpoint to fork from failed (HTTP {}): {}{}", source, reply.status, why,
-                            reply.status == 507 ? "; free space with `kubectl arl sandbox api " + source +
-                                                      " DELETE /checkpoints/ID` or name one with --checkpoint"
-                                                : ""));
+core::CheckpointInfo take_checkpoint(PluginContext& ctx, const std::string& ns, const std::string& source) {
+  try {
+    return sidecar_client(ctx, resolve_sandbox(ctx, ns, source)).checkpoint();
+  } catch (const Error& e) {
+    throw Error(e.code(), fmt::format("sandbox {}: taking the checkpoint to fork from failed: {} (list and free its "
+                                      "checkpoints with `kubectl arl sandbox checkpoints {}` and `checkpoint-delete`, "
+                                      "or name one with --checkpoint)",
+                                      source, e.what(), source));
   }
-  return parsed;
 }
 
 }  // namespace
@@ -76,9 +69,9 @@ void add_fork_command(CLI::App& sandbox, std::shared_ptr<PluginContext> ctx) {
       "COUNT sandboxes with spec.forkOf. The operator gives each a warm pod of the source's pool; the\n"
       "new pod copies the checkpoint straight from the source's pod before the fork is Ready. Forks\n"
       "inherit the source's keepAlive, TTL, env and working dir. The checkpoint taken stays on the\n"
-      "source (listed by `kubectl arl sandbox api SOURCE GET /checkpoints`) so more forks can follow.\n");
+      "source (`kubectl arl sandbox checkpoints SOURCE`) so more forks can follow.\n");
   fork->add_option("source", a->source, "The sandbox to fork (Ready or Bound)")->required();
-  fork->add_option("--count", a->count, "How many forks to create")->check(CLI::Range(1, 1000));
+  fork->add_option("--count", a->count, "How many forks to create (default 1)")->check(CLI::Range(1, 1000));
   fork->add_option("--prefix", a->prefix, "Name the forks PREFIX-0, PREFIX-1, ... (default: generated, SOURCE-fork-xxxxx)");
   fork->add_option("--checkpoint", a->checkpoint, "Copy this checkpoint (id or name) of the source instead of taking a new one");
   fork->add_flag("--wait", a->wait, "Wait until every fork is Ready (copied)");
@@ -95,10 +88,10 @@ void add_fork_command(CLI::App& sandbox, std::shared_ptr<PluginContext> ctx) {
     if (!source) throw Error(ErrorCode::not_found, fmt::format("sandboxes.arl.infra.io \"{}\" not found", a->source));
     std::string checkpoint = a->checkpoint;
     if (checkpoint.empty()) {
-      json taken = take_checkpoint(*ctx, ns, a->source);
-      checkpoint = taken.value("id", "");
+      core::CheckpointInfo taken = take_checkpoint(*ctx, ns, a->source);
+      checkpoint = taken.id;
       ctx->err() << fmt::format("checkpoint {} of sandbox {}: {} files, {} bytes in {:.0f} ms\n", checkpoint, a->source,
-                                taken.value("files", 0), taken.value("bytes", 0), taken.value("duration_ms", 0.0));
+                                taken.files, taken.bytes, taken.duration_ms);
     }
     std::vector<json> created;
     for (auto& obj : fork_objects(*source, checkpoint, a->count, a->prefix)) {
