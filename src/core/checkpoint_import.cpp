@@ -8,10 +8,11 @@
 
 namespace arl::core {
 
-bool valid_checkpoint_ref(const std::string& ref) {
-  if (ref.empty() || ref.size() > 63) return false;
+bool is_checkpoint_ref(std::string_view ref) {
+  auto ok = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-'; };
+  if (ref.empty() || ref.size() > 63 || !std::isalnum(static_cast<unsigned char>(ref[0]))) return false;
   for (char c : ref)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') return false;
+    if (!ok(c)) return false;
   return true;
 }
 
@@ -34,8 +35,8 @@ void from_json(const nlohmann::json& j, CheckpointImportRequest& v) {
   auto problem = [&](const std::string& p) { problems += (problems.empty() ? "" : "; ") + p; };
   if (v.source_url.rfind("http://", 0) != 0 && v.source_url.rfind("https://", 0) != 0)
     problem("source_url: must be http://HOST:PORT of the source sidecar");
-  if (!valid_checkpoint_ref(v.checkpoint))
-    problem("checkpoint: must be the id or name of a checkpoint of the source (A-Z, a-z, 0-9, '.', '_', '-')");
+  if (!is_checkpoint_ref(v.checkpoint))
+    problem("checkpoint: must be the id or name of a checkpoint of the source (A-Z, a-z, 0-9, '.', '_', '-', starting with a letter or digit)");
   if (!problems.empty()) throw Error(ErrorCode::invalid, problems);
 }
 

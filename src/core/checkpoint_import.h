@@ -3,6 +3,7 @@
 // from another sidecar (pod to pod) and stores it as a new one of its own.
 // The operator's fork (Sandbox.spec.forkOf) sends it to the fork's sidecar.
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -16,9 +17,10 @@ struct CheckpointImportRequest {
   bool restore = false;    // restore the workdir to it once imported
 };
 
-/// True for an id or name that can go in a URL path unescaped: the
-/// characters checkpoint ids and names are made of.
-bool valid_checkpoint_ref(const std::string& ref);
+/// A checkpoint id (8 hex digits) or name: 1-63 characters of A-Z, a-z,
+/// 0-9, '.', '_' or '-', starting with a letter or digit. Such a ref goes in
+/// a URL path unescaped and can never be "." or "..".
+bool is_checkpoint_ref(std::string_view ref);
 
 void to_json(nlohmann::json& j, const CheckpointImportRequest& v);
 /// Throws Error{invalid} naming the field.

@@ -1,6 +1,5 @@
 #include "core/fork_spec.h"
 
-#include <cctype>
 
 #include <fmt/format.h>
 
@@ -21,14 +20,6 @@ json to_json(const ForkOf& f) {
   json j{{"sandbox", f.sandbox}};
   if (!f.checkpoint.empty()) j["checkpoint"] = f.checkpoint;
   return j;
-}
-
-bool is_checkpoint_ref(std::string_view ref) {
-  auto ok = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-'; };
-  if (ref.empty() || ref.size() > 63 || !std::isalnum(static_cast<unsigned char>(ref[0]))) return false;
-  for (char c : ref)
-    if (!ok(c)) return false;
-  return true;
 }
 
 std::vector<FieldError> validate_fork(const ForkOf& f, std::string_view self) {

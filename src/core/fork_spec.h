@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/checkpoint_import.h"  // is_checkpoint_ref
 #include "core/validation.h"
 
 namespace arl::core {
@@ -29,9 +30,5 @@ nlohmann::json to_json(const ForkOf& f);
 /// Every problem of spec.forkOf; `self` is the forking sandbox's own name
 /// (a sandbox cannot fork itself).
 std::vector<FieldError> validate_fork(const ForkOf& f, std::string_view self);
-
-/// A checkpoint id (8 hex digits) or name: 1-63 characters of A-Z, a-z,
-/// 0-9, '.', '_' or '-', starting with a letter or digit.
-bool is_checkpoint_ref(std::string_view ref);
 
 }  // namespace arl::core

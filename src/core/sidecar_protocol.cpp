@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
-#include "core/fork_spec.h"
+#include "core/checkpoint_import.h"
 
 namespace arl::core {
 namespace {

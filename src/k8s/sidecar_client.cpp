@@ -163,4 +163,9 @@ core::CheckpointDeleted SidecarClient::delete_checkpoint(const std::string& ref)
   return call("DELETE", "/checkpoints/" + ref, nullptr, opts_.read_timeout_seconds).get<core::CheckpointDeleted>();
 }
 
+core::CheckpointInfo SidecarClient::import_checkpoint(const core::CheckpointImportRequest& request) {
+  json body = request;
+  return call("POST", "/checkpoints/import", &body, opts_.read_timeout_seconds).get<core::CheckpointInfo>();
+}
+
 }  // namespace arl::k8s

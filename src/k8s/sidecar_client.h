@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/bind_settings.h"
+#include "core/checkpoint_import.h"
 #include "core/sidecar_protocol.h"
 #include "k8s/sidecar_transport.h"
 
@@ -66,6 +67,10 @@ class SidecarClient {
   core::CheckpointList checkpoints();
   core::RestoreResponse restore(const std::string& ref, bool kill_processes = false);
   core::CheckpointDeleted delete_checkpoint(const std::string& ref);
+  /// POST /checkpoints/import of the JSON form: this sidecar fetches the
+  /// checkpoint from request.source_url itself (pod to pod). The new
+  /// checkpoint's info (a restore's counts, when asked for, are not kept).
+  core::CheckpointInfo import_checkpoint(const core::CheckpointImportRequest& request);
 
  private:
   nlohmann::json call(std::string_view method, std::string_view endpoint, const nlohmann::json* body,

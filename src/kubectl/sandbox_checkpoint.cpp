@@ -29,7 +29,7 @@ struct CheckpointArgs {
 };
 
 void check_ref(const std::string& ref) {
-  if (!core::valid_checkpoint_ref(ref))
+  if (!core::is_checkpoint_ref(ref))
     throw Error(ErrorCode::usage, "checkpoint \"" + ref + "\": give an id or name from `kubectl arl sandbox checkpoints SANDBOX`");
 }
 

@@ -42,6 +42,7 @@ TEST_CASE("forkOf rules, one failing case each") {
       {{{"sandbox", "child"}}, "spec.forkOf.sandbox", "cannot fork itself"},
       {{{"sandbox", "src"}, {"checkpoint", "-x"}}, "spec.forkOf.checkpoint", "not a checkpoint id or name"},
       {{{"sandbox", "src"}, {"checkpoint", "a/b"}}, "spec.forkOf.checkpoint", "not a checkpoint id or name"},
+      {{{"sandbox", "src"}, {"checkpoint", ".."}}, "spec.forkOf.checkpoint", "not a checkpoint id or name"},
       {{{"sandbox", "src"}, {"checkpoint", std::string(64, 'a')}}, "spec.forkOf.checkpoint", "not a checkpoint id or name"},
   };
   for (const auto& r : rows) {

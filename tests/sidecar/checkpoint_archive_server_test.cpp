@@ -15,6 +15,7 @@
 using namespace arl;
 using namespace arl::sidecar;
 using arl::sidecar::testing::RunningServer;
+using arl::sidecar::testing::gzip;
 using arl::sidecar::testing::put;
 using nlohmann::json;
 namespace fs = std::filesystem;
@@ -23,20 +24,11 @@ namespace {
 
 const std::string kSourceToken = "source-token-0123456789abcdef";
 
-
 json body_of(const httplib::Result& r, int status = 200) {
   REQUIRE(r);
   INFO(r->body);
   CHECK(r->status == status);
   return json::parse(r->body);
-}
-
-std::string gzip(const std::string& s) {
-  GzipWriter w(1);
-  std::string out;
-  w.write(s.data(), s.size(), out);
-  w.finish(out);
-  return out;
 }
 
 std::string checkpoint(httplib::Client& c, const std::string& body = "{}") {
@@ -134,7 +126,7 @@ TEST_CASE("POST /checkpoints/import with a source_url fetches the archive from t
     auto bad = body_of(cd.Post("/checkpoints/import", R"({"source_url":"ftp://x","checkpoint":"../x"})", "application/json"), 400);
     CHECK(bad["error"] ==
           "source_url: must be http://HOST:PORT of the source sidecar; checkpoint: must be the id or name of a checkpoint "
-          "of the source (A-Z, a-z, 0-9, '.', '_', '-')");
+          "of the source (A-Z, a-z, 0-9, '.', '_', '-', starting with a letter or digit)");
   }
   // Only the first import was kept.
   CHECK(body_of(cd.Get("/checkpoints"))["checkpoints"].size() == 1);
