@@ -21,12 +21,11 @@ using namespace arl;
 using namespace arl::sidecar;
 using arl::sidecar::testing::TempDir;
 using arl::sidecar::testing::describe;
+using arl::sidecar::testing::gzip;
 using arl::sidecar::testing::put;
 namespace fs = std::filesystem;
 
 namespace {
-
-
 
 struct Side {
   TempDir work, ckpts;
@@ -59,14 +58,6 @@ core::CheckpointInfo import_bytes(CheckpointStore& store, const std::string& dat
   ArchiveImport in(p->pack.get(), l, gzip);
   for (std::size_t at = 0; at < data.size(); at += 777) in.feed(data.data() + at, std::min<std::size_t>(777, data.size() - at));
   return store.commit_import(*p, in.finish(), 1.0);
-}
-
-std::string gzip(const std::string& s) {
-  GzipWriter w(1);
-  std::string out;
-  w.write(s.data(), s.size(), out);
-  w.finish(out);
-  return out;
 }
 
 std::string gunzip(const std::string& s) {

@@ -21,7 +21,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-
 json body_of(const httplib::Result& r) {
   REQUIRE(r);
   return json::parse(r->body);

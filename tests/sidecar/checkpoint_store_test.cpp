@@ -25,7 +25,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-
 // Everything a restore must bring back, per path: kind, permission bits and
 
 ino_t inode_of(const fs::path& p) {

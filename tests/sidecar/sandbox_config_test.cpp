@@ -17,17 +17,11 @@
 using namespace arl;
 using arl::k8s::SidecarClient;
 using arl::sidecar::testing::RunningServer;
+using arl::sidecar::testing::sh;
 
 namespace {
 const std::string& kPool = arl::sidecar::testing::kPoolToken;
 const std::string& kOwn = arl::sidecar::testing::kSandboxToken;
-
-core::ExecuteRequest sh(const std::string& script) {
-  core::ExecuteRequest r;
-  r.command = {"sh", "-c", script};
-  r.timeout_seconds = 10;
-  return r;
-}
 }  // namespace
 
 TEST_CASE("after a bind with env and working_dir, commands see the env and start in the working dir") {

@@ -21,14 +21,7 @@ using namespace arl::sidecar;
 using arl::k8s::SidecarClient;
 using arl::sidecar::testing::RunningServer;
 
-namespace {
-core::ExecuteRequest sh(const std::string& script, double timeout = 10) {
-  core::ExecuteRequest r;
-  r.command = {"sh", "-c", script};
-  r.timeout_seconds = timeout;
-  return r;
-}
-}  // namespace
+using arl::sidecar::testing::sh;
 
 TEST_CASE("health, files and execute over the wire") {
   RunningServer s;

@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "core/sidecar_protocol.h"
 #include "sidecar/server.h"
 
 namespace arl::sidecar::testing {
@@ -20,6 +21,14 @@ namespace arl::sidecar::testing {
 // The tokens of the bind tests: the pool's, and the one a bind gives the sandbox.
 inline const std::string kPoolToken = "pool-token-0123456789abcdef";
 inline const std::string kSandboxToken = "sandbox-token-0123456789abcdef";
+
+/// An /execute request running `script` under sh -c.
+inline core::ExecuteRequest sh(const std::string& script, double timeout = 10) {
+  core::ExecuteRequest r;
+  r.command = {"sh", "-c", script};
+  r.timeout_seconds = timeout;
+  return r;
+}
 
 struct TempDir {
   std::string path;

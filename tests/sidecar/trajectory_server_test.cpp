@@ -17,19 +17,13 @@
 using namespace arl;
 using arl::k8s::SidecarClient;
 using arl::sidecar::testing::RunningServer;
+using arl::sidecar::testing::sh;
 using nlohmann::json;
 
 namespace {
 
 const std::string& kPool = arl::sidecar::testing::kPoolToken;
 const std::string& kOwn = arl::sidecar::testing::kSandboxToken;
-
-core::ExecuteRequest sh(const std::string& script) {
-  core::ExecuteRequest r;
-  r.command = {"sh", "-c", script};
-  r.timeout_seconds = 10;
-  return r;
-}
 
 std::vector<json> get_lines(httplib::Client& c, const std::string& query, std::string* raw = nullptr) {
   auto r = c.Get(("/trajectory" + query).c_str(), {{"X-Arl-Token", kOwn}});

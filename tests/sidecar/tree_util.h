@@ -1,7 +1,7 @@
 #pragma once
-// Workdir trees for the checkpoint tests: write a file with its mode, and
+// Workdir trees for the checkpoint tests: write a file with its mode,
 // describe a whole tree (kind, permission bits, content or link target) so
-// two trees compare with one ==.
+// two trees compare with one ==, and gzip an archive's bytes.
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -11,6 +11,7 @@
 
 #include <doctest/doctest.h>
 
+#include "sidecar/gzip_stream.h"
 #include "sidecar_test_util.h"
 
 namespace arl::sidecar::testing {
@@ -42,6 +43,14 @@ inline std::map<std::string, std::string> describe(const std::filesystem::path& 
     else if (S_ISFIFO(st.st_mode)) out[rel] = "fifo " + mode;
     else out[rel] = "file " + mode + " " + read_file(it->path().string());
   }
+  return out;
+}
+
+inline std::string gzip(const std::string& s) {
+  GzipWriter w(1);
+  std::string out;
+  w.write(s.data(), s.size(), out);
+  w.finish(out);
   return out;
 }
 
