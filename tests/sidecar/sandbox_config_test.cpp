@@ -44,7 +44,7 @@ TEST_CASE("after a bind with env and working_dir, commands see the env and start
   CHECK(c.execute(over).stdout_data == "s3cret-value 8\n" + s.dir.path + "\n");
 
   // Background commands too; /processes lists the argv only.
-  core::ExecuteRequest bg = sh("echo $API_KEY > bg.txt; sleep 30");
+  core::ExecuteRequest bg = sh("echo $API_KEY > bg.tmp && mv bg.tmp bg.txt; sleep 30");
   bg.background = true;
   auto started = c.execute(bg);
   REQUIRE(started.pid);
@@ -53,8 +53,8 @@ TEST_CASE("after a bind with env and working_dir, commands see the env and start
   REQUIRE(ps);
   CHECK(ps->status == 200);
   CHECK(ps->body.find("s3cret-value") == std::string::npos);
+  CHECK(arl::sidecar::testing::read_file_once_present(s.dir.path + "/repo/src/bg.txt") == "s3cret-value\n");
   CHECK(c.signal(*started.pid, "SIGKILL").success);
-  CHECK(arl::sidecar::testing::read_file(s.dir.path + "/repo/src/bg.txt") == "s3cret-value\n");
 }
 
 TEST_CASE("a task step with no workDir runs in the sandbox's working dir with its env") {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -47,6 +48,17 @@ inline std::string read_file(const std::string& p) {
   std::stringstream ss;
   ss << f.rdbuf();
   return ss.str();
+}
+
+// For files a background command writes: it may not have run yet when the
+// request that started it returns. The writer should rename into place so
+// that "present" means "complete".
+inline std::string read_file_once_present(const std::string& p,
+                                          std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!std::filesystem::exists(p) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  return read_file(p);
 }
 
 inline bool process_alive(int pid) { return kill(pid, 0) == 0; }
