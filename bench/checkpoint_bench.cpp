@@ -6,7 +6,9 @@
 // Archives (what a fork costs): GET /checkpoints/base/archive alone, and
 // POST /checkpoints/import on a second sidecar fetching it from the first
 // over loopback (the pod-to-pod form), without and with its restore into an
-// empty workdir.
+// empty workdir; and 8 forks at once (8 sidecars importing from the one
+// source together, as `sandbox fork --count 8` has them do), the sidecars'
+// share of the fork target (8 forks Ready p50 < 300 ms).
 // Usage: checkpoint_bench [iterations] [workdir parent, default $TMPDIR or /tmp]
 #include <signal.h>
 #include <sys/stat.h>
@@ -52,7 +54,9 @@ void write(const fs::path& p, const std::string& data) {
   f << data;
 }
 
-// 50 directories of 20 files, sizes spread around 10 KiB summing to 10 MiB.
+// 50 directories of 20 files, sizes spread around 10 KiB summing to 10 MiB,
+// of random bytes: like build outputs and datasets, they do not compress away
+// (an archive of repeated bytes would hide what moving 10 MB costs).
 std::vector<fs::path> make_workdir(const fs::path& dir, std::mt19937& rng) {
   std::vector<fs::path> files;
   std::vector<size_t> sizes(kFiles);
@@ -66,7 +70,9 @@ std::vector<fs::path> make_workdir(const fs::path& dir, std::mt19937& rng) {
     fs::path d = dir / ("pkg" + std::to_string(i / 20));
     fs::create_directories(d);
     fs::path f = d / ("mod" + std::to_string(i % 20) + ".py");
-    write(f, std::string(sizes[i], static_cast<char>('a' + i % 26)));
+    std::string data(sizes[i], '\0');
+    for (auto& ch : data) ch = static_cast<char>(rng());
+    write(f, data);
     files.push_back(f);
   }
   return files;
@@ -181,21 +187,37 @@ int main(int argc, char** argv) {
               base_ckpt["files"].get<unsigned long long>(), base_ckpt["bytes"].get<unsigned long long>(),
               last["written"].get<unsigned long long>(), last["removed"].get<unsigned long long>(),
               last["unchanged"].get<unsigned long long>());
-  // A second sidecar, the fork's: imports from the first one.
-  const fs::path work2 = base / "fork-workspace";
-  fs::create_directories(work2);
-  arl::sidecar::ServerOptions o2 = o;
-  o2.workdir = work2.string();
-  o2.checkpoint_dir = (base / "fork-checkpoints").string();
-  arl::sidecar::SidecarServer fork(o2);
-  const int port2 = fork.bind();
-  std::thread serving2([&] { fork.serve(); });
-  httplib::Client c2("127.0.0.1", port2);
-  c2.set_keep_alive(true);
-  c2.set_tcp_nodelay(true);
-  c2.set_read_timeout(60, 0);
+  // The forks' sidecars: each imports from the first one into its own workdir.
+  constexpr int kForks = 8;
+  struct ForkSidecar {
+    fs::path workdir;
+    std::unique_ptr<arl::sidecar::SidecarServer> server;
+    std::unique_ptr<httplib::Client> client;
+    std::thread serving;
+  };
+  std::vector<ForkSidecar> forks(kForks);
+  for (int f = 0; f < kForks; ++f) {
+    auto& fk = forks[f];
+    fk.workdir = base / ("fork-" + std::to_string(f)) / "workspace";
+    fs::create_directories(fk.workdir);
+    arl::sidecar::ServerOptions of = o;
+    of.workdir = fk.workdir.string();
+    of.checkpoint_dir = (base / ("fork-" + std::to_string(f)) / "checkpoints").string();
+    fk.server = std::make_unique<arl::sidecar::SidecarServer>(of);
+    const int fport = fk.server->bind();
+    fk.serving = std::thread([&fk] { fk.server->serve(); });
+    fk.client = std::make_unique<httplib::Client>("127.0.0.1", fport);
+    fk.client->set_keep_alive(true);
+    fk.client->set_tcp_nodelay(true);
+    fk.client->set_read_timeout(60, 0);
+  }
+  // Each import starts from an empty workdir, as a fresh pod's does.
+  auto reset = [](ForkSidecar& fk) {
+    fs::remove_all(fk.workdir);
+    fs::create_directories(fk.workdir);
+  };
   store.restore("base");
-  std::vector<double> export_ms, import_ms, import_restore_ms;
+  std::vector<double> export_ms, import_ms, import_restore_ms, concurrent_ms;
   size_t archive_bytes = 0;
   for (int i = 0; i < n; ++i) {
     auto t0 = Clock::now();
@@ -208,17 +230,33 @@ int main(int argc, char** argv) {
     archive_bytes = r->body.size();
   }
   const json peer{{"source_url", "http://127.0.0.1:" + std::to_string(port)}, {"checkpoint", "base"}, {"token", ""}};
+  json peer_restore = peer;
+  peer_restore["restore"] = true;
   for (int i = 0; i < 2 * n; ++i) {
-    json req = peer;
-    if (i % 2) req["restore"] = true;
+    auto& fk = forks[0];
     auto t0 = Clock::now();
-    auto info = post(c2, "/checkpoints/import", req);
+    auto info = post(*fk.client, "/checkpoints/import", i % 2 ? peer_restore : peer);
     (i % 2 ? import_restore_ms : import_ms).push_back(ms_since(t0));
-    del(c2, "/checkpoints/" + info["id"].get<std::string>());
-    if (i % 2) fs::remove_all(work2), fs::create_directories(work2);  // the next restore starts from empty again
+    del(*fk.client, "/checkpoints/" + info["id"].get<std::string>());
+    reset(fk);
   }
-  fork.stop();
-  serving2.join();
+  for (int i = 0; i < n; ++i) {
+    std::vector<std::thread> running;
+    std::vector<json> infos(kForks);
+    auto t0 = Clock::now();
+    for (int f = 0; f < kForks; ++f)
+      running.emplace_back([&, f] { infos[f] = post(*forks[f].client, "/checkpoints/import", peer_restore); });
+    for (auto& t : running) t.join();
+    concurrent_ms.push_back(ms_since(t0));
+    for (int f = 0; f < kForks; ++f) {
+      del(*forks[f].client, "/checkpoints/" + infos[f]["id"].get<std::string>());
+      reset(forks[f]);
+    }
+  }
+  for (auto& fk : forks) {
+    fk.server->stop();
+    fk.serving.join();
+  }
 
   auto cp = summarize(create_ms), rs = summarize(restore_ms);
   print("HTTP POST /checkpoints", cp);
@@ -233,6 +271,7 @@ int main(int argc, char** argv) {
   print("HTTP GET /checkpoints/{id}/archive", summarize(export_ms));
   print("peer import (export+import over loopback)", summarize(import_ms));
   print("peer import + restore into an empty workdir", summarize(import_restore_ms));
+  print("8 forks at once: 8 peer imports + restores", summarize(concurrent_ms));
   std::printf("targets (p50 < 30 ms): checkpoint %s, restore %s\n", cp.p50 < 30 ? "met" : "MISSED",
               rs.p50 < 30 ? "met" : "MISSED");
   server.stop();

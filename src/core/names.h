@@ -29,6 +29,8 @@ inline constexpr std::string_view kPoolSecretPrefix = "arl-pool-";
 inline constexpr std::string_view kPoolSecretKey = "token";
 inline constexpr std::string_view kBinVolume = "arl-bin";
 inline constexpr std::string_view kWorkspaceVolume = "workspace";
+inline constexpr std::string_view kCheckpointVolume = "arl-checkpoints";
+inline constexpr std::string_view kCheckpointDir = "/arl-checkpoints";
 inline constexpr std::string_view kInitContainer = "arl-init";
 /// The init container's uid and gid (the distroless "nonroot" user).
 inline constexpr int kInitUser = 65532;

@@ -94,16 +94,17 @@ std::string normalize(const std::string& raw) {
 struct ArchiveExport::Impl {
   Manifest m;
   Fd pack;
-  GzipWriter gz;
+  std::optional<GzipWriter> gz;  // none for kPlainTar
   std::size_t next_entry = 0;
   std::uint64_t data_left = 0;   // of the file being written
   std::uint64_t data_at = 0;     // its position in the pack
   std::size_t pad = 0;           // after its data
   std::string tar;               // uncompressed bytes not yet deflated
   bool finished = false;
-  std::vector<char> buf = std::vector<char>(kPiece);
 
-  Impl(Manifest manifest, Fd p, int level) : m(std::move(manifest)), pack(std::move(p)), gz(level) {}
+  Impl(Manifest manifest, Fd p, int level) : m(std::move(manifest)), pack(std::move(p)) {
+    if (level != kPlainTar) gz.emplace(level);
+  }
 
   // Appends the next tar bytes (headers, file data) up to about kPiece.
   // False when there is nothing left.
@@ -111,9 +112,10 @@ struct ArchiveExport::Impl {
     while (tar.size() < kPiece) {
       if (data_left > 0) {
         const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(data_left, kPiece - tar.size()));
-        if (!read_full(pack.get(), buf.data(), n, data_at))
+        const std::size_t at = tar.size();
+        tar.resize(at + n);  // read in place: no bounce buffer
+        if (!read_full(pack.get(), tar.data() + at, n, data_at))
           throw Error(ErrorCode::internal, "checkpoint " + m.id + ": its data file is shorter than its manifest says");
-        tar.append(buf.data(), n);
         data_left -= n;
         data_at += n;
         if (data_left == 0) tar.append(pad, '\0');
@@ -147,14 +149,24 @@ bool ArchiveExport::next(std::string& out) {
   out.clear();
   while (out.empty()) {
     if (impl_->finished) return false;
+    auto& gz = impl_->gz;
     if (impl_->fill()) {
-      impl_->gz.write(impl_->tar.data(), impl_->tar.size(), out);
+      if (!gz) {
+        out.swap(impl_->tar);
+        impl_->tar.clear();
+        continue;
+      }
+      gz->write(impl_->tar.data(), impl_->tar.size(), out);
       impl_->tar.clear();
     } else {
       const auto eoa = tar::end_of_archive();
-      impl_->gz.write(eoa.data(), eoa.size(), out);
-      impl_->gz.finish(out);
       impl_->finished = true;
+      if (!gz) {
+        out.assign(eoa.data(), eoa.size());
+        continue;
+      }
+      gz->write(eoa.data(), eoa.size(), out);
+      gz->finish(out);
     }
   }
   return true;

@@ -28,18 +28,22 @@ namespace arl::sidecar {
 
 inline constexpr const char* kGzipContentType = "application/gzip";
 inline constexpr const char* kTarContentType = "application/x-tar";
+/// ArchiveExport's level for a plain tar: what a fork fetches pod to pod,
+/// where the network is not the limit and gzip's framing and CRC would cost
+/// both sides CPU for every byte, once per fork.
+inline constexpr int kPlainTar = -1;
 
 /// Produces a checkpoint's archive for httplib's chunked content provider.
 class ArchiveExport {
  public:
   /// `pack` is the checkpoint's open data file: it stays readable even if
-  /// the checkpoint is deleted meanwhile.
+  /// the checkpoint is deleted meanwhile. `level`: gzip 0..9, or kPlainTar.
   ArchiveExport(Manifest manifest, Fd pack, int level = 1);
   ~ArchiveExport();
   ArchiveExport(const ArchiveExport&) = delete;
   ArchiveExport& operator=(const ArchiveExport&) = delete;
 
-  /// Replaces `out` with the next compressed piece (never empty while it
+  /// Replaces `out` with the next piece (never empty while it
   /// returns true); false once the archive is complete and `out` is empty.
   bool next(std::string& out);
 

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <exception>
 #include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -79,13 +80,16 @@ class ImportRoute {
         restore = restore || ir.restore;
         source = ir.source_url;
         pending = store_.begin_import(ir.name);
-        ArchiveImport in(pending->pack.get(), limits(*pending), true);
-        fetch_archive({ir.source_url, ir.checkpoint}, ir.token, [&](const char* d, std::size_t n) {
-          in.feed(d, n);
-          if (in.bytes_in() > max_compressed(*pending))
-            throw Error(ErrorCode::invalid, fmt::format("archive: more than {} bytes compressed", max_compressed(*pending)));
-        });
-        m = in.finish();
+        std::optional<ArchiveImport> in;
+        fetch_archive(
+            {ir.source_url, ir.checkpoint}, ir.token,
+            [&](bool gzip) { in.emplace(pending->pack.get(), limits(*pending), gzip); },
+            [&](const char* d, std::size_t n) {
+              in->feed(d, n);
+              if (in->bytes_in() > max_compressed(*pending))
+                throw Error(ErrorCode::invalid, fmt::format("archive: more than {} bytes compressed", max_compressed(*pending)));
+            });
+        m = in->finish();
       } else if (type == kGzipContentType || type == "application/x-gzip" || type == kTarContentType) {
         const std::string name = json{{"name", req.get_param_value("name")}}.get<core::CheckpointRequest>().name;
         pending = store_.begin_import(name);
@@ -135,18 +139,24 @@ class ImportRoute {
 
 void add_checkpoint_archive_routes(httplib::Server& svr, CheckpointStore& store, bool log_requests) {
   svr.Get(R"(/checkpoints/([^/]+)/archive)", [&store](const httplib::Request& req, httplib::Response& res) {
-    // Opened before the 200: an unknown checkpoint is a 404, not a broken stream.
-    int level = 1;  // fast and still small for source code; ?level=0..9 chooses
+    // ?format=tar|tar.gz (default tar.gz), ?level=0..9 for tar.gz.
+    const std::string format = req.has_param("format") ? req.get_param_value("format") : "tar.gz";
+    if (format != "tar" && format != "tar.gz")
+      throw Error(ErrorCode::invalid, "format: \"" + format.substr(0, 16) + "\" is not an archive format; use tar.gz (the default) or tar");
+    int level = 1;  // fast and still small for source code
     if (req.has_param("level")) {
       const std::string v = req.get_param_value("level");
+      if (format == "tar") throw Error(ErrorCode::invalid, "level: only a tar.gz archive is compressed; leave level out with format=tar");
       if (v.size() != 1 || v[0] < '0' || v[0] > '9')
         throw Error(ErrorCode::invalid, "level: \"" + v.substr(0, 16) + "\" is not a gzip level 0-9 (0: no compression)");
       level = v[0] - '0';
     }
+    const bool plain = format == "tar";
+    // Opened before the 200: an unknown checkpoint is a 404, not a broken stream.
     auto src = store.open_archive(req.matches[1].str());
-    auto exporter = std::make_shared<ArchiveExport>(std::move(src.manifest), std::move(src.pack), level);
-    res.set_header("Content-Disposition", "attachment; filename=\"checkpoint-" + req.matches[1].str() + ".tar.gz\"");
-    res.set_chunked_content_provider(kGzipContentType, [exporter, ref = req.matches[1].str()](std::size_t, httplib::DataSink& sink) {
+    auto exporter = std::make_shared<ArchiveExport>(std::move(src.manifest), std::move(src.pack), plain ? kPlainTar : level);
+    res.set_header("Content-Disposition", "attachment; filename=\"checkpoint-" + req.matches[1].str() + "." + format + "\"");
+    res.set_chunked_content_provider(plain ? kTarContentType : kGzipContentType, [exporter, ref = req.matches[1].str()](std::size_t, httplib::DataSink& sink) {
       std::string piece;
       try {
         while (exporter->next(piece))

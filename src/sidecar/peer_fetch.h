@@ -24,11 +24,14 @@ struct PeerFetch {
   std::chrono::seconds read_timeout{30};
 };
 
-/// GETs `source_url/checkpoints/{checkpoint}/archive` with `token` as its
-/// bearer token and calls `on_data` with each piece of the body (gzip).
+/// GETs `source_url/checkpoints/{checkpoint}/archive?format=tar` with `token`
+/// as its bearer token, calls `on_start` once the source answered 200 (true
+/// when it sent gzip after all: a sidecar without plain tar), then `on_data`
+/// with each piece of the body.
 /// `token` is wiped before returning, also on failure. Throws UpstreamError
 /// naming the URL and the source's status and message (never the token);
 /// exceptions from `on_data` are rethrown as they are.
-void fetch_archive(const PeerFetch& from, std::string& token, const std::function<void(const char*, std::size_t)>& on_data);
+void fetch_archive(const PeerFetch& from, std::string& token, const std::function<void(bool gzip)>& on_start,
+                   const std::function<void(const char*, std::size_t)>& on_data);
 
 }  // namespace arl::sidecar

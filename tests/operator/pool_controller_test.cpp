@@ -2,6 +2,7 @@
 
 #include <functional>
 
+#include "operator/pod_builder.h"
 #include "operator/pod_state.h"
 #include "operator/pool_status_plan.h"
 #include "operator_fixture.h"
@@ -267,4 +268,52 @@ TEST_CASE("a pod create refused by admission puts the API server's words in the 
   f.kube.reset_counters();  // the same refusal again: no new write, no new Event
   reconcile_pool(*f.ctx, "default", "py");
   CHECK(f.writes().empty());
+}
+
+namespace {
+json pool_with_template(json spec) {
+  return json{{"apiVersion", "arl.infra.io/v1alpha1"},
+              {"kind", "WarmPool"},
+              {"metadata", {{"name", "py"}, {"namespace", "default"}, {"uid", "u1"}}},
+              {"spec", {{"replicas", 1}, {"template", {{"spec", std::move(spec)}}}}}};
+}
+const json* named(const json& list, const std::string& name) {
+  for (const auto& item : list)
+    if (item.value("name", "") == name) return &item;
+  return nullptr;
+}
+}  // namespace
+
+TEST_CASE("checkpoints get their own emptyDir on the workdir's medium, and the sidecar is told where") {
+  const json container = {{"name", "main"}, {"image", "python:3.12"}};
+  SUBCASE("the default workspace: both on the node's disk") {
+    json pod = build_pool_pod(pool_with_template({{"containers", {container}}}), {"arl:test", "abcde"});
+    const json* v = named(pod["spec"]["volumes"], "arl-checkpoints");
+    REQUIRE(v);
+    CHECK((*v)["emptyDir"] == json::object());
+    const json& c = pod["spec"]["containers"][0];
+    CHECK(c["volumeMounts"].back() == json{{"name", "arl-checkpoints"}, {"mountPath", "/arl-checkpoints"}});
+    const json* env = named(c["env"], "ARL_SIDECAR_CHECKPOINT_DIR");
+    REQUIRE(env);
+    CHECK((*env)["value"] == "/arl-checkpoints");
+  }
+  SUBCASE("a template whose /workspace is in memory: checkpoints in memory too") {
+    json c = container;
+    c["volumeMounts"] = {{{"name", "scratch"}, {"mountPath", "/workspace"}}};
+    json pod = build_pool_pod(
+        pool_with_template({{"containers", {c}}, {"volumes", {{{"name", "scratch"}, {"emptyDir", {{"medium", "Memory"}}}}}}}),
+        {"arl:test", "abcde"});
+    const json* v = named(pod["spec"]["volumes"], "arl-checkpoints");
+    REQUIRE(v);
+    CHECK((*v)["emptyDir"] == json{{"medium", "Memory"}});
+  }
+  SUBCASE("a template that chose its own checkpoint dir keeps it") {
+    json c = container;
+    c["env"] = {{{"name", "ARL_SIDECAR_CHECKPOINT_DIR"}, {"value", "/data/ckpt"}}};
+    json pod = build_pool_pod(pool_with_template({{"containers", {c}}}), {"arl:test", "abcde"});
+    int dirs = 0;
+    for (const auto& e : pod["spec"]["containers"][0]["env"]) dirs += e["name"] == "ARL_SIDECAR_CHECKPOINT_DIR";
+    CHECK(dirs == 1);
+    CHECK(named(pod["spec"]["containers"][0]["env"], "ARL_SIDECAR_CHECKPOINT_DIR")->at("value") == "/data/ckpt");
+  }
 }
