@@ -6,7 +6,8 @@
 // Archives (what a fork costs): GET /checkpoints/base/archive alone, and
 // POST /checkpoints/import on a second sidecar fetching it from the first
 // over loopback (the pod-to-pod form), without and with its restore into an
-// empty workdir; and 8 forks at once (8 sidecars importing from the one
+// empty workdir, and with keep: false (straight into the empty workdir, what
+// a fork asks for); and 8 forks at once (8 sidecars importing from the one
 // source together, as `sandbox fork --count 8` has them do), the sidecars'
 // share of the fork target (8 forks Ready p50 < 300 ms).
 // Usage: checkpoint_bench [iterations] [workdir parent, default $TMPDIR or /tmp]
@@ -232,6 +233,9 @@ int main(int argc, char** argv) {
   const json peer{{"source_url", "http://127.0.0.1:" + std::to_string(port)}, {"checkpoint", "base"}, {"token", ""}};
   json peer_restore = peer;
   peer_restore["restore"] = true;
+  json peer_direct = peer_restore;  // what a fork sends: straight into its empty workdir
+  peer_direct["keep"] = false;
+  std::vector<double> direct_ms;
   for (int i = 0; i < 2 * n; ++i) {
     auto& fk = forks[0];
     auto t0 = Clock::now();
@@ -241,17 +245,19 @@ int main(int argc, char** argv) {
     reset(fk);
   }
   for (int i = 0; i < n; ++i) {
+    auto t0 = Clock::now();
+    post(*forks[0].client, "/checkpoints/import", peer_direct);
+    direct_ms.push_back(ms_since(t0));
+    reset(forks[0]);
+  }
+  for (int i = 0; i < n; ++i) {
     std::vector<std::thread> running;
-    std::vector<json> infos(kForks);
     auto t0 = Clock::now();
     for (int f = 0; f < kForks; ++f)
-      running.emplace_back([&, f] { infos[f] = post(*forks[f].client, "/checkpoints/import", peer_restore); });
+      running.emplace_back([&, f] { post(*forks[f].client, "/checkpoints/import", peer_direct); });
     for (auto& t : running) t.join();
     concurrent_ms.push_back(ms_since(t0));
-    for (int f = 0; f < kForks; ++f) {
-      del(*forks[f].client, "/checkpoints/" + infos[f]["id"].get<std::string>());
-      reset(forks[f]);
-    }
+    for (int f = 0; f < kForks; ++f) reset(forks[f]);
   }
   for (auto& fk : forks) {
     fk.server->stop();
@@ -271,7 +277,8 @@ int main(int argc, char** argv) {
   print("HTTP GET /checkpoints/{id}/archive", summarize(export_ms));
   print("peer import (export+import over loopback)", summarize(import_ms));
   print("peer import + restore into an empty workdir", summarize(import_restore_ms));
-  print("8 forks at once: 8 peer imports + restores", summarize(concurrent_ms));
+  print("peer import, keep: false (a fork's)", summarize(direct_ms));
+  print("8 forks at once: 8 of those together", summarize(concurrent_ms));
   std::printf("targets (p50 < 30 ms): checkpoint %s, restore %s\n", cp.p50 < 30 ? "met" : "MISSED",
               rs.p50 < 30 ? "met" : "MISSED");
   server.stop();

@@ -15,6 +15,11 @@ struct CheckpointImportRequest {
   std::string token;       // the source's bearer token: used for that one request, never logged or echoed
   std::string name;        // optional name here (CheckpointRequest's rules)
   bool restore = false;    // restore the workdir to it once imported
+  /// false: no checkpoint is stored; the archive is written straight into the
+  /// workdir, which must be empty (a fork's fresh pod). Half the writes of
+  /// store-then-restore; a failure leaves the workdir partly written, so it is
+  /// for a sandbox that is thrown away when the import fails. Needs restore.
+  bool keep = true;
 };
 
 /// A checkpoint id (8 hex digits) or name: 1-63 characters of A-Z, a-z,

@@ -53,7 +53,12 @@ SidecarForker sidecar_forker(int port) {
     };
     core::CheckpointInfo imported;
     try {
-      imported = fork.import_checkpoint({"http://" + source_address, checkpoint, t.source_token, "", true});
+      // keep: false: the fork's fresh workdir is written straight from the
+      // archive, no checkpoint stored in it first (half the writes); a
+      // failure discards the pod anyway.
+      core::CheckpointImportRequest req{"http://" + source_address, checkpoint, t.source_token, "", true};
+      req.keep = false;
+      imported = fork.import_checkpoint(req);
     } catch (const Error& e) {
       drop_taken();
       throw Error(e.code(), fmt::format("import into the fork: {}", e.what()));

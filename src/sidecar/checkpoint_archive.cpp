@@ -16,6 +16,7 @@
 #include "sidecar/file_clone.h"
 #include "sidecar/gzip_stream.h"
 #include "sidecar/tar_format.h"
+#include "sidecar/workdir_extract.h"
 
 namespace arl::sidecar {
 namespace {
@@ -175,7 +176,8 @@ bool ArchiveExport::next(std::string& out) {
 // ---------------------------------------------------------------- import
 
 struct ArchiveImport::Impl : tar::Reader::Handler {
-  int pack;
+  int pack = -1;
+  WorkdirExtract* extract = nullptr;  // instead of the pack
   ImportLimits limits;
   tar::Reader reader{*this};
   std::optional<GzipReader> gz;
@@ -189,7 +191,7 @@ struct ArchiveImport::Impl : tar::Reader::Handler {
   std::uint64_t tar_bytes = 0;   // uncompressed
   std::uint64_t name_bytes = 0;  // paths and targets held in memory
 
-  Impl(int p, ImportLimits l, bool gzip) : pack(p), limits(l) {
+  Impl(int p, WorkdirExtract* x, ImportLimits l, bool gzip) : pack(p), extract(x), limits(l) {
     if (gzip) gz.emplace([this](const char* d, std::size_t n) { read_tar(d, n); });
   }
 
@@ -250,11 +252,14 @@ struct ArchiveImport::Impl : tar::Reader::Handler {
                                       "{}-byte checkpoint cap are free; delete some checkpoints (DELETE /checkpoints/{{id}})",
                                       quoted(e.path), m.bytes + t.size, limits.budget, limits.max_bytes));
       e.size = t.size;
-      pack_end = (pack_end + kPackAlign - 1) / kPackAlign * kPackAlign;
-      e.offset = static_cast<std::int64_t>(pack_end);
-      pack_end += t.size;
+      if (!extract) {
+        pack_end = (pack_end + kPackAlign - 1) / kPackAlign * kPackAlign;
+        e.offset = static_cast<std::int64_t>(pack_end);
+        pack_end += t.size;
+      }
       m.bytes += t.size;
     }
+    if (extract) extract->begin(e);
     if (e.kind == EntryKind::dir && !e.path.empty()) ++m.dirs;
     if (e.kind != EntryKind::dir) ++m.files;
     index.emplace(e.path, m.entries.size());
@@ -267,6 +272,11 @@ struct ArchiveImport::Impl : tar::Reader::Handler {
 
   void on_data(const char* data, std::size_t n) override {
     // on_entry refused data for anything but a file with a size.
+    if (extract) {
+      extract->write(data, n);
+      current_written += n;
+      return;
+    }
     const auto at = static_cast<std::uint64_t>(current->offset) + current_written;
     for (std::size_t done = 0; done < n;) {
       ssize_t w = ::pwrite(pack, data + done, n - done, static_cast<off_t>(at + done));
@@ -354,6 +364,7 @@ struct ArchiveImport::Impl : tar::Reader::Handler {
         refuse(e.path, "symlink target \"" + e.target + "\" leads outside the workdir");
     }
     for (auto& d : implied) m.entries.push_back(std::move(d));
+    if (extract) extract->finish();
     std::sort(m.entries.begin(), m.entries.end(), [](const ManifestEntry& a, const ManifestEntry& b) {
       return walk_order(a.path, b.path);
     });
@@ -362,7 +373,9 @@ struct ArchiveImport::Impl : tar::Reader::Handler {
 };
 
 ArchiveImport::ArchiveImport(int pack_fd, ImportLimits limits, bool gzip)
-    : impl_(std::make_unique<Impl>(pack_fd, limits, gzip)) {}
+    : impl_(std::make_unique<Impl>(pack_fd, nullptr, limits, gzip)) {}
+ArchiveImport::ArchiveImport(WorkdirExtract& into, ImportLimits limits, bool gzip)
+    : impl_(std::make_unique<Impl>(-1, &into, limits, gzip)) {}
 ArchiveImport::~ArchiveImport() = default;
 
 void ArchiveImport::feed(const char* data, std::size_t n) {

@@ -58,18 +58,24 @@ struct ImportLimits {
   std::uint64_t max_entries = 200000;
 };
 
-/// Consumes an archive into the empty pack file `pack_fd`.
+class WorkdirExtract;
+
+/// Consumes an archive into the empty pack file `pack_fd`, or straight into
+/// a workdir (workdir_extract.h).
 class ArchiveImport {
  public:
   ArchiveImport(int pack_fd, ImportLimits limits, bool gzip);
+  /// Entries go to `into` as they pass their checks; its finish() runs once
+  /// the whole archive passed.
+  ArchiveImport(WorkdirExtract& into, ImportLimits limits, bool gzip);
   ~ArchiveImport();
   ArchiveImport(const ArchiveImport&) = delete;
   ArchiveImport& operator=(const ArchiveImport&) = delete;
 
   /// Throws Error{invalid} naming the entry, or StorageFull.
   void feed(const char* data, std::size_t n);
-  /// Checks what needs the whole archive (links, parents) and returns the
-  /// entries in the order a restore walks them; id, name and times are the
+  /// Checks what needs the whole archive (links, parents), then finishes a
+  /// WorkdirExtract, and returns the entries in the order a restore walks them; id, name and times are the
   /// caller's to set.
   Manifest finish();
   /// Compressed (or plain tar) bytes fed so far.

@@ -19,6 +19,7 @@
 #include "sidecar/http_errors.h"
 #include "sidecar/http_json.h"
 #include "sidecar/peer_fetch.h"
+#include "sidecar/workdir_extract.h"
 
 namespace arl::sidecar {
 namespace {
@@ -77,18 +78,15 @@ class ImportRoute {
         });
         auto ir = parse_request<core::CheckpointImportRequest>(body);
         wipe(body);
-        restore = restore || ir.restore;
         source = ir.source_url;
+        if (!ir.keep) return import_into_workdir(ir, res, t0);
+        restore = restore || ir.restore;
         pending = store_.begin_import(ir.name);
         std::optional<ArchiveImport> in;
         fetch_archive(
             {ir.source_url, ir.checkpoint}, ir.token,
             [&](bool gzip) { in.emplace(pending->pack.get(), limits(*pending), gzip); },
-            [&](const char* d, std::size_t n) {
-              in->feed(d, n);
-              if (in->bytes_in() > max_compressed(*pending))
-                throw Error(ErrorCode::invalid, fmt::format("archive: more than {} bytes compressed", max_compressed(*pending)));
-            });
+            [&](const char* d, std::size_t n) { feed_bounded(*in, d, n, pending->max_bytes); });
         m = in->finish();
       } else if (type == kGzipContentType || type == "application/x-gzip" || type == kTarContentType) {
         const std::string name = json{{"name", req.get_param_value("name")}}.get<core::CheckpointRequest>().name;
@@ -118,6 +116,42 @@ class ImportRoute {
   }
 
  private:
+  // keep: false: the archive goes straight into the (empty) workdir and no
+  // checkpoint is stored. The store's cap still bounds what is accepted.
+  void import_into_workdir(core::CheckpointImportRequest& ir, httplib::Response& res, Clock::time_point t0) {
+    const std::uint64_t cap = store_.list().max_bytes;
+    ImportLimits l;
+    l.budget = cap;
+    l.max_bytes = cap;
+    WorkdirExtract into(store_.workdir(), excluded_dir(store_.root()));
+    std::optional<ArchiveImport> in;
+    fetch_archive(
+        {ir.source_url, ir.checkpoint}, ir.token, [&](bool gzip) { in.emplace(into, l, gzip); },
+        [&](const char* d, std::size_t n) { feed_bounded(*in, d, n, cap); });
+    Manifest m = in->finish();
+    const double ms = ms_since(t0);
+    core::CheckpointInfo info;
+    info.files = m.files;
+    info.directories = m.dirs;
+    info.bytes = m.bytes;
+    info.duration_ms = ms;
+    core::RestoreResponse restored;
+    restored.written = into.written();
+    restored.duration_ms = ms;
+    json out = info;
+    out["restored"] = restored;
+    if (log_)
+      log::info("Imported into the workdir", {{"files", std::to_string(info.files)}, {"bytes", std::to_string(info.bytes)},
+                                              {"source", ir.source_url}, {"duration_ms", fmt::format("{:.1f}", ms)}});
+    res.set_content(out.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+  }
+
+  static void feed_bounded(ArchiveImport& in, const char* d, std::size_t n, std::uint64_t max_bytes) {
+    in.feed(d, n);
+    if (in.bytes_in() > max_compressed(max_bytes))
+      throw Error(ErrorCode::invalid, fmt::format("archive: more than {} bytes compressed", max_compressed(max_bytes)));
+  }
+
   static double ms_since(Clock::time_point t0) {
     return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   }
@@ -129,7 +163,7 @@ class ImportRoute {
   }
   // Compressed data larger than the cap plus room for headers is no archive
   // this store could keep (deflate never grows data by more than a fraction).
-  static std::uint64_t max_compressed(const PendingImport& p) { return p.max_bytes + p.max_bytes / 8 + (64ull << 20); }
+  static std::uint64_t max_compressed(std::uint64_t max_bytes) { return max_bytes + max_bytes / 8 + (64ull << 20); }
 
   CheckpointStore& store_;
   bool log_;

@@ -88,6 +88,7 @@ class CheckpointStore {
 
   /// The root in use ("" while a private one is not made yet).
   std::string root();
+  const std::string& workdir() const { return options_.workdir; }
   /// Removes a private root now (shutdown paths that skip destructors).
   void discard();
 

@@ -2,7 +2,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
+#include <thread>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -172,4 +174,91 @@ TEST_CASE("an import over the space cap is 507 and nothing is kept") {
         "import: archive entry \"x.bin\" brings its file data to 60 bytes but only 40 of the 100-byte checkpoint cap are "
         "free; delete some checkpoints (DELETE /checkpoints/{id})");
   CHECK(body_of(cb.Get("/checkpoints"))["checkpoints"].size() == 1);
+}
+
+TEST_CASE("keep: false writes the source's checkpoint straight into an empty workdir and stores none") {
+  RunningServer src(kSourceToken);
+  RunningServer dst;
+  httplib::Client cs(src.address()), cd(dst.address());
+  cs.set_default_headers({{"Authorization", "Bearer " + kSourceToken}});
+  put(fs::path(src.dir.path) / "work/notes.md", "# notes\n", 0600);
+  put(fs::path(src.dir.path) / "bin/run.sh", "#!/bin/sh\n", 0755);
+  put(fs::path(src.dir.path) / "empty.txt", "");
+  fs::create_directories(fs::path(src.dir.path) / "empty-dir");
+  fs::create_symlink("work/notes.md", fs::path(src.dir.path) / "link");
+  REQUIRE(chmod((fs::path(src.dir.path) / "work").c_str(), 0750) == 0);
+  const std::string id = checkpoint(cs);
+
+  json req{{"source_url", "http://" + src.address()}, {"checkpoint", id}, {"token", kSourceToken}, {"restore", true},
+           {"keep", false}};
+  auto r = body_of(cd.Post("/checkpoints/import", req.dump(), "application/json"));
+  CHECK(r["files"] == 4);  // 3 files and the link
+  CHECK(r["directories"] == 3);
+  CHECK(r["bytes"] == 18);
+  CHECK(r["id"] == "");
+  CHECK(r["restored"]["written"] == 7);
+  CHECK(testing::describe(dst.dir.path) == testing::describe(src.dir.path));
+  CHECK(body_of(cd.Get("/checkpoints"))["checkpoints"].empty());
+
+  SUBCASE("a workdir that holds anything is 409 naming it, and is left alone") {
+    RunningServer used;
+    put(fs::path(used.dir.path) / "mine.txt", "keep me");
+    httplib::Client cu(used.address());
+    auto bad = body_of(cu.Post("/checkpoints/import", req.dump(), "application/json"), 409);
+    CHECK(bad["error"] == "keep: false imports into an empty workdir only, and " + used.dir.path +
+                              " holds \"mine.txt\"; import with keep: true (the default) to restore over it");
+    CHECK(testing::describe(used.dir.path) == std::map<std::string, std::string>{{".", testing::describe(used.dir.path)["."]},
+                                                                                 {"mine.txt", "file 420 keep me"}});
+  }
+  SUBCASE("keep: false needs restore: true, and takes no name") {
+    RunningServer other;
+    httplib::Client co(other.address());
+    json no_restore = req;
+    no_restore.erase("restore");
+    no_restore["name"] = "x";
+    auto bad = body_of(co.Post("/checkpoints/import", no_restore.dump(), "application/json"), 400);
+    CHECK(bad["error"] ==
+          "keep: false writes the archive straight into the workdir, which is a restore: set restore: true as well; "
+          "name: a checkpoint imported with keep: false is not stored, so it takes no name");
+  }
+}
+
+TEST_CASE("keep: false refuses a hostile archive before any symlink of it exists") {
+  // A source that serves a crafted plain tar: a directory entry "a", a file
+  // under it, and a symlink whose target leads out.
+  std::string tar;
+  tar::Entry d;
+  d.type = tar::kDirectory;
+  d.path = "a/";
+  d.mode = 0755;
+  tar::write_header(tar, d);
+  tar::Entry f;
+  f.type = tar::kFile;
+  f.path = "a/f.txt";
+  f.mode = 0644;
+  f.size = 2;
+  tar::write_header(tar, f);
+  tar += std::string("hi") + std::string(tar::padding(2), '\0');
+  tar::Entry l;
+  l.type = tar::kSymlink;
+  l.path = "a/out";
+  l.linkpath = "../../etc";
+  tar::write_header(tar, l);
+  tar += tar::end_of_archive();
+  httplib::Server fake;
+  fake.Get(R"(/checkpoints/([^/]+)/archive)", [&](const httplib::Request&, httplib::Response& res) {
+    res.set_content(tar, "application/x-tar");
+  });
+  const int port = fake.bind_to_any_port("127.0.0.1");
+  std::thread serving([&] { fake.listen_after_bind(); });
+
+  RunningServer dst;
+  httplib::Client cd(dst.address());
+  json req{{"source_url", "http://127.0.0.1:" + std::to_string(port)}, {"checkpoint", "x"}, {"token", ""},
+           {"restore", true}, {"keep", false}};
+  auto bad = body_of(cd.Post("/checkpoints/import", req.dump(), "application/json"), 400);
+  CHECK(bad["error"] == "archive entry \"a/out\": symlink target \"../../etc\" leads outside the workdir");
+  CHECK_FALSE(fs::exists(fs::symlink_status(fs::path(dst.dir.path) / "a/out")));
+  fake.stop();
+  serving.join();
 }
