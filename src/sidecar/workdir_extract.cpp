@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <string_view>
 
 #include "core/error.h"
@@ -39,14 +40,26 @@ WorkdirExtract::WorkdirExtract(const std::string& workdir, const ExcludedDir& ex
   struct stat root_st;
   if (!root_ || ::fstat(root_.get(), &root_st) != 0) fail("open the workdir", "", errno);
   make_owner_accessible(root_.get(), root_st.st_mode);
-  for (const auto& d : list_dir(root_.get(), "the workdir " + workdir)) {
-    struct stat st;
-    if (exclude_.active && ::fstatat(root_.get(), d.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-        st.st_dev == exclude_.dev && st.st_ino == exclude_.ino)
-      continue;
+  if (auto held = first_non_directory(root_.get(), "")) {
     throw Error(ErrorCode::conflict, "keep: false imports into an empty workdir only, and " + workdir + " holds \"" +
-                                         d.name + "\"; import with keep: true (the default) to restore over it");
+                                         *held + "\"; import with keep: true (the default) to restore over it");
   }
+}
+
+// Directories alone do not count: the bind makes the sandbox's workingDir
+// before a fork's import, and an existing directory is only entered.
+std::optional<std::string> WorkdirExtract::first_non_directory(int dir_fd, const std::string& rel) {
+  for (const auto& d : list_dir(dir_fd, "the workdir " + workdir_)) {
+    const std::string path = join_rel(rel, d.name);
+    struct stat st;
+    if (::fstatat(dir_fd, d.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return path;
+    if (exclude_.active && st.st_dev == exclude_.dev && st.st_ino == exclude_.ino) continue;
+    if (!S_ISDIR(st.st_mode)) return path;
+    Fd sub(open_dir_at(dir_fd, d.name.c_str()));
+    if (!sub) return path;
+    if (auto held = first_non_directory(sub.get(), path)) return held;
+  }
+  return std::nullopt;
 }
 
 WorkdirExtract::~WorkdirExtract() = default;

@@ -12,6 +12,7 @@
 // times are set last, as restore_tree does. A failure leaves the workdir
 // partly written: the caller discards the sandbox.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -24,8 +25,8 @@ namespace arl::sidecar {
 
 class WorkdirExtract {
  public:
-  /// Error{conflict} when `workdir` holds anything but `exclude` (the
-  /// checkpoint store, when it lies inside).
+  /// Error{conflict} when `workdir` holds anything but directories and
+  /// `exclude` (the checkpoint store, when it lies inside).
   WorkdirExtract(const std::string& workdir, const ExcludedDir& exclude);
   ~WorkdirExtract();
   WorkdirExtract(const WorkdirExtract&) = delete;
@@ -43,6 +44,7 @@ class WorkdirExtract {
   std::uint64_t written() const { return written_; }
 
  private:
+  std::optional<std::string> first_non_directory(int dir_fd, const std::string& rel);
   int open_dir(const std::string& path);  // the directory `path` ("" the workdir), made when missing
   int parent_of_entry(const std::string& path);
   void close_file();

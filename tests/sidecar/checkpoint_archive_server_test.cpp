@@ -9,6 +9,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "k8s/sidecar_client.h"
 #include "sidecar/gzip_stream.h"
 #include "sidecar/tar_format.h"
 #include "sidecar_test_util.h"
@@ -209,6 +210,16 @@ TEST_CASE("keep: false writes the source's checkpoint straight into an empty wor
                               " holds \"mine.txt\"; import with keep: true (the default) to restore over it");
     CHECK(testing::describe(used.dir.path) == std::map<std::string, std::string>{{".", testing::describe(used.dir.path)["."]},
                                                                                  {"mine.txt", "file 420 keep me"}});
+  }
+  SUBCASE("directories alone, like the workingDir a bind makes before a fork's import, do not count") {
+    RunningServer bound(testing::kPoolToken);
+    k8s::SidecarClient(bound.address(), testing::kPoolToken).bind({testing::kSandboxToken}, {{}, "work/sub"});
+    httplib::Client cb(bound.address());
+    cb.set_default_headers({{"X-Arl-Token", testing::kSandboxToken}});
+    body_of(cb.Post("/checkpoints/import", req.dump(), "application/json"));
+    auto want = testing::describe(src.dir.path);
+    want["work/sub"] = "dir 493";  // the bind's, left in place
+    CHECK(testing::describe(bound.dir.path) == want);
   }
   SUBCASE("keep: false needs restore: true, and takes no name") {
     RunningServer other;

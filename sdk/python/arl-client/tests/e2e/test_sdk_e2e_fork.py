@@ -42,3 +42,17 @@ def test_async_fork_from_a_named_checkpoint(client, pool, namespace):
                     await f.close()
 
     assert asyncio.run(episode()) == ("one\n", "two\n")
+
+
+def test_fork_of_a_sandbox_with_env_and_working_dir(client, pool, namespace):
+    # The fork's bind makes its working dir before the copy arrives: the copy still goes in.
+    with SandboxSession(pool, namespace=namespace, client=client, timeout=120,
+                        env={"EPISODE": "7"}, working_dir="repo") as src:
+        assert src.run("echo code > main.py && pwd").stdout == "/workspace/repo\n"
+        forks = src.fork(2)
+        try:
+            for f in forks:
+                assert f.run('cat main.py; pwd; echo "$EPISODE"').stdout == "code\n/workspace/repo\n7\n"
+        finally:
+            for f in forks:
+                f.close()
