@@ -55,10 +55,19 @@ SidecarForker sidecar_forker(int port) {
     try {
       // keep: false: the fork's fresh workdir is written straight from the
       // archive, no checkpoint stored in it first (half the writes); a
-      // failure discards the pod anyway.
-      core::CheckpointImportRequest req{"http://" + source_address, checkpoint, t.source_token, "", true};
-      req.keep = false;
-      imported = fork.import_checkpoint(req);
+      // failure discards the pod anyway. A workdir the template fills (its
+      // own volume at /workspace) is not empty (409): restored over instead.
+      auto import = [&](bool keep) {
+        core::CheckpointImportRequest req{"http://" + source_address, checkpoint, t.source_token, "", true};
+        req.keep = keep;
+        return fork.import_checkpoint(req);
+      };
+      try {
+        imported = import(false);
+      } catch (const Error& e) {
+        if (e.code() != ErrorCode::conflict) throw;
+        imported = import(true);
+      }
     } catch (const Error& e) {
       drop_taken();
       throw Error(e.code(), fmt::format("import into the fork: {}", e.what()));

@@ -68,7 +68,7 @@ TEST_CASE("GET /checkpoints/{ref}/archive streams gzip that POST /checkpoints/im
   CHECK(body_of(cb.Get("/checkpoints"))["checkpoints"].size() == 1);
   CHECK(id.size() == 8);
 
-  // ?level=0 (what a peer import asks for): gzip framing, no deflate work.
+  // ?level=0: gzip framing, no deflate work.
   put(fs::path(a.dir.path) / "big.txt", std::string(64 * 1024, 'x'));
   checkpoint(ca, R"({"name":"big"})");
   auto stored = ca.Get("/checkpoints/big/archive?level=0");
@@ -83,6 +83,22 @@ TEST_CASE("GET /checkpoints/{ref}/archive streams gzip that POST /checkpoints/im
   REQUIRE(bad_level);
   CHECK(bad_level->status == 400);
   CHECK(json::parse(bad_level->body)["error"].get<std::string>().find("level") != std::string::npos);
+
+  // ?format=tar (what a peer import asks for): a plain tar, no gzip at all.
+  auto plain = ca.Get("/checkpoints/big/archive?format=tar");
+  REQUIRE(plain);
+  CHECK(plain->status == 200);
+  CHECK(plain->get_header_value("Content-Type") == "application/x-tar");
+  CHECK(plain->body.size() % 512 == 0);
+  CHECK(body_of(cb.Post("/checkpoints/import", plain->body, "application/x-tar"))["bytes"] == 64 * 1024 + 11);
+  auto bad_format = ca.Get("/checkpoints/big/archive?format=zip");
+  REQUIRE(bad_format);
+  CHECK(bad_format->status == 400);
+  CHECK(json::parse(bad_format->body)["error"] == "format: \"zip\" is not an archive format; use tar.gz (the default) or tar");
+  auto tar_level = ca.Get("/checkpoints/big/archive?format=tar&level=1");
+  REQUIRE(tar_level);
+  CHECK(tar_level->status == 400);
+  CHECK(json::parse(tar_level->body)["error"] == "level: only a tar.gz archive is compressed; leave level out with format=tar");
 
   auto missing = ca.Get("/checkpoints/0badc0de/archive");
   REQUIRE(missing);
