@@ -40,14 +40,10 @@ json init_security_context() {
           {"seccompProfile", {{"type", "RuntimeDefault"}}}};
 }
 
-// The emptyDir behind the workdir: the one the executor container mounts at
-// /workspace, else ours.
-json workspace_empty_dir(const json& volumes, const json& mounts) {
-  std::string name(kWorkspaceVolume);
-  for (const auto& m : mounts)
-    if (m.value("mountPath", "") == kDefaultWorkDir) name = m.value("name", name);
+// The emptyDir named `volume`, or {} when it is another kind of volume.
+json empty_dir_of(const json& volumes, const std::string& volume) {
   for (const auto& v : volumes)
-    if (v.value("name", "") == name && v.contains("emptyDir") && v["emptyDir"].is_object()) return v["emptyDir"];
+    if (v.value("name", "") == volume && v.contains("emptyDir") && v["emptyDir"].is_object()) return v["emptyDir"];
   return json::object();
 }
 
@@ -131,10 +127,14 @@ json build_pool_pod(const json& pool, const PodBuildOptions& opts) {
   exec.erase("args");
   json& mounts = ensure_array(exec, "volumeMounts");
   mounts.push_back({{"name", kBinVolume}, {"mountPath", "/arl-bin"}, {"readOnly", true}});
-  bool workspace_mounted = false;
+  // The template's own volume at /workspace, else ours.
+  std::string workspace_volume;
   for (const auto& m : mounts)
-    if (m.value("mountPath", "") == kDefaultWorkDir) workspace_mounted = true;
-  if (!workspace_mounted) mounts.push_back({{"name", kWorkspaceVolume}, {"mountPath", kDefaultWorkDir}});
+    if (m.value("mountPath", "") == kDefaultWorkDir) workspace_volume = m.value("name", "");
+  if (workspace_volume.empty()) {
+    workspace_volume = kWorkspaceVolume;
+    mounts.push_back({{"name", kWorkspaceVolume}, {"mountPath", kDefaultWorkDir}});
+  }
   // Checkpoints on the workdir's medium: a fork or restore copies between the
   // two, and on a tmpfs workdir a store on the node's disk would make every
   // import pay for disk writes (creating 1,000 files on this VM's ext4 took
@@ -142,7 +142,7 @@ json build_pool_pod(const json& pool, const PodBuildOptions& opts) {
   // restart of the container, as the store expects of an explicit root.
   if (!has_named(volumes, kCheckpointVolume)) {
     json medium = json::object();
-    const json ws = workspace_empty_dir(volumes, mounts);
+    const json ws = empty_dir_of(volumes, workspace_volume);
     if (ws.contains("medium")) medium["medium"] = ws["medium"];
     volumes.push_back({{"name", kCheckpointVolume}, {"emptyDir", medium}});
   }

@@ -29,8 +29,6 @@ constexpr std::size_t kPiece = 256 * 1024;
 constexpr std::uint64_t kPackAlign = 4096;
 // Linux follows at most 40 symlinks in one lookup; beyond that it is ELOOP.
 constexpr int kMaxLinkHops = 40;
-// The mode of a directory the archive implies but does not list.
-constexpr std::uint32_t kImpliedDirMode = 0755;
 // Linux's PATH_MAX; and all names together, so entries of long names cannot
 // fill the sidecar's memory.
 constexpr std::size_t kMaxPath = 4096;
@@ -59,11 +57,6 @@ bool walk_order(const std::string& a, const std::string& b) {
     auto key = [](char c) { return c == '/' ? 0u : static_cast<unsigned char>(c) + 1u; };
     return key(x) < key(y);
   });
-}
-
-std::string_view parent_of(std::string_view path) {
-  auto slash = path.rfind('/');
-  return slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
 }
 
 // "./a//b/" -> "a/b"; "." and "./" -> "" (the workdir). Refuses absolute
@@ -272,11 +265,7 @@ struct ArchiveImport::Impl : tar::Reader::Handler {
 
   void on_data(const char* data, std::size_t n) override {
     // on_entry refused data for anything but a file with a size.
-    if (extract) {
-      extract->write(data, n);
-      current_written += n;
-      return;
-    }
+    if (extract) return extract->write(data, n);
     const auto at = static_cast<std::uint64_t>(current->offset) + current_written;
     for (std::size_t done = 0; done < n;) {
       ssize_t w = ::pwrite(pack, data + done, n - done, static_cast<off_t>(at + done));
@@ -334,7 +323,7 @@ struct ArchiveImport::Impl : tar::Reader::Handler {
       implied.push_back(std::move(root));
     }
     for (const auto& e : m.entries) {
-      for (std::string_view p = parent_of(e.path);; p = parent_of(p)) {
+      for (std::string_view p = parent_rel(e.path);; p = parent_rel(p)) {
         auto it = index.find(std::string(p));
         if (it != index.end()) {
           const auto& parent = it->second < m.entries.size() ? m.entries[it->second] : implied[it->second - m.entries.size()];
@@ -354,7 +343,7 @@ struct ArchiveImport::Impl : tar::Reader::Handler {
     for (const auto& e : m.entries) {
       if (e.kind != EntryKind::symlink) continue;
       std::vector<std::string> dir;
-      for (std::string_view p = parent_of(e.path); !p.empty();) {
+      for (std::string_view p = parent_rel(e.path); !p.empty();) {
         const auto slash = p.find('/');
         dir.emplace_back(p.substr(0, slash));
         p = slash == std::string_view::npos ? std::string_view() : p.substr(slash + 1);

@@ -32,6 +32,8 @@ inline constexpr const char* kTarContentType = "application/x-tar";
 /// where the network is not the limit and gzip's framing and CRC would cost
 /// both sides CPU for every byte, once per fork.
 inline constexpr int kPlainTar = -1;
+/// The mode of a directory an archive implies but does not list.
+inline constexpr std::uint32_t kImpliedDirMode = 0755;
 
 /// Produces a checkpoint's archive for httplib's chunked content provider.
 class ArchiveExport {

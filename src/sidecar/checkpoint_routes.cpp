@@ -119,7 +119,7 @@ class ImportRoute {
   // keep: false: the archive goes straight into the (empty) workdir and no
   // checkpoint is stored. The store's cap still bounds what is accepted.
   void import_into_workdir(core::CheckpointImportRequest& ir, httplib::Response& res, Clock::time_point t0) {
-    const std::uint64_t cap = store_.list().max_bytes;
+    const std::uint64_t cap = store_.max_bytes();
     ImportLimits l;
     l.budget = cap;
     l.max_bytes = cap;

@@ -89,6 +89,7 @@ class CheckpointStore {
   /// The root in use ("" while a private one is not made yet).
   std::string root();
   const std::string& workdir() const { return options_.workdir; }
+  std::uint64_t max_bytes() const { return options_.max_bytes; }
   /// Removes a private root now (shutdown paths that skip destructors).
   void discard();
 

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace arl::sidecar {
@@ -45,5 +46,9 @@ bool make_owner_accessible(int dir_fd, mode_t mode);
 
 /// "a/b" + "c" -> "a/b/c"; "" + "c" -> "c".
 std::string join_rel(const std::string& parent, const std::string& name);
+/// Of a relative path: "a/b/c" -> "a/b", "c" -> "".
+std::string_view parent_rel(std::string_view path);
+/// Of a relative path: "a/b/c" -> "c", "c" -> "c".
+std::string_view base_rel(std::string_view path);
 
 }  // namespace arl::sidecar

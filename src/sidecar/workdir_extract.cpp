@@ -11,23 +11,11 @@
 #include <string_view>
 
 #include "core/error.h"
+#include "sidecar/checkpoint_archive.h"
 #include "sidecar/file_clone.h"
 
 namespace arl::sidecar {
 namespace {
-
-// What ArchiveImport gives a directory the archive implies but does not list.
-constexpr std::uint32_t kImpliedDirMode = 0755;
-
-std::string_view parent_path(std::string_view path) {
-  const auto slash = path.rfind('/');
-  return slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
-}
-
-std::string base_name(std::string_view path) {
-  const auto slash = path.rfind('/');
-  return std::string(slash == std::string_view::npos ? path : path.substr(slash + 1));
-}
 
 std::size_t depth(const std::string& path) {
   return path.empty() ? 0 : 1 + static_cast<std::size_t>(std::count(path.begin(), path.end(), '/'));
@@ -105,7 +93,7 @@ int WorkdirExtract::open_dir(const std::string& path) {
   return cached_dir_.get();
 }
 
-int WorkdirExtract::parent_of_entry(const std::string& path) { return open_dir(std::string(parent_path(path))); }
+int WorkdirExtract::parent_of_entry(const std::string& path) { return open_dir(std::string(parent_rel(path))); }
 
 void WorkdirExtract::begin(const ManifestEntry& e) {
   close_file();
@@ -124,7 +112,7 @@ void WorkdirExtract::begin(const ManifestEntry& e) {
     }
     case EntryKind::file: {
       const int dir = parent_of_entry(e.path);
-      file_ = Fd(::openat(dir, base_name(e.path).c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+      file_ = Fd(::openat(dir, std::string(base_rel(e.path)).c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
       if (!file_) fail("create", e.path, errno);
       file_mode_ = e.mode;
       file_mtime_ = e.mtime;
@@ -156,7 +144,7 @@ void WorkdirExtract::close_file() {
 void WorkdirExtract::finish() {
   close_file();
   for (const auto& l : links_) {
-    if (::symlinkat(l.target.c_str(), parent_of_entry(l.path), base_name(l.path).c_str()) != 0)
+    if (::symlinkat(l.target.c_str(), parent_of_entry(l.path), std::string(base_rel(l.path)).c_str()) != 0)
       fail("create symlink", l.path, errno);
     ++written_;
   }

@@ -38,16 +38,6 @@ bool kind_matches(EntryKind k, mode_t mode) {
   return false;
 }
 
-std::string_view base_name(const std::string& path) {
-  auto slash = path.rfind('/');
-  return slash == std::string::npos ? std::string_view(path) : std::string_view(path).substr(slash + 1);
-}
-
-std::string_view parent_of(const std::string& path) {
-  auto slash = path.rfind('/');
-  return slash == std::string::npos ? std::string_view() : std::string_view(path).substr(0, slash);
-}
-
 class Restorer {
  public:
   Restorer(int pack_fd, Manifest& m, const ExcludedDir& exclude, CloneState& clone)
@@ -102,12 +92,12 @@ class Restorer {
     };
     for (size_t i = 1; i < m_.entries.size(); ++i) {
       const ManifestEntry& e = m_.entries[i];
-      const std::string_view parent = parent_of(e.path);
+      const std::string_view parent = parent_rel(e.path);
       while (stack.size() > 1 && m_.entries[stack.back().index].path != parent) pop();
       if (m_.entries[stack.back().index].path != parent)
         throw Error(ErrorCode::internal, "restore: checkpoint manifest lists \"" + e.path + "\" before its directory");
       const int dir = stack.back().raw;
-      const std::string name(base_name(e.path));
+      const std::string name(base_rel(e.path));
       switch (e.kind) {
         case EntryKind::dir: {
           if (!current_[i]) {

@@ -239,12 +239,9 @@ class SandboxSession:
         try:
             # All created first, at once: the operator copies them in parallel, and n creates one
             # after another would cost n round trips (~3 ms each) before the last fork even starts.
-            if n == 1:
-                forks[0]._create()
-            else:
-                with ThreadPoolExecutor(max_workers=min(n, _FORK_CREATE_THREADS)) as creating:
-                    for done in [creating.submit(f._create) for f in forks]:
-                        done.result()
+            with ThreadPoolExecutor(max_workers=min(n, _FORK_CREATE_THREADS)) as creating:
+                for done in [creating.submit(f._create) for f in forks]:
+                    done.result()
             for f in forks:
                 f._await_ready()
         except BaseException:
