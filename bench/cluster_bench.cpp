@@ -145,10 +145,20 @@ void env_vs_plain(k8s::KubeApi& api, const std::string& ns, Seen& ready, int rou
     for (const char* p : prefix) api.remove(res::sandboxes, ns, fmt::format("{}{}", p, i));
 }
 
-// Operator-attributable writes so far, from apiserver_request_total.
-double operator_writes(k8s::RestClient& api) {
+// The API server's Go GC cycles so far: each one holds the requests in
+// flight for 10-25 ms on this machine, the main source of the p99 spread.
+double api_server_gc_cycles(k8s::RestClient& api) {
+  const std::string text = api.raw_request("GET", "/metrics");
+  const std::string key = "\ngo_gc_duration_seconds_count ";
+  const size_t at = text.find(key);
+  return at == std::string::npos ? -1 : std::stod(text.substr(at + key.size()));
+}
+
+// Operator-attributable writes so far, from apiserver_request_total, by
+// "<verb> <resource>[/<subresource>]".
+std::map<std::string, double> operator_writes(k8s::RestClient& api) {
   std::string text = api.raw_request("GET", "/metrics");
-  double total = 0;
+  std::map<std::string, double> writes;
   size_t pos = 0;
   while ((pos = text.find("apiserver_request_total{", pos)) != std::string::npos) {
     size_t end = text.find('\n', pos);
@@ -167,9 +177,24 @@ double operator_writes(k8s::RestClient& api) {
     if (resource != "pods" && resource != "sandboxes" && resource != "warmpools" && resource != "tasks" &&
         resource != "secrets" && resource != "events")
       continue;
-    total += std::stod(line.substr(line.rfind(' ') + 1));
+    writes[verb + " " + resource + (sub.empty() ? "" : "/" + sub)] += std::stod(line.substr(line.rfind(' ') + 1));
   }
-  return total;
+  return writes;
+}
+
+// The writes between two readings: the total, and the nonzero ones by kind.
+std::pair<double, std::string> writes_between(const std::map<std::string, double>& before,
+                                              const std::map<std::string, double>& after) {
+  double total = 0;
+  std::string kinds;
+  for (const auto& [kind, n] : after) {
+    auto it = before.find(kind);
+    const double d = n - (it == before.end() ? 0 : it->second);
+    if (d <= 0) continue;
+    total += d;
+    kinds += fmt::format("{}{} {:.0f}", kinds.empty() ? "" : ", ", kind, d);
+  }
+  return {total, kinds};
 }
 
 }  // namespace
@@ -192,7 +217,8 @@ int main(int argc, char** argv) {
     });
     const bench::ApiFloors floors = bench::measure_api_floors(api, ns, 50);
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    double writes_before = operator_writes(api);
+    const auto writes_before = operator_writes(api);
+    const double gc_before = api_server_gc_cycles(api);
     auto stages_before = bench::read_stages(metrics_url, "arl_allocation_stage_seconds");
     std::vector<double> lat, creates;
     for (int i = 0; i < sequential; ++i) {
@@ -204,9 +230,11 @@ int main(int argc, char** argv) {
       std::this_thread::sleep_for(std::chrono::milliseconds(30));  // the refill gets ready: measure the warm path
     }
     std::this_thread::sleep_for(std::chrono::seconds(1));  // coalesced pool-status writes land
-    double writes = operator_writes(api) - writes_before;
-    fmt::print("sandbox create->Ready (warm pool, n={}): p50 {:.1f} ms, p99 {:.1f} ms\n", lat.size(), pct(lat, 50), pct(lat, 99));
-    fmt::print("operator API writes per allocation (refill and pool status included): {:.2f}\n", writes / sequential);
+    const auto [writes, write_kinds] = writes_between(writes_before, operator_writes(api));
+    fmt::print("sandbox create->Ready (warm pool, n={}): p50 {:.1f} ms, p99 {:.1f} ms ({} API server GC cycles meanwhile)\n",
+               lat.size(), pct(lat, 50), pct(lat, 99), api_server_gc_cycles(api) - gc_before);
+    fmt::print("operator API writes per allocation (refill and pool status included): {:.2f} ({})\n", writes / sequential,
+               write_kinds);
     const std::string delivery = floor_text(floors.delivery_p50, floors.delivery_p99, "watch delivery");
     bench::print_stage_table(
         fmt::format("where a warm allocation's time goes (operator's monotonic clock, n={}; client create p50 {:.2f} ms, "
@@ -231,6 +259,7 @@ int main(int argc, char** argv) {
     });
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     auto task_stages_before = bench::read_stages(metrics_url, "arl_task_stage_seconds");
+    const double task_gc_before = api_server_gc_cycles(api);
     std::vector<double> tl;
     for (int i = 0; i < tasks; ++i) {
       std::string name = fmt::format("t{}", i);
@@ -241,7 +270,8 @@ int main(int argc, char** argv) {
       api.create(res::tasks, ns, t);
       tl.push_back(ms(done.wait(name) - t0));
     }
-    fmt::print("task create->Succeeded (echo, n={}): p50 {:.1f} ms, p99 {:.1f} ms\n", tl.size(), pct(tl, 50), pct(tl, 99));
+    fmt::print("task create->Succeeded (echo, n={}): p50 {:.1f} ms, p99 {:.1f} ms ({} API server GC cycles meanwhile)\n",
+               tl.size(), pct(tl, 50), pct(tl, 99), api_server_gc_cycles(api) - task_gc_before);
     bench::print_stage_table(
         "where a task's time goes:", task_stages_before, bench::read_stages(metrics_url, "arl_task_stage_seconds"),
         {{"queue", "watch event -> worker picks it up", ""},

@@ -17,6 +17,7 @@
 #include "operator/cache.h"
 #include "operator/events.h"
 #include "operator/metrics.h"
+#include "operator/pool_status_pacing.h"
 #include "operator/sandbox_env.h"
 #include "operator/sidecar_forker.h"
 #include "operator/step_runner.h"
@@ -28,9 +29,8 @@ struct OperatorConfig {
   /// Output kept in Task status per stream (the tail); the full output is
   /// stored in the sandbox under /workspace/.arl/tasks/<task>/.
   size_t status_output_cap = 16 * 1024;
-  /// Pool status is written at most once per interval per pool, so an
-  /// allocation and the refill pod turning Ready share one write.
-  std::chrono::milliseconds pool_status_interval{250};
+  /// When a pool's changed status is written (operator/pool_status_pacing.h).
+  PoolStatusPacing pool_status;
   int create_parallelism = 16;
   /// How long a Pending task waits for its sandbox to exist before failing.
   std::chrono::seconds missing_sandbox_grace{30};
@@ -178,7 +178,7 @@ struct Context {
   std::mutex busy_mu;
   std::set<std::string> busy_sandboxes;  // "<ns>/<sandbox>" with a task executing in this process
   std::set<std::string> running_tasks;   // "<ns>/<task>" executing in this process
-  std::map<std::string, std::chrono::steady_clock::time_point> last_pool_status;  // guarded by busy_mu
+  std::map<std::string, PoolStatusClock> pool_status_clocks;  // guarded by busy_mu
   FirstSeen first_seen;  // "<ns>/<sandbox>" -> first sight while Pending
   FirstSeen task_seen;   // "<ns>/<task>" -> first sight while not finished
   SidecarBinds sidecar_binds;

@@ -15,6 +15,7 @@
 #include "operator/pod_builder.h"
 #include "operator/pod_state.h"
 #include "operator/pool_secret_plan.h"
+#include "operator/pool_status_pacing.h"
 #include "operator/pool_status_plan.h"
 
 namespace arl::op {
@@ -177,6 +178,10 @@ void create_pods(Context& ctx, const json& pool, int64_t count) {
 Result reconcile_pool(Context& ctx, const std::string& ns, const std::string& name) {
   auto obj = ctx.cache.get(res::warm_pools, ns, name);
   if (!obj) {
+    {
+      std::lock_guard lock(ctx.busy_mu);
+      ctx.pool_status_clocks.erase(key_of(ns, name));
+    }
     release_pool_token(ctx, ns, name);
     return {};
   }
@@ -223,16 +228,15 @@ Result reconcile_pool(Context& ctx, const std::string& ns, const std::string& na
     write_status();
     return {kCreateRetry};
   }
-  if (st == wp.status) return {};
-
-  // Coalesce: at most one status write per interval per pool.
-  auto now = ctx.steady_now();
+  const auto now = ctx.steady_now();
   {
     std::lock_guard lock(ctx.busy_mu);
-    auto& last = ctx.last_pool_status[key_of(ns, name)];
-    auto due = last + ctx.config.pool_status_interval;
+    PoolStatusClock& clock = ctx.pool_status_clocks[key_of(ns, name)];
+    observe_pool_status(clock, plan.allocated, st != wp.status, now);
+    if (st == wp.status) return {};
+    const auto due = pool_status_due(clock, ctx.config.pool_status);
     if (now < due) return {std::chrono::duration_cast<std::chrono::milliseconds>(due - now) + std::chrono::milliseconds(1)};
-    last = now;
+    pool_status_written(clock, now);
   }
   write_status();
   return {};

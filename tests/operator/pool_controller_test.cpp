@@ -102,7 +102,7 @@ TEST_CASE("pool status reports ready and allocated counts and phase") {
 
 TEST_CASE("pool status writes are coalesced within the interval") {
   Fixture f;
-  f.ctx->config.pool_status_interval = std::chrono::seconds(10);
+  f.ctx->config.pool_status.interval = std::chrono::seconds(10);
   f.make_pool("py", 2);
   reconcile_pool(*f.ctx, "default", "py");  // first status write
   f.make_all_ready("py");
