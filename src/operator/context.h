@@ -32,6 +32,10 @@ struct OperatorConfig {
   /// When a pool's changed status is written (operator/pool_status_pacing.h).
   PoolStatusPacing pool_status;
   int create_parallelism = 16;
+  /// A run's sandbox is written Bound only when the run is still going after
+  /// this long: an `echo` takes ~2 ms, less than a watcher needs to see
+  /// Bound, and the write competed with the run's own two (task p50 -1.4 ms).
+  std::chrono::milliseconds bound_after{50};
   /// How long a Pending task waits for its sandbox to exist before failing.
   std::chrono::seconds missing_sandbox_grace{30};
 };

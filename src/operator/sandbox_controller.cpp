@@ -50,7 +50,11 @@ SandboxView observe(Context& ctx, json obj) {
   if (!pod_name.empty()) {
     view.pod = ctx.cache.get(res::pods, ns, pod_name);
     if (view.pod) view.sidecar_bound_at = ctx.sidecar_binds.bound_at((*view.pod)["metadata"].value("uid", ""));
-    if (status.is_object() && status.value("phase", "") == "Bound") view.run_in_progress = run_in_progress(ctx, ns, name);
+    // A Ready sandbox runs a task too while the run is too short to be
+    // written Bound (task_execution.cpp): its idle TTL must not fire then.
+    const std::string phase = status.is_object() ? status.value("phase", "") : "";
+    const bool has_ttl = obj.contains("spec") && obj["spec"].contains("ttlSecondsAfterFinished");
+    if (phase == "Bound" || (phase == "Ready" && has_ttl)) view.run_in_progress = run_in_progress(ctx, ns, name);
   } else {
     std::string pool = obj.contains("spec") ? obj["spec"].value("poolRef", "") : "";
     view.labelled = ctx.cache.list(res::pods, ns, std::string(labels::kSandbox), name);

@@ -256,7 +256,7 @@ SandboxPlan plan_sandbox(const SandboxView& view, core::TimePoint now) {
     plan.wake_tasks = true;
     return plan;
   }
-  if (phase == "Ready") {
+  if (phase == "Ready" && !view.run_in_progress) {  // the run's end wakes us
     expire_idle(plan, sb, idle_since(sb), now);
     if (plan.delete_sandbox) plan.rebind.reset();
   }

@@ -22,8 +22,9 @@ struct SandboxView {
   std::vector<Cache::Obj> labelled;           // pods labelled arl.infra.io/sandbox=<name>
   bool pool_exists = false;                   // spec.poolRef's WarmPool
   std::vector<Cache::Obj> idle;               // pods labelled pod-state=ready in the namespace
-  /// Read for a Bound sandbox only: a task of it executes in this process,
-  /// or one of its tasks says Running (its run may resume after a restart).
+  /// Read for a Bound sandbox, and a Ready one with an idle TTL: a task of
+  /// it executes in this process, or one of its tasks says Running (its run
+  /// may resume after a restart).
   bool run_in_progress = false;
   /// Read for a Ready or Bound sandbox only: the sidecar restart count at
   /// which this process last bound its pod (context.h SidecarBinds).

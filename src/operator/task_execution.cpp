@@ -1,5 +1,8 @@
 #include <chrono>
+#include <condition_variable>
 #include <functional>
+#include <memory>
+#include <mutex>
 
 #include <fmt/format.h>
 
@@ -22,6 +25,28 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 struct StalePlan {};
+
+// Set once a run's steps are over; the Bound write waits on it.
+class RunEnded {
+ public:
+  void mark() {
+    {
+      std::lock_guard lock(mu_);
+      ended_ = true;
+    }
+    cv_.notify_all();
+  }
+  /// True when the run ended within `d`.
+  bool wait_for(std::chrono::milliseconds d) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, d, [&] { return ended_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool ended_ = false;
+};
 
 // Writes a status patch (the whole patch body) and puts the answer in the cache.
 json patch_status_body(Context& ctx, const k8s::Resource& r, const std::string& ns, const std::string& name, const json& patch) {
@@ -118,6 +143,7 @@ void execute_task(Context& ctx, json task_obj, json sandbox_obj, StageSpans span
   const std::string sandbox_key = key_of(ns, sb.metadata.name);
   auto started = Clock::now();
   std::function<void()> bound_written;  // waits for the Bound write (ctx.alongside); empty until it is sent
+  auto run_ended = std::make_shared<RunEnded>();
   core::SandboxStatus bound_st = sb.status;
   bool sandbox_ended = false;
 
@@ -143,11 +169,13 @@ void execute_task(Context& ctx, json task_obj, json sandbox_obj, StageSpans span
       throw;
     }
 
-    // The sandbox shows Bound while the steps run; the write overlaps them.
+    // The sandbox shows Bound while the steps run, once they have run for
+    // ctx.config.bound_after; the write overlaps them.
     bound_st.phase = "Bound";
     bound_st.last_activity_at = t.status.started_at;
     bound_st.observed_generation = sb.metadata.generation;
-    bound_written = ctx.alongside([&ctx, ns, name = sb.metadata.name, bound_st] {
+    bound_written = ctx.alongside([&ctx, ns, name = sb.metadata.name, bound_st, run_ended, after = ctx.config.bound_after] {
+      if (after.count() > 0 && run_ended->wait_for(after)) return;
       try {
         patch_status(ctx, res::sandboxes, ns, name, core::to_json(bound_st));
       } catch (const Error&) {
@@ -159,6 +187,7 @@ void execute_task(Context& ctx, json task_obj, json sandbox_obj, StageSpans span
     sidecar::TaskRun run(t, *runner, ctx.config.status_output_cap);
     const auto run_began = Clock::now();
     sidecar::AttemptOutcome outcome = run.run_with_retries(budget);
+    run_ended->mark();
     spans.add("execute", run_began, Clock::now());
     run.store_full_output();
 
@@ -196,6 +225,7 @@ void execute_task(Context& ctx, json task_obj, json sandbox_obj, StageSpans span
   } catch (const StalePlan&) {
     // Nothing was written: the newer version's watch event enqueues the task.
   } catch (const std::exception& e) {
+    run_ended->mark();
     if (bound_written) bound_written();
     const core::TimePoint done = ctx.wall_now();
     try {

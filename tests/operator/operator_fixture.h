@@ -56,6 +56,7 @@ struct Fixture {
   Fixture() {
     ctx.reset(new Context{kube, cache, OperatorConfig{}, {}, metrics, events, {}});
     ctx->config.pool_status = {std::chrono::milliseconds(0), std::chrono::milliseconds(0), std::chrono::milliseconds(0)};
+    ctx->config.bound_after = std::chrono::milliseconds(0);  // Bound written at once, in order
     ctx->runners = [this](const std::string&, const std::string& token) {
       last_token = token;
       return std::make_unique<RecordingRunner>(script);

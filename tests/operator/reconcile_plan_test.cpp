@@ -239,6 +239,17 @@ TEST_CASE("plan_sandbox: a sidecar restarted since this process bound it is boun
   }
 }
 
+TEST_CASE("plan_sandbox: a Ready sandbox's idle TTL does not fire while a run too short to be written Bound goes on") {
+  const json st{{"phase", "Ready"}, {"podName", "py-a"}, {"podIP", "198.19.128.7"}, {"allocatedAt", "2029-12-31T23:59:00Z"}};
+  const json sb = sandbox(st, {{"ttlSecondsAfterFinished", 5}});
+  SandboxPlan idle = plan_sandbox(SandboxView{sb, allocated_pod(0), {}, true, {}, false, 0}, T0);
+  CHECK(idle.delete_sandbox);
+  SandboxPlan running = plan_sandbox(SandboxView{sb, allocated_pod(0), {}, true, {}, true, 0}, T0);
+  CHECK_FALSE(running.delete_sandbox);
+  CHECK(running.requeue_after == milliseconds(0));  // the run's end enqueues the sandbox
+  CHECK_FALSE(running.status);
+}
+
 TEST_CASE("plan_allocated: the bind carries the pod's uid and the sidecar restart count it binds at") {
   SandboxPlan p = plan_allocated(sandbox(), allocated_pod(2), T0);
   CHECK(p.bind == SidecarBind{"py-a", "198.19.128.7", "pod-uid-1", 2});

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <thread>
 
 #include "operator/task_plan.h"
 #include "k8s/sandbox_token.h"
@@ -379,6 +380,55 @@ TEST_CASE("a run writes the task Running, the sandbox Bound, the outcome, the sa
   CHECK(log[1].body["status"]["phase"] == "Bound");
   CHECK(log[2].body["status"]["state"] == "Succeeded");
   CHECK(log[2].body["status"]["conditions"][0]["observedGeneration"] == 1);
+  CHECK(log[3].body["status"]["phase"] == "Ready");
+}
+
+namespace {
+
+// Answers after `delay`, as a command that takes that long would.
+class SlowRunner : public arl::sidecar::StepRunner {
+ public:
+  explicit SlowRunner(std::chrono::milliseconds delay) : delay_(delay) {}
+  arl::core::ExecuteResponse execute(const arl::core::ExecuteRequest&) override {
+    std::this_thread::sleep_for(delay_);
+    return arl::core::ExecuteResponse{};
+  }
+  void write_file(const arl::core::FileWriteRequest&) override {}
+
+ private:
+  std::chrono::milliseconds delay_;
+};
+
+}  // namespace
+
+TEST_CASE("a run shorter than bound_after never writes its sandbox Bound") {
+  Fixture f;
+  f.ctx->alongside = threaded_alongside();
+  f.ctx->config.bound_after = std::chrono::seconds(10);
+  ready_sandbox(f);
+  f.make_task("t", "sb", one_step());
+  f.kube.reset_counters();
+  reconcile_task(*f.ctx, "default", "t");
+  CHECK(f.writes() == Writes{"patch_status tasks/t", "patch_status tasks/t", "patch_status sandboxes/sb"});
+  auto log = f.kube.write_log();
+  CHECK(log[1].body["status"]["state"] == "Succeeded");
+  CHECK(log[2].body["status"]["phase"] == "Ready");
+  CHECK(log[2].body["status"].contains("lastActivityAt"));
+}
+
+TEST_CASE("a run still going after bound_after writes its sandbox Bound before the outcome") {
+  Fixture f;
+  f.ctx->alongside = threaded_alongside();
+  f.ctx->config.bound_after = std::chrono::milliseconds(5);
+  f.ctx->runners = [](const std::string&, const std::string&) { return std::make_unique<SlowRunner>(std::chrono::milliseconds(300)); };
+  ready_sandbox(f);
+  f.make_task("t", "sb", one_step());
+  f.kube.reset_counters();
+  reconcile_task(*f.ctx, "default", "t");
+  CHECK(f.writes() == Writes{"patch_status tasks/t", "patch_status sandboxes/sb", "patch_status tasks/t", "patch_status sandboxes/sb"});
+  auto log = f.kube.write_log();
+  CHECK(log[1].body["status"]["phase"] == "Bound");
+  CHECK(log[2].body["status"]["state"] == "Succeeded");
   CHECK(log[3].body["status"]["phase"] == "Ready");
 }
 
