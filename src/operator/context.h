@@ -1,6 +1,7 @@
 #pragma once
 // Everything a reconcile function needs, passed explicitly so the
 // controllers are plain functions testable over FakeKube.
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -201,6 +202,13 @@ struct Context {
 struct Result {
   std::chrono::milliseconds requeue_after{0};
 };
+
+/// The earlier of two requeues (0: none).
+inline Result sooner(Result a, Result b) {
+  if (a.requeue_after.count() == 0) return b;
+  if (b.requeue_after.count() == 0) return a;
+  return {std::min(a.requeue_after, b.requeue_after)};
+}
 
 inline std::string key_of(const std::string& ns, const std::string& name) { return ns + "/" + name; }
 inline std::pair<std::string, std::string> split_key(const std::string& key) {

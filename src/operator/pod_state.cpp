@@ -128,4 +128,12 @@ PoolPlan plan_pool(int64_t replicas, const std::vector<std::shared_ptr<const jso
   return plan;
 }
 
+void defer_refill(PoolPlan& plan, int64_t waiting) {
+  if (waiting <= 0 || plan.to_create <= 0) return;
+  const int64_t lacking = std::max<int64_t>(0, waiting - plan.idle);
+  const int64_t now = std::min(plan.to_create, lacking);
+  plan.deferred = plan.to_create - now;
+  plan.to_create = now;
+}
+
 }  // namespace arl::op

@@ -29,6 +29,7 @@ void trim_cached_pod(nlohmann::json& pod);
 /// What a pool must do to get back to `replicas` idle pods.
 struct PoolPlan {
   int64_t to_create = 0;
+  int64_t deferred = 0;  // refill pods held back while allocations are queued (defer_refill)
   std::vector<std::string> to_delete;  // idle pods: failed ones first, then surplus (not-ready first, newest first)
   int64_t ready = 0;      // idle and Ready
   int64_t idle = 0;       // idle, ready or starting
@@ -40,5 +41,13 @@ struct PoolPlan {
 /// count toward replicas; only idle pods are removed on scale-down; failed
 /// idle pods are replaced.
 PoolPlan plan_pool(int64_t replicas, const std::vector<std::shared_ptr<const nlohmann::json>>& pods);
+
+/// Allocations queued on the pool (`waiting`: its sandboxes with no pod yet)
+/// come first. A refill pod costs the API server three writes (the create,
+/// the node's binding and status) beside an allocation's two, on the same
+/// CPUs, so while sandboxes wait the pool creates only the pods they lack
+/// (waiting - idle) and holds back the rest of its refill (`deferred`) until
+/// the queue has drained.
+void defer_refill(PoolPlan& plan, int64_t waiting);
 
 }  // namespace arl::op

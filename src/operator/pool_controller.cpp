@@ -136,6 +136,27 @@ namespace {
 // A refused pod create is retried at this pace: often enough to pick up a
 // fixed template or quota, rarely enough not to load the API server.
 constexpr std::chrono::seconds kCreateRetry{10};
+// A deferred refill is looked at again this soon even without a pod event:
+// the claim that drained the queue may have been seen before its sandbox's
+// status reached the cache.
+constexpr std::chrono::milliseconds kDeferredRefillRecheck{100};
+
+// The pool's sandboxes still waiting for a pod (defer_refill).
+int64_t waiting_sandboxes(Context& ctx, const std::string& ns, const std::string& pool) {
+  int64_t n = 0;
+  for (const auto& ptr : ctx.cache.list(res::sandboxes, ns)) {
+    const json& sb = *ptr;
+    if (pod_is_terminating(sb) || !sb.contains("spec") || sb["spec"].value("poolRef", "") != pool) continue;
+    const json status = sb.value("status", json::object());
+    if (!status.is_object()) {
+      ++n;
+      continue;
+    }
+    const std::string phase = status.value("phase", "");
+    if (status.value("podName", "").empty() && phase != "Failed" && phase != "Released") ++n;
+  }
+  return n;
+}
 
 void create_pods(Context& ctx, const json& pool, int64_t count) {
   const std::string ns = pool["metadata"].value("namespace", "");
@@ -194,6 +215,7 @@ Result reconcile_pool(Context& ctx, const std::string& ns, const std::string& na
 
   auto pods = ctx.cache.list(res::pods, ns, std::string(labels::kWarmPool), name);
   PoolPlan plan = plan_pool(replicas, pods);
+  defer_refill(plan, waiting_sandboxes(ctx, ns, name));
   for (const auto& pod_name : plan.to_delete) {
     k8s::DeleteOptions opts;
     opts.grace_period_seconds = 0;
@@ -228,18 +250,20 @@ Result reconcile_pool(Context& ctx, const std::string& ns, const std::string& na
     write_status();
     return {kCreateRetry};
   }
+  const Result deferred{plan.deferred > 0 ? kDeferredRefillRecheck : std::chrono::milliseconds(0)};
   const auto now = ctx.steady_now();
   {
     std::lock_guard lock(ctx.busy_mu);
     PoolStatusClock& clock = ctx.pool_status_clocks[key_of(ns, name)];
     observe_pool_status(clock, plan.allocated, st != wp.status, now);
-    if (st == wp.status) return {};
+    if (st == wp.status) return deferred;
     const auto due = pool_status_due(clock, ctx.config.pool_status);
-    if (now < due) return {std::chrono::duration_cast<std::chrono::milliseconds>(due - now) + std::chrono::milliseconds(1)};
+    if (now < due)
+      return sooner(deferred, {std::chrono::duration_cast<std::chrono::milliseconds>(due - now) + std::chrono::milliseconds(1)});
     pool_status_written(clock, now);
   }
   write_status();
-  return {};
+  return deferred;
 }
 
 }  // namespace arl::op

@@ -112,6 +112,50 @@ TEST_CASE("pool status writes are coalesced within the interval") {
   CHECK(r.requeue_after.count() > 0);
 }
 
+TEST_CASE("defer_refill: while sandboxes wait, only the pods they lack are created") {
+  struct Row {
+    const char* name;
+    int64_t to_create, idle, waiting;
+    int64_t now, deferred;
+  };
+  const std::vector<Row> rows = {
+      {"no queue: the whole refill", 3, 7, 0, 3, 0},
+      {"queue served by idle pods: all held back", 3, 7, 5, 0, 3},
+      {"queue as long as the idle pods: all held back", 3, 7, 7, 0, 3},
+      {"queue longer than the idle pods: the lack now", 3, 7, 9, 2, 1},
+      {"lack beyond the refill: the refill, none held", 3, 0, 9, 3, 0},
+      {"nothing to create", 0, 10, 4, 0, 0},
+  };
+  for (const auto& r : rows) {
+    INFO(std::string(r.name));
+    PoolPlan plan;
+    plan.to_create = r.to_create;
+    plan.idle = r.idle;
+    defer_refill(plan, r.waiting);
+    CHECK(plan.to_create == r.now);
+    CHECK(plan.deferred == r.deferred);
+  }
+}
+
+TEST_CASE("a pool with sandboxes waiting holds its refill back until they have pods") {
+  Fixture f;
+  f.make_pool("py", 3);
+  reconcile_pool(*f.ctx, "default", "py");
+  f.make_all_ready("py");
+  for (const char* sb : {"a", "b"}) f.make_sandbox(sb, "py");
+  reconcile_sandbox(*f.ctx, "default", "a");  // one allocated, one still waiting with 2 idle pods
+  f.kube.reset_counters();
+  Result r = reconcile_pool(*f.ctx, "default", "py");
+  CHECK(f.kube.writes("create", "pods") == 0);
+  CHECK(r.requeue_after.count() > 0);  // looked at again without a pod event
+  CHECK(f.pods("py").size() == 3);
+
+  reconcile_sandbox(*f.ctx, "default", "b");  // the queue drained
+  reconcile_pool(*f.ctx, "default", "py");
+  CHECK(f.kube.writes("create", "pods") == 2);
+  CHECK(f.pods("py").size() == 5);  // 3 idle again + 2 allocated
+}
+
 TEST_CASE("plan_pool arithmetic") {
   auto pod = [](const std::string& name, const std::string& state, bool ready, const std::string& phase = "Running") {
     json p{{"metadata", {{"name", name}, {"labels", {{"arl.infra.io/pod-state", state}}}, {"creationTimestamp", name}}},
