@@ -1,6 +1,7 @@
 #include "operator/sandbox_plan.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <string_view>
 #include <tuple>
 
@@ -168,13 +169,24 @@ json claim_lost_patch(const json& sandbox, const std::string& pod, core::TimePoi
   return json{{"status", status}};
 }
 
+// Where the sandbox's commands start and its relative file paths land: its
+// spec.workingDir (validation keeps it under the workdir), else the workdir.
+static std::string work_dir_of(const json& sandbox) {
+  const auto spec = sandbox.find("spec");
+  const std::string dir = spec != sandbox.end() && spec->is_object() ? spec->value("workingDir", "") : "";
+  if (dir.empty()) return std::string(kDefaultWorkDir);
+  std::string path = std::filesystem::path(dir.front() == '/' ? dir : std::string(kDefaultWorkDir) + "/" + dir).lexically_normal();
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path;
+}
+
 SandboxPlan plan_allocated(const json& sandbox, const json& pod, core::TimePoint now) {
   core::Sandbox sb = core::sandbox_from_json(sandbox);
   core::Sandbox next = sb;
   next.status.phase = "Ready";
   next.status.pod_name = name_of(pod);
   next.status.pod_ip = pod_ip(pod);
-  next.status.work_dir = std::string(kDefaultWorkDir);
+  next.status.work_dir = work_dir_of(sandbox);
   next.status.allocated_at = core::format_rfc3339(now);
   next.status.last_activity_at = next.status.allocated_at;
   set_ready(next, "True", "Allocated", "pod " + next.status.pod_name, now);

@@ -167,6 +167,16 @@ std::string Executor::resolve_path(const std::string& p) const {
   return out;
 }
 
+std::string Executor::file_path(const std::string& p) const {
+  if (p.empty() || p[0] == '/') return p;
+  std::shared_lock lock(sandbox_mu_);
+  if (default_cwd_.empty() || default_cwd_ == options_.workdir) return p;
+  const std::string root = options_.workdir == "/" ? "/" : options_.workdir + "/";
+  // A working dir outside the workdir (a sidecar bound by hand): used as given.
+  if (default_cwd_.rfind(root, 0) != 0) return default_cwd_ + "/" + p;
+  return default_cwd_.substr(root.size()) + "/" + p;
+}
+
 void Executor::set_sandbox_config(std::map<std::string, std::string> env, const std::string& working_dir) {
   std::string cwd;
   if (!working_dir.empty()) {

@@ -64,6 +64,10 @@ class Executor {
   /// The absolute path `p` denotes: relative paths are under the workdir;
   /// "" is the sandbox's working dir (set_sandbox_config), else the workdir.
   std::string resolve_path(const std::string& p) const;
+  /// A file path of POST /files: a relative one names a file under the
+  /// sandbox's working dir (the bind's), as a command's relative paths do,
+  /// and stays relative so it is still resolved beneath the workdir.
+  std::string file_path(const std::string& p) const;
 
   /// The sandbox's own settings from POST /bind: `env` goes under every
   /// command's request env, `working_dir` (relative to the workdir, or

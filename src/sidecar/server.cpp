@@ -229,7 +229,12 @@ struct SidecarServer::Impl {
     });
     svr.Post("/files", [this](const httplib::Request& req, httplib::Response& res) {
       auto fr = parse_request<core::FileWriteRequest>(req.body);
-      reply_json(res, json(recorder.file_write(fr, [&] { return write_file(executor.options().workdir, fr); })));
+      // Recorded as sent: a replay into a sandbox of the same working dir resolves it alike.
+      reply_json(res, json(recorder.file_write(fr, [&] {
+        core::FileWriteRequest resolved = fr;
+        resolved.path = executor.file_path(fr.path);
+        return write_file(executor.options().workdir, resolved);
+      })));
     });
     svr.Post("/execute", [this](const httplib::Request& req, httplib::Response& res) {
       auto er = parse_request<core::ExecuteRequest>(req.body);

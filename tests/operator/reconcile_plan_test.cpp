@@ -250,6 +250,20 @@ TEST_CASE("plan_sandbox: a Ready sandbox's idle TTL does not fire while a run to
   CHECK_FALSE(running.status);
 }
 
+TEST_CASE("plan_allocated: status.workDir is the sandbox's working dir, under the workdir") {
+  const std::vector<std::pair<json, std::string>> rows = {
+      {json::object(), "/workspace"},
+      {{{"workingDir", "repo/src"}}, "/workspace/repo/src"},
+      {{{"workingDir", "./repo//src/"}}, "/workspace/repo/src"},
+      {{{"workingDir", "/workspace/job"}}, "/workspace/job"},
+      {{{"workingDir", "/workspace"}}, "/workspace"},
+  };
+  for (const auto& [spec, want] : rows) {
+    INFO(spec.dump());
+    CHECK(plan_allocated(sandbox({}, spec), allocated_pod(0), T0).status->work_dir == want);
+  }
+}
+
 TEST_CASE("plan_allocated: the bind carries the pod's uid and the sidecar restart count it binds at") {
   SandboxPlan p = plan_allocated(sandbox(), allocated_pod(2), T0);
   CHECK(p.bind == SidecarBind{"py-a", "198.19.128.7", "pod-uid-1", 2});

@@ -8,6 +8,7 @@
 
 #include <httplib.h>
 
+#include "core/error.h"
 #include "core/types.h"
 #include "k8s/sidecar_client.h"
 #include "sidecar/executor.h"
@@ -63,6 +64,32 @@ TEST_CASE("a task step with no workDir runs in the sandbox's working dir with it
   SidecarClient c(s.address(), kOwn);
   core::ExecuteRequest step = sh("echo $TASK_ID; pwd");  // as task_run.cpp builds a step: working_dir ""
   CHECK(c.execute(step).stdout_data == "t-42\n" + s.dir.path + "/job\n");
+}
+
+TEST_CASE("after a bind with a working_dir, relative file writes land in it; absolute ones and the workdir's bounds hold") {
+  RunningServer s(kPool);
+  SidecarClient(s.address(), kPool).bind({kOwn}, {{}, "repo/src"});
+  SidecarClient c(s.address(), kOwn);
+
+  core::FileWriteRequest rel{"main.py", "print(1)\n", std::nullopt, ""};
+  CHECK(c.write_file(rel).path == s.dir.path + "/repo/src/main.py");
+  // A command in the working dir finds what a relative FilePatch wrote.
+  CHECK(c.execute(sh("cat main.py")).stdout_data == "print(1)\n");
+
+  core::FileWriteRequest up{"../README", "r\n", std::nullopt, ""};  // still under the workdir: allowed
+  CHECK(c.write_file(up).path == s.dir.path + "/repo/README");
+  core::FileWriteRequest out{"../../../escape", "x", std::nullopt, ""};
+  CHECK_THROWS_WITH_AS(c.write_file(out), doctest::Contains("escapes the workdir"), arl::Error);
+
+  core::FileWriteRequest abs{s.dir.path + "/top.txt", "t", std::nullopt, ""};
+  CHECK(c.write_file(abs).path == s.dir.path + "/top.txt");
+}
+
+TEST_CASE("without a working_dir, relative file writes land in the workdir as before") {
+  RunningServer s(kPool);
+  SidecarClient(s.address(), kPool).bind({kOwn}, {{}, ""});
+  core::FileWriteRequest rel{"a/b.txt", "b", std::nullopt, ""};
+  CHECK(SidecarClient(s.address(), kOwn).write_file(rel).path == s.dir.path + "/a/b.txt");
 }
 
 namespace {

@@ -93,7 +93,8 @@ def test_task_steps_start_in_the_sandbox_working_dir_with_its_env(cluster, ns):
     cluster.ready_pool(ns, "py", 1)
     sandbox_with(cluster, ns, "sb", [{"name": "EPISODE", "value": "e-3"}, {"name": "SEED", "value": "7"}],
                  working_dir="/workspace/episode")
-    cluster.wait_phase(ns, "sb", "Ready", timeout=60)
+    sb = cluster.wait_phase(ns, "sb", "Ready", timeout=60)
+    assert sb["status"]["workDir"] == "/workspace/episode"
     script = 'echo "$EPISODE $SEED"; pwd'
     cluster.task(ns, "t", "sb", [
         # No workDir: the sandbox's; its env as given.
@@ -105,12 +106,16 @@ def test_task_steps_start_in_the_sandbox_working_dir_with_its_env(cluster, ns):
         # A relative path in a command names a file in the sandbox's working dir.
         {"name": "write", "type": "FilePatch", "path": "/workspace/episode/note.txt", "content": "here\n"},
         {"name": "read", "type": "Command", "command": ["cat", "note.txt"]},
+        # A relative FilePatch path lands there too, where the next command looks.
+        {"name": "patch", "type": "FilePatch", "path": "main.sh", "content": "echo from-main\n"},
+        {"name": "run", "type": "Command", "command": ["sh", "main.sh"]},
     ])
     t = cluster.wait_task(ns, "t")
     assert t["status"]["state"] == "Succeeded", t["status"]
     out = {s["name"]: s.get("stdout", "") for s in t["status"]["steps"]}
     assert out == {"plain": "e-3 7\n/workspace/episode\n", "own-env": "e-3 8\n/workspace/episode\n",
-                   "own-dir": "e-3 7\n/workspace\n", "write": "", "read": "here\n"}, t["status"]
+                   "own-dir": "e-3 7\n/workspace\n", "write": "", "read": "here\n", "patch": "",
+                   "run": "from-main\n"}, t["status"]
 
 
 def test_sandbox_create_flags_set_env_and_working_dir(cluster, ns):
