@@ -135,7 +135,7 @@ void add_exec_commands(CLI::App& sandbox, std::shared_ptr<PluginContext> ctx) {
   auto dst = std::make_shared<std::string>();
   auto* cp = add_command(sandbox, "cp", "Copy a file into or out of a sandbox",
                          "  kubectl arl sandbox cp ./app.py my-sb:/workspace/app.py\n"
-                         "  kubectl arl sandbox cp ./data.csv my-sb:data/       (relative: under /workspace)\n"
+                         "  kubectl arl sandbox cp ./data.csv my-sb:data/       (relative: in the sandbox's working dir)\n"
                          "  kubectl arl sandbox cp my-sb:/workspace/out.json ./out.json\n");
   cp->add_option("source", *src, "LOCAL_FILE or SANDBOX:PATH")->required();
   cp->add_option("destination", *dst, "SANDBOX:PATH or LOCAL_FILE")->required();

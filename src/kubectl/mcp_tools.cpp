@@ -153,7 +153,7 @@ std::vector<mcp::ToolSpec> SandboxTools::tools() const {
                       {"stderr_truncated", {{"type", "boolean"}}}},
                      {"stdout", "stderr", "exit_code", "timed_out", "duration_ms"})},
       {"write_file", "Write a file",
-       "Write a file in the sandbox atomically, creating parent directories. Relative paths are under /workspace.",
+       "Write a file in the sandbox atomically, creating parent directories. Relative paths are in the sandbox's working dir (its spec.workingDir, else /workspace).",
        object_schema({{"path", str("File path, e.g. src/main.py or /tmp/x")},
                       {"content", str("The file's content: text, or base64 with encoding base64")},
                       {"encoding", {{"type", "string"}, {"enum", {"utf-8", "base64"}}, {"description", "Default utf-8"}}},
@@ -164,7 +164,7 @@ std::vector<mcp::ToolSpec> SandboxTools::tools() const {
       {"read_file", "Read a file",
        "Read a file of the sandbox (up to 1 MiB). Text comes back as is; binary content (not UTF-8) as base64, "
        "with encoding saying which.",
-       object_schema({{"path", str("File path; relative paths are under /workspace")},
+       object_schema({{"path", str("File path; relative paths are in the sandbox's working dir (default /workspace)")},
                       {"encoding", {{"type", "string"},
                                     {"enum", {"utf-8", "base64"}},
                                     {"description", "base64 to get the bytes encoded; default utf-8 when the file "

@@ -416,7 +416,8 @@ class SandboxSession:
         return self._sidecar(f"checkpoints/{ref}", None, 30.0 + SIDECAR_GRACE_S, method="DELETE")
 
     def write_file(self, path: str, content: Union[str, bytes], mode: Optional[Any] = None) -> Dict[str, Any]:
-        """Writes a file atomically (parents created); relative paths are under /workspace."""
+        """Writes a file atomically (parents created); relative paths are in the sandbox's working dir
+        (its spec.workingDir, else /workspace), where `run` starts."""
         if not isinstance(path, str) or not path:
             raise ValidationError("write_file", ["path: required"])
         body: Dict[str, Any] = {"path": path}
