@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/json_view.h"
+
 namespace arl::localnode {
 
 namespace {
@@ -14,8 +16,8 @@ std::string str_at(const json& j, const char* key) {
 }  // namespace
 
 PodView view_of(const json& pod) {
-  const auto& meta = pod.value("metadata", json::object());
-  const auto& spec = pod.value("spec", json::object());
+  const auto& meta = core::object_at(pod, "metadata");
+  const auto& spec = core::object_at(pod, "spec");
   PodView v;
   v.uid = str_at(meta, "uid");
   v.node_name = str_at(spec, "nodeName");
@@ -76,8 +78,8 @@ PodDecision decide_pod(const std::optional<PodView>& pod, const std::optional<st
 
 std::chrono::seconds deletion_grace(const json& pod, std::chrono::seconds max) {
   int64_t g = 30;
-  const auto& meta = pod.value("metadata", json::object());
-  const auto& spec = pod.value("spec", json::object());
+  const auto& meta = core::object_at(pod, "metadata");
+  const auto& spec = core::object_at(pod, "spec");
   if (auto it = meta.find("deletionGracePeriodSeconds"); it != meta.end() && it->is_number()) {
     g = it->get<int64_t>();
   } else if (auto s = spec.find("terminationGracePeriodSeconds"); s != spec.end() && s->is_number()) {

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/json_view.h"
 #include "core/names.h"
 
 namespace arl::localnode {
@@ -55,7 +56,7 @@ int resolve_port(const json& port, const json& container, const std::string& whe
 }
 
 std::string field_ref(const json& pod, const std::string& path, const PlanInputs& in, const std::string& where) {
-  const auto& meta = pod.value("metadata", json::object());
+  const auto& meta = core::object_at(pod, "metadata");
   if (path == "metadata.name") return str_at(meta, "name");
   if (path == "metadata.namespace") return str_at(meta, "namespace");
   if (path == "metadata.uid") return str_at(meta, "uid");
@@ -221,7 +222,7 @@ std::string expand_vars(const std::string& s, const std::map<std::string, std::s
 }
 
 std::string pod_key(const json& pod) {
-  const auto& meta = pod.value("metadata", json::object());
+  const auto& meta = core::object_at(pod, "metadata");
   return str_at(meta, "namespace") + "/" + str_at(meta, "name");
 }
 
@@ -239,7 +240,7 @@ std::optional<std::string> no_command_reason(const json& pod) {
 
 ProcessPlan plan_pod(const json& pod, const PlanInputs& in, const DataLookup& lookup) {
   const auto key = pod_key(pod);
-  const auto& spec = pod.value("spec", json::object());
+  const auto& spec = core::object_at(pod, "spec");
   const auto& containers = spec.value("containers", json::array());
   if (containers.empty() || !containers[0].is_object()) {
     throw Error(ErrorCode::invalid, "pod " + key + " has no containers");

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/json_view.h"
 #include "core/names.h"
 
 namespace arl::op {
@@ -9,9 +10,7 @@ namespace arl::op {
 using nlohmann::json;
 
 std::string pod_label(const json& pod, std::string_view key) {
-  const auto& meta = pod.value("metadata", json::object());
-  if (!meta.contains("labels") || !meta["labels"].is_object()) return "";
-  return meta["labels"].value(std::string(key), "");
+  return core::string_at(core::object_at(core::object_at(pod, "metadata"), "labels"), key);
 }
 
 std::string pod_ip(const json& pod) {

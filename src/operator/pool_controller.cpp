@@ -7,6 +7,7 @@
 
 #include "core/base64.h"
 #include "core/error.h"
+#include "core/json_view.h"
 #include "core/names.h"
 #include "core/types.h"
 #include "k8s/kubeconfig.h"
@@ -147,13 +148,9 @@ int64_t waiting_sandboxes(Context& ctx, const std::string& ns, const std::string
   for (const auto& ptr : ctx.cache.list(res::sandboxes, ns)) {
     const json& sb = *ptr;
     if (pod_is_terminating(sb) || !sb.contains("spec") || sb["spec"].value("poolRef", "") != pool) continue;
-    const json status = sb.value("status", json::object());
-    if (!status.is_object()) {
-      ++n;
-      continue;
-    }
-    const std::string phase = status.value("phase", "");
-    if (status.value("podName", "").empty() && phase != "Failed" && phase != "Released") ++n;
+    const json& status = core::object_at(sb, "status");
+    const std::string phase = core::string_at(status, "phase");
+    if (core::string_at(status, "podName").empty() && phase != "Failed" && phase != "Released") ++n;
   }
   return n;
 }

@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "core/fork_spec.h"
+#include "core/json_view.h"
 #include "core/log.h"
 #include "core/names.h"
 #include "core/types.h"
@@ -45,7 +46,7 @@ SandboxView observe(Context& ctx, json obj) {
   SandboxView view;
   const std::string ns = obj["metadata"].value("namespace", "");
   const std::string name = obj["metadata"].value("name", "");
-  const json status = obj.value("status", json::object());
+  const json& status = core::object_at(obj, "status");
   const std::string pod_name = status.is_object() ? status.value("podName", "") : "";
   if (!pod_name.empty()) {
     view.pod = ctx.cache.get(res::pods, ns, pod_name);
