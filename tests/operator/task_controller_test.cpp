@@ -367,13 +367,22 @@ TEST_CASE("a failure's status names the reason, with the generation observed") {
       "message":"sandbox \"ghost\" does not exist","lastTransitionTime":")" + when + R"(","observedGeneration":1}])"));
 }
 
-TEST_CASE("a run writes the task Running, the sandbox Bound, the outcome, the sandbox Ready") {
-  Fixture f;
+namespace {
+
+// Task t of one step on a Ready sandbox sb, reconciled once: the writes it made.
+Writes run_one_step_task(Fixture& f) {
   ready_sandbox(f);
   f.make_task("t", "sb", one_step());
   f.kube.reset_counters();
   reconcile_task(*f.ctx, "default", "t");
-  CHECK(f.writes() == Writes{"patch_status tasks/t", "patch_status sandboxes/sb", "patch_status tasks/t", "patch_status sandboxes/sb"});
+  return f.writes();
+}
+
+}  // namespace
+
+TEST_CASE("a run writes the task Running, the sandbox Bound, the outcome, the sandbox Ready") {
+  Fixture f;
+  CHECK(run_one_step_task(f) == Writes{"patch_status tasks/t", "patch_status sandboxes/sb", "patch_status tasks/t", "patch_status sandboxes/sb"});
   auto log = f.kube.write_log();
   CHECK(log[0].body["status"]["state"] == "Running");
   CHECK(log[0].body["status"]["observedGeneration"] == 1);
@@ -405,11 +414,7 @@ TEST_CASE("a run shorter than bound_after never writes its sandbox Bound") {
   Fixture f;
   f.ctx->alongside = threaded_alongside();
   f.ctx->config.bound_after = std::chrono::seconds(10);
-  ready_sandbox(f);
-  f.make_task("t", "sb", one_step());
-  f.kube.reset_counters();
-  reconcile_task(*f.ctx, "default", "t");
-  CHECK(f.writes() == Writes{"patch_status tasks/t", "patch_status tasks/t", "patch_status sandboxes/sb"});
+  CHECK(run_one_step_task(f) == Writes{"patch_status tasks/t", "patch_status tasks/t", "patch_status sandboxes/sb"});
   auto log = f.kube.write_log();
   CHECK(log[1].body["status"]["state"] == "Succeeded");
   CHECK(log[2].body["status"]["phase"] == "Ready");
@@ -421,11 +426,7 @@ TEST_CASE("a run still going after bound_after writes its sandbox Bound before t
   f.ctx->alongside = threaded_alongside();
   f.ctx->config.bound_after = std::chrono::milliseconds(5);
   f.ctx->runners = [](const std::string&, const std::string&) { return std::make_unique<SlowRunner>(std::chrono::milliseconds(300)); };
-  ready_sandbox(f);
-  f.make_task("t", "sb", one_step());
-  f.kube.reset_counters();
-  reconcile_task(*f.ctx, "default", "t");
-  CHECK(f.writes() == Writes{"patch_status tasks/t", "patch_status sandboxes/sb", "patch_status tasks/t", "patch_status sandboxes/sb"});
+  CHECK(run_one_step_task(f) == Writes{"patch_status tasks/t", "patch_status sandboxes/sb", "patch_status tasks/t", "patch_status sandboxes/sb"});
   auto log = f.kube.write_log();
   CHECK(log[1].body["status"]["phase"] == "Bound");
   CHECK(log[2].body["status"]["state"] == "Succeeded");
