@@ -39,21 +39,24 @@ void Store::index_locked(const Key& k, const json& obj, bool add) {
   }
 }
 
-std::optional<json> Store::put_locked(const Key& k, const json& obj) {
-  std::optional<json> prev;
-  auto it = objs_.find(k);
-  if (it != objs_.end()) {
-    prev = *it->second;
-    index_locked(k, *it->second, false);
-  }
+Store::Ptr Store::prepare(json stored) const {
   // managedFields are often half of an object and no controller reads them:
   // dropping them halves the cache's memory and every copy made from it.
-  json stored = obj;
   if (stored.contains("metadata") && stored["metadata"].is_object()) stored["metadata"].erase("managedFields");
   if (transform_) transform_(stored);
-  auto p = std::make_shared<const json>(std::move(stored));
-  index_locked(k, *p, true);
-  objs_[k] = std::move(p);
+  return std::make_shared<const json>(std::move(stored));
+}
+
+// Takes an object prepared outside the lock: the copy and the trim of a big
+// pod would otherwise hold every reader of the cache back.
+Store::Ptr Store::put_locked(const Key& k, Ptr obj) {
+  Ptr prev;
+  if (auto it = objs_.find(k); it != objs_.end()) {
+    prev = it->second;
+    index_locked(k, *prev, false);
+  }
+  index_locked(k, *obj, true);
+  objs_[k] = std::move(obj);
   deleted_rv_.erase(k);
   return prev;
 }
@@ -113,40 +116,42 @@ size_t Store::size() const {
 bool Store::upsert(const json& obj) {
   Key k{meta(obj, "namespace"), meta(obj, "name")};
   uint64_t rv = rv_of(obj);
+  Ptr prepared = prepare(obj);
   std::unique_lock lk(mu_);
   if (auto d = deleted_rv_.find(k); d != deleted_rv_.end() && d->second >= rv) return false;
   if (auto it = objs_.find(k); it != objs_.end() && rv_of(*it->second) >= rv) return false;
-  put_locked(k, obj);
+  put_locked(k, std::move(prepared));
   return true;
 }
 
-std::optional<json> Store::apply(const json& obj) {
+Store::Ptr Store::apply(const json& obj) {
   Key k{meta(obj, "namespace"), meta(obj, "name")};
+  Ptr prepared = prepare(obj);
   std::unique_lock lk(mu_);
   // An upsert may already hold a newer version: keep it, report it as prev.
-  if (auto it = objs_.find(k); it != objs_.end() && rv_of(*it->second) > rv_of(obj)) return *it->second;
-  return put_locked(k, obj);
+  if (auto it = objs_.find(k); it != objs_.end() && rv_of(*it->second) > rv_of(obj)) return it->second;
+  return put_locked(k, std::move(prepared));
 }
 
-std::optional<json> Store::erase(const json& obj) {
+Store::Ptr Store::erase(const json& obj) {
   Key k{meta(obj, "namespace"), meta(obj, "name")};
   std::unique_lock lk(mu_);
   deleted_rv_[k] = rv_of(obj);
   auto it = objs_.find(k);
-  if (it == objs_.end()) return std::nullopt;
-  json prev = *it->second;
-  index_locked(k, prev, false);
+  if (it == objs_.end()) return nullptr;
+  Ptr prev = it->second;
+  index_locked(k, *prev, false);
   objs_.erase(it);
   return prev;
 }
 
 std::vector<json> Store::replace(std::vector<json> objs) {
-  std::unique_lock lk(mu_);
   std::map<Key, std::shared_ptr<const json>> next;
   for (auto& o : objs) {
     Key k{meta(o, "namespace"), meta(o, "name")};
-    next[k] = std::make_shared<const json>(std::move(o));
+    next[k] = prepare(std::move(o));  // trimmed like a watched object
   }
+  std::unique_lock lk(mu_);
   std::vector<json> removed;
   for (const auto& [k, v] : objs_)
     if (!next.count(k)) removed.push_back(*v);

@@ -42,9 +42,10 @@ class Store {
   bool upsert(const json& obj);
 
   // Used by the informer.
-  /// Stores obj unless older than the cached one; returns the previous object.
-  std::optional<json> apply(const json& obj);
-  std::optional<json> erase(const json& obj);
+  /// Stores obj unless older than the cached one; returns the previous object
+  /// (null when there was none), shared, not copied.
+  Ptr apply(const json& obj);
+  Ptr erase(const json& obj);
   /// Replaces everything (after a list); returns what was removed.
   std::vector<json> replace(std::vector<json> objs);
 
@@ -53,7 +54,8 @@ class Store {
  private:
   using Key = std::pair<std::string, std::string>;  // ns, name
   void index_locked(const Key& k, const json& obj, bool add);
-  std::optional<json> put_locked(const Key& k, const json& obj);
+  Ptr prepare(json obj) const;
+  Ptr put_locked(const Key& k, Ptr obj);
 
   std::function<void(json&)> transform_;
   mutable std::shared_mutex mu_;

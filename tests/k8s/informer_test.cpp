@@ -155,3 +155,24 @@ TEST_CASE("Store: a transform trims objects before they are cached, upserts incl
   CHECK_FALSE(s.get("ns", "a")->contains("spec"));
   CHECK_FALSE(s.get("ns", "b")->contains("spec"));
 }
+
+TEST_CASE("Store: a relist's objects are trimmed like watched ones; apply hands back the previous object, shared") {
+  Store s;
+  s.set_transform([](json& o) { o.erase("spec"); });
+  const json listed{{"metadata", {{"name", "a"}, {"namespace", "ns"}, {"resourceVersion", "1"}, {"managedFields", {1}}}},
+                    {"spec", {{"big", 1}}}};
+  s.replace({listed});
+  CHECK_FALSE(s.get("ns", "a")->contains("spec"));
+  CHECK_FALSE(s.get("ns", "a")->at("metadata").contains("managedFields"));
+
+  const auto before = s.list_ptrs("ns");
+  json next = listed;
+  next["metadata"]["resourceVersion"] = "2";
+  Store::Ptr prev = s.apply(next);
+  REQUIRE(prev);
+  CHECK(prev.get() == before[0].get());  // the cached snapshot itself, not a copy
+  CHECK(prev->at("metadata").value("resourceVersion", "") == "1");
+  CHECK_FALSE(s.apply(json{{"metadata", {{"name", "new"}, {"namespace", "ns"}, {"resourceVersion", "3"}}}}));
+  CHECK(s.erase(next).get() != nullptr);
+  CHECK_FALSE(s.erase(next));
+}
