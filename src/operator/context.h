@@ -184,6 +184,9 @@ struct Context {
   std::set<std::string> busy_sandboxes;  // "<ns>/<sandbox>" with a task executing in this process
   std::set<std::string> running_tasks;   // "<ns>/<task>" executing in this process
   std::map<std::string, PoolStatusClock> pool_status_clocks;  // guarded by busy_mu
+  /// Namespace -> when a pod create there was refused because it is being
+  /// deleted (guarded by busy_mu): its pools create nothing for a while.
+  std::map<std::string, std::chrono::steady_clock::time_point> terminating_namespaces;
   FirstSeen first_seen;  // "<ns>/<sandbox>" -> first sight while Pending
   FirstSeen task_seen;   // "<ns>/<task>" -> first sight while not finished
   SidecarBinds sidecar_binds;

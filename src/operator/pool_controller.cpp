@@ -141,6 +141,25 @@ constexpr std::chrono::seconds kCreateRetry{10};
 // the claim that drained the queue may have been seen before its sandbox's
 // status reached the cache.
 constexpr std::chrono::milliseconds kDeferredRefillRecheck{100};
+// A namespace being deleted refuses every pod create (403), and each of its
+// pods' deletions would wake its pools to try again: hundreds of refused
+// creates per namespace deletion. After one refusal its pools create nothing
+// for this long (a namespace recreated under the same name meanwhile gets its
+// pods that much later).
+constexpr std::chrono::seconds kTerminatingNamespaceHold{5};
+
+// How long the pools of `ns` must still hold their creates (0: none).
+std::chrono::milliseconds terminating_hold(Context& ctx, const std::string& ns) {
+  std::lock_guard lock(ctx.busy_mu);
+  auto it = ctx.terminating_namespaces.find(ns);
+  if (it == ctx.terminating_namespaces.end()) return std::chrono::milliseconds(0);
+  const auto left = it->second + kTerminatingNamespaceHold - ctx.steady_now();
+  if (left <= std::chrono::steady_clock::duration::zero()) {
+    ctx.terminating_namespaces.erase(it);
+    return std::chrono::milliseconds(0);
+  }
+  return std::chrono::duration_cast<std::chrono::milliseconds>(left) + std::chrono::milliseconds(1);
+}
 
 // The pool's sandboxes still waiting for a pod (defer_refill).
 int64_t waiting_sandboxes(Context& ctx, const std::string& ns, const std::string& pool) {
@@ -220,11 +239,17 @@ Result reconcile_pool(Context& ctx, const std::string& ns, const std::string& na
   }
   std::string create_error;
   if (plan.to_create > 0) {
+    if (auto hold = terminating_hold(ctx, ns); hold.count() > 0) return {hold};
     try {
       create_pods(ctx, pool, plan.to_create);
     } catch (const Error& e) {
-      // The namespace is going away and takes the pool with it: nothing to retry.
-      if (e.code() == ErrorCode::forbidden && std::string(e.what()).find("being terminated") != std::string::npos) return {};
+      // The namespace is going away and takes the pool with it: nothing to
+      // retry, and nothing to try again soon.
+      if (e.code() == ErrorCode::forbidden && std::string(e.what()).find("being terminated") != std::string::npos) {
+        std::lock_guard lock(ctx.busy_mu);
+        ctx.terminating_namespaces[ns] = ctx.steady_now();
+        return {};
+      }
       // Refused (admission, quota, an invalid template): the pool says why
       // instead of retrying silently; a fixed template or quota is picked up
       // by the next try.

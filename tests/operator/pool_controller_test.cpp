@@ -200,6 +200,18 @@ TEST_CASE("a refused pod create stops the fan-out; a terminating namespace is no
   message = "unable to create new content in namespace default because it is being terminated";
   CHECK_NOTHROW(reconcile_pool(*f.ctx, "default", "py"));
   CHECK(attempts == 2);
+  // Its pools try nothing more for a while (each pod deletion wakes them), and
+  // are looked at again when the hold ends.
+  f.make_pool("other", 3);
+  const Result held = reconcile_pool(*f.ctx, "default", "other");
+  CHECK(attempts == 2);
+  CHECK(held.requeue_after > std::chrono::seconds(4));
+  CHECK(held.requeue_after <= std::chrono::milliseconds(5001));
+  auto later = std::chrono::steady_clock::now() + std::chrono::seconds(6);
+  f.ctx->steady_now = [later] { return later; };
+  message = "pods \"x\" is forbidden: exceeded quota";
+  reconcile_pool(*f.ctx, "default", "other");
+  CHECK(attempts == 3);  // the hold is over: the namespace was recreated, or its deletion ended
 }
 
 // ---- Tables: given this world, exactly these writes.
