@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <mutex>
 #include <set>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -146,8 +147,10 @@ struct NodeAgent::Impl {
     ips.release(key);
   }
 
-  // false when the pod is gone or was bound elsewhere meanwhile: the watch
-  // says what happened.
+  // false when the pod is gone, was bound elsewhere meanwhile, or its
+  // namespace is being deleted (which deletes the pod; retrying the binding
+  // every 500 ms until then cost the API server ~45 refused writes a second
+  // while a test namespace went away): the watch says what happened.
   bool bind(const std::string& ns, const std::string& name) {
     try {
       api.bind_pod(ns, name, opts.node_name);
@@ -157,6 +160,8 @@ struct NodeAgent::Impl {
           e.code() == ErrorCode::already_exists) {
         return false;
       }
+      if (e.code() == ErrorCode::forbidden && std::string_view(e.what()).find("being terminated") != std::string_view::npos)
+        return false;
       throw;
     }
   }
