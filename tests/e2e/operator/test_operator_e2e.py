@@ -115,7 +115,10 @@ def test_keep_alive_false_releases_and_ttls_delete(cluster, ns):
     cluster.sandbox(ns, "once", "py", keep_alive=False, ttl=3)
     sb = cluster.wait_phase(ns, "once", "Ready")
     pod = sb["status"]["podName"]
-    cluster.task(ns, "only", "once", [{"name": "a", "type": "Command", "command": ["true"]}], ttlSecondsAfterFinished=1)
+    # The task's TTL is 3 s too: completedAt has whole seconds, so a 1 s TTL
+    # could delete the task within milliseconds of its outcome, before this
+    # test's poll saw it (the failure seen on the real node: "last value: None").
+    cluster.task(ns, "only", "once", [{"name": "a", "type": "Command", "command": ["true"]}], ttlSecondsAfterFinished=3)
     status = cluster.wait_task(ns, "only")["status"]
     assert status["state"] == "Succeeded", status
     cluster.wait("pod deleted", lambda: pod not in [p.metadata.name for p in cluster.pods(ns, "py")])
